@@ -1,0 +1,310 @@
+//! Settings: [`OtpSettings`] mirrors django-drf-otp's `OTP_SETTINGS` (same keys, lower case,
+//! same defaults) and adds tower-otp's own knobs, every one with a safe default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::LockoutPolicy;
+
+/// Which code generator a challenge uses (`default_token_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TokenType {
+    /// RFC 6238 TOTP from a fresh random secret per challenge (django-drf-otp's default).
+    #[default]
+    #[serde(alias = "TOTP")]
+    Totp,
+    /// RFC 4226 HOTP from a fresh random secret per challenge.
+    #[serde(alias = "HOTP")]
+    Hotp,
+    /// Uniformly random digits straight from the OS's CSPRNG.
+    #[serde(alias = "CODE")]
+    Code,
+}
+
+/// `email_config`: subject and templates of the e-mail that carries the code. Any key may be
+/// left out; the others keep their defaults (django-drf-otp replaced the whole table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Subject line (a template). Default `Verification Token`.
+    pub subject: String,
+    /// Path of the HTML template; the shipped one when unset.
+    pub template_path: Option<PathBuf>,
+    /// Path of the plain-text template; the shipped one when unset.
+    pub text_template_path: Option<PathBuf>,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            subject: "Verification Token".to_owned(),
+            template_path: None,
+            text_template_path: None,
+        }
+    }
+}
+
+/// Everything configurable, loadable from TOML (or any serde format) with top-level keys.
+/// Every key is optional. Durations are whole seconds.
+///
+/// ```
+/// use tower_otp::OtpSettings;
+///
+/// let settings: OtpSettings = toml::from_str("totp_token_ttl = 120").unwrap();
+/// assert_eq!(settings.totp_token_ttl, 120);
+/// assert_eq!(settings.token_length, 6);
+/// assert!(settings.enable_otp_authentication);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpSettings {
+    /// Two-step login. When `false`, login answers a token right away and verify/resend answer
+    /// `Otp authentication is disabled.`. Default `true`.
+    pub enable_otp_authentication: bool,
+    /// Digits per code, 6 to 10 (TOTP/HOTP: 6 to 8). Default 6.
+    pub token_length: u8,
+    /// The code generator. Default `totp`.
+    pub default_token_type: TokenType,
+    /// Lifetime of a code from its issue, in seconds, at most 600. Default 300.
+    pub totp_token_ttl: u64,
+    /// E-mail subject and templates.
+    pub email_config: EmailConfig,
+
+    /// Path of the login endpoint. Default `/api-auth/login/`.
+    pub login_path: String,
+    /// Path of the verify endpoint. Default `/api-auth/verify-token/`.
+    pub verify_path: String,
+    /// Path of the resend endpoint. Default `/api-auth/resend-token/`.
+    pub resend_path: String,
+    /// Path of the logout endpoint. Default `/api-auth/logout/`.
+    pub logout_path: String,
+    /// Name of the username field in login bodies (e.g. `email`). Default `username`.
+    pub username_field: String,
+    /// Largest accepted request body of the endpoints, in bytes. Default 16384.
+    pub body_limit: usize,
+    /// Paths (prefixes) that require authentication: 401 without a valid token. Default none.
+    pub protected_paths: Vec<String>,
+
+    /// Verify attempts per challenge, counted before comparing. Default 5.
+    pub max_attempts: u32,
+    /// Lifetime of a pending login (the challenge) from the password step, in seconds; no
+    /// resend extends it. Default 600.
+    pub pending_login_ttl: u64,
+    /// Seconds between two codes of one challenge. Default 60.
+    pub resend_cooldown: u64,
+    /// Codes one challenge may send, the first included. Default 5.
+    pub max_sends: u32,
+    /// An auth token unused this long dies, in seconds. Default 1800.
+    pub token_idle_ttl: u64,
+    /// An auth token dies this long after its issue, in seconds. Default 43200.
+    pub token_absolute_ttl: u64,
+    /// Consecutive failures (passwords and codes) that lock an account. Default 10.
+    pub lockout_threshold: u32,
+    /// First lock, in seconds; it doubles with every further failure. Default 60.
+    pub lockout_base: u64,
+    /// Longest lock, in seconds. Default 3600.
+    pub lockout_max: u64,
+    /// Failures are forgotten this long after the last one, in seconds. Default 86400.
+    pub lockout_forget_after: u64,
+    /// Login attempts per client IP per `login_rate_window`; 0 switches it off. Default 100.
+    pub login_rate_limit: u64,
+    /// The window of `login_rate_limit`, in seconds. Default 60.
+    pub login_rate_window: u64,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        Self {
+            enable_otp_authentication: true,
+            token_length: 6,
+            default_token_type: TokenType::Totp,
+            totp_token_ttl: 300,
+            email_config: EmailConfig::default(),
+            login_path: "/api-auth/login/".to_owned(),
+            verify_path: "/api-auth/verify-token/".to_owned(),
+            resend_path: "/api-auth/resend-token/".to_owned(),
+            logout_path: "/api-auth/logout/".to_owned(),
+            username_field: "username".to_owned(),
+            body_limit: 16 * 1024,
+            protected_paths: Vec::new(),
+            max_attempts: 5,
+            pending_login_ttl: 600,
+            resend_cooldown: 60,
+            max_sends: 5,
+            token_idle_ttl: 30 * 60,
+            token_absolute_ttl: 12 * 3600,
+            lockout_threshold: 10,
+            lockout_base: 60,
+            lockout_max: 3600,
+            lockout_forget_after: 24 * 3600,
+            login_rate_limit: 100,
+            login_rate_window: 60,
+        }
+    }
+}
+
+/// Settings that make no sense, reported when the layer is built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid tower-otp setting `{key}`: {reason}")]
+pub struct ConfigError {
+    /// The setting at fault.
+    pub key: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
+}
+
+impl OtpSettings {
+    /// Checks every value; [`OtpAuthLayer::with_settings`](crate::OtpAuthLayer::with_settings)
+    /// calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let max_digits = match self.default_token_type {
+            TokenType::Code => 10,
+            TokenType::Totp | TokenType::Hotp => 8,
+        };
+        if !(6..=max_digits).contains(&self.token_length) {
+            return Err(bad(
+                "token_length",
+                format!(
+                    "must be between 6 and {max_digits} for {:?} codes, got {}",
+                    self.default_token_type, self.token_length
+                ),
+            ));
+        }
+        if !(1..=600).contains(&self.totp_token_ttl) {
+            return Err(bad("totp_token_ttl", "must be between 1 and 600 seconds"));
+        }
+        if self.pending_login_ttl < self.totp_token_ttl {
+            return Err(bad("pending_login_ttl", "must be at least totp_token_ttl"));
+        }
+        let paths = [
+            ("login_path", &self.login_path),
+            ("verify_path", &self.verify_path),
+            ("resend_path", &self.resend_path),
+            ("logout_path", &self.logout_path),
+        ];
+        for (i, (key, path)) in paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                return Err(bad(key, "must start with `/`"));
+            }
+            if paths[..i].iter().any(|(_, other)| other == path) {
+                return Err(bad(key, "must differ from the other endpoint paths"));
+            }
+        }
+        if self.username_field.is_empty()
+            || ["password", "token", "challenge"].contains(&self.username_field.as_str())
+        {
+            return Err(bad(
+                "username_field",
+                "must be a non-empty name other than password, token or challenge",
+            ));
+        }
+        if self.body_limit == 0 {
+            return Err(bad("body_limit", "must be positive"));
+        }
+        let positive = [
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("max_sends", u64::from(self.max_sends)),
+            ("token_idle_ttl", self.token_idle_ttl),
+            ("token_absolute_ttl", self.token_absolute_ttl),
+            ("lockout_base", self.lockout_base),
+            ("lockout_forget_after", self.lockout_forget_after),
+            ("login_rate_window", self.login_rate_window),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(bad(key, "must be positive"));
+        }
+        if self.lockout_max < self.lockout_base {
+            return Err(bad("lockout_max", "must be at least lockout_base"));
+        }
+        Ok(())
+    }
+
+    /// The code lifetime.
+    pub fn code_ttl(&self) -> Duration {
+        Duration::from_secs(self.totp_token_ttl)
+    }
+
+    /// The account lockout policy these settings describe.
+    pub fn lockout_policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: self.lockout_threshold,
+            base: Duration::from_secs(self.lockout_base),
+            max: Duration::from_secs(self.lockout_max),
+            forget_after: Duration::from_secs(self.lockout_forget_after),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_django_drf_otp() {
+        let s = OtpSettings::default();
+        assert!(s.enable_otp_authentication);
+        assert_eq!(s.token_length, 6);
+        assert_eq!(s.default_token_type, TokenType::Totp);
+        assert_eq!(s.totp_token_ttl, 300);
+        assert_eq!(s.email_config.subject, "Verification Token");
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn toml_with_top_level_keys_and_partial_tables() {
+        let s: OtpSettings = toml::from_str(
+            "totp_token_ttl = 120\ndefault_token_type = \"code\"\ntoken_length = 8\n\
+             [email_config]\nsubject = \"Your code\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.totp_token_ttl, 120);
+        assert_eq!(s.default_token_type, TokenType::Code);
+        assert_eq!(s.token_length, 8);
+        assert_eq!(s.email_config.subject, "Your code");
+        assert_eq!(s.email_config.template_path, None);
+        assert_eq!(s.max_attempts, 5);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<OtpSettings>("totp_token_tll = 120").unwrap_err();
+        assert!(err.to_string().contains("totp_token_tll"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        let cases: [(fn(&mut OtpSettings), &str); 6] = [
+            (|s| s.token_length = 5, "token_length"),
+            (|s| s.token_length = 9, "token_length"),
+            (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
+            (|s| s.verify_path = s.login_path.clone(), "verify_path"),
+            (|s| s.username_field = "password".into(), "username_field"),
+            (|s| s.max_attempts = 0, "max_attempts"),
+        ];
+        for (change, key) in cases {
+            let mut s = OtpSettings::default();
+            change(&mut s);
+            assert_eq!(s.validate().unwrap_err().key, key);
+        }
+        let mut s = OtpSettings {
+            default_token_type: TokenType::Code,
+            token_length: 10,
+            ..OtpSettings::default()
+        };
+        s.validate().unwrap();
+        s.default_token_type = TokenType::Totp;
+        assert_eq!(s.validate().unwrap_err().key, "token_length");
+    }
+}

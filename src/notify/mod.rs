@@ -1,0 +1,83 @@
+//! Notifiers: how a code reaches the user.
+//!
+//! Implementations: [`ConsoleNotifier`] (development) and `EmailNotifier` (feature `email`).
+
+mod console;
+
+pub use console::ConsoleNotifier;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use crate::user::User;
+
+/// One code to deliver.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The recipient.
+    pub user: &'a User,
+    /// The code itself. Never log it.
+    pub code: &'a str,
+    /// How long the code is valid.
+    pub ttl: Duration,
+    /// When the code was issued.
+    pub issued_at: SystemTime,
+    /// Extra template context from the application's hook
+    /// ([`OtpAuthLayer::with_extra_context`](crate::OtpAuthLayer::with_extra_context)).
+    pub extra_context: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// A delivery failure. The layer answers 503 and kills the undelivered code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// The delivery service could not be reached or refused the message.
+    #[error("delivery failed: {0}")]
+    Unavailable(String),
+    /// The delivery did not finish in time.
+    #[error("delivery timed out after {0:?}")]
+    Timeout(Duration),
+    /// The user has no address to send to.
+    #[error("the user has no address to deliver to")]
+    NoAddress,
+    /// The message could not be built (template or address error).
+    #[error("message could not be built: {0}")]
+    Message(String),
+}
+
+/// Delivers codes to users.
+///
+/// ```
+/// use tower_otp::notify::{Delivery, Notifier, NotifyError};
+///
+/// struct Sms;
+///
+/// impl Notifier for Sms {
+///     async fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), NotifyError> {
+///         // send delivery.code to the user's phone
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Notifier: Send + Sync + 'static {
+    /// Delivers one code. Return only once the delivery is accepted by the next hop, so a
+    /// failure can be reported to the client.
+    fn deliver(
+        &self,
+        delivery: &Delivery<'_>,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe twin of [`Notifier`].
+pub(crate) trait DynNotifier: Send + Sync + 'static {
+    fn deliver<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), NotifyError>>;
+}
+
+impl<T: Notifier> DynNotifier for T {
+    fn deliver<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(Notifier::deliver(self, delivery))
+    }
+}

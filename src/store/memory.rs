@@ -1,0 +1,452 @@
+//! [`MemoryStore`]: everything in one process's memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use subtle::ConstantTimeEq;
+
+use super::{
+    AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge, NewToken,
+    ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt,
+    VerifyOutcome,
+};
+use super::window_end;
+
+/// How many operations pass between two sweeps of expired records.
+const SWEEP_EVERY: u64 = 1024;
+
+/// A [`TokenStore`] in the memory of one process: the embedded default, for development, tests
+/// and single-instance deployments. Records disappear on restart, and several instances of an
+/// application do not share it (use `RedisStore` for that).
+///
+/// Every operation runs under one lock, which makes each of them atomic. Expired records are
+/// dropped when touched and by a sweep every 1024 operations, so memory stays bounded by the
+/// live records.
+///
+/// Clones share the same data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    accounts: HashMap<AccountKey, Account>,
+    tokens: HashMap<Digest, StoredToken>,
+    counters: HashMap<String, Counter>,
+    ops: u64,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    challenge: Option<StoredChallenge>,
+    /// The id of the last challenge consumed by a successful verify, to tell a replay.
+    consumed: Option<(Digest, SystemTime)>,
+    failures: Option<Failures>,
+    tokens: HashSet<Digest>,
+}
+
+#[derive(Debug)]
+struct StoredChallenge {
+    record: NewChallenge,
+    attempts: u32,
+    sends: u32,
+}
+
+#[derive(Debug)]
+struct Failures {
+    count: u32,
+    locked_until: Option<SystemTime>,
+    forget_at: SystemTime,
+}
+
+#[derive(Debug)]
+struct StoredToken {
+    account: AccountKey,
+    info: TokenInfo,
+    idle_timeout: Duration,
+    last_used: SystemTime,
+}
+
+impl StoredToken {
+    fn is_live(&self, now: SystemTime) -> bool {
+        now < self.info.expires_at && now < self.last_used + self.idle_timeout
+    }
+}
+
+#[derive(Debug)]
+struct Counter {
+    count: u64,
+    resets_at: SystemTime,
+}
+
+impl Account {
+    fn is_empty(&self) -> bool {
+        self.challenge.is_none()
+            && self.consumed.is_none()
+            && self.failures.is_none()
+            && self.tokens.is_empty()
+    }
+
+    fn drop_expired(&mut self, now: SystemTime) {
+        if self
+            .challenge
+            .as_ref()
+            .is_some_and(|c| now >= c.record.expires_at)
+        {
+            self.challenge = None;
+        }
+        if self.consumed.is_some_and(|(_, until)| now >= until) {
+            self.consumed = None;
+        }
+        if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
+            self.failures = None;
+        }
+    }
+
+    fn locked_until(&self, now: SystemTime) -> Option<SystemTime> {
+        self.failures
+            .as_ref()
+            .and_then(|f| f.locked_until)
+            .filter(|until| now < *until)
+    }
+
+    fn record_failure(&mut self, now: SystemTime, policy: &LockoutPolicy) -> Option<SystemTime> {
+        let failures = self.failures.get_or_insert(Failures {
+            count: 0,
+            locked_until: None,
+            forget_at: now,
+        });
+        failures.count = failures.count.saturating_add(1);
+        let locked_until = policy.lock_duration(failures.count).map(|d| now + d);
+        if locked_until.is_some() {
+            failures.locked_until = locked_until;
+        }
+        failures.forget_at = (now + policy.forget_after).max(locked_until.unwrap_or(now));
+        locked_until
+    }
+}
+
+impl Inner {
+    /// The account's records with everything expired dropped.
+    fn account(&mut self, key: &AccountKey, now: SystemTime) -> &mut Account {
+        let account = self.accounts.entry(key.clone()).or_default();
+        account.drop_expired(now);
+        account
+    }
+
+    fn insert_token(&mut self, account: &AccountKey, token: &NewToken) {
+        self.account(account, token.issued_at)
+            .tokens
+            .insert(token.digest);
+        self.tokens.insert(
+            token.digest,
+            StoredToken {
+                account: account.clone(),
+                info: TokenInfo {
+                    user_id: token.user_id.clone(),
+                    username: token.username.clone(),
+                    issued_at: token.issued_at,
+                    expires_at: token.expires_at,
+                },
+                idle_timeout: token.idle_timeout,
+                last_used: token.issued_at,
+            },
+        );
+    }
+
+    fn remove_token(&mut self, digest: &Digest) -> Option<StoredToken> {
+        let token = self.tokens.remove(digest)?;
+        if let Some(account) = self.accounts.get_mut(&token.account) {
+            account.tokens.remove(digest);
+        }
+        Some(token)
+    }
+
+    /// Counts an operation and sweeps everything expired now and then.
+    fn tick(&mut self, now: SystemTime) {
+        self.ops += 1;
+        if self.ops % SWEEP_EVERY != 0 {
+            return;
+        }
+        let dead: Vec<Digest> = self
+            .tokens
+            .iter()
+            .filter(|(_, t)| !t.is_live(now))
+            .map(|(d, _)| *d)
+            .collect();
+        for digest in dead {
+            self.remove_token(&digest);
+        }
+        self.accounts.retain(|_, account| {
+            account.drop_expired(now);
+            !account.is_empty()
+        });
+        self.counters.retain(|_, c| now < c.resets_at);
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records held (accounts with any record, tokens and counters), expired ones
+    /// not yet swept included. For tests and metrics.
+    pub fn len(&self) -> usize {
+        let inner = self.lock();
+        inner.accounts.len() + inner.tokens.len() + inner.counters.len()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every expired record now rather than at the next periodic sweep.
+    pub fn sweep(&self, now: SystemTime) {
+        let mut inner = self.lock();
+        inner.ops = SWEEP_EVERY - 1;
+        inner.tick(now);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a record half-written (every mutation
+        // is a single assignment), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with<T>(&self, now: SystemTime, f: impl FnOnce(&mut Inner) -> T) -> Result<T, StoreError> {
+        let mut inner = self.lock();
+        inner.tick(now);
+        Ok(f(&mut inner))
+    }
+}
+
+impl TokenStore for MemoryStore {
+    async fn create_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &NewChallenge,
+    ) -> Result<(), StoreError> {
+        self.with(challenge.issued_at, |inner| {
+            inner.account(account, challenge.issued_at).challenge = Some(StoredChallenge {
+                record: challenge.clone(),
+                attempts: 0,
+                sends: 1,
+            });
+        })
+    }
+
+    async fn verify_challenge(
+        &self,
+        account: &AccountKey,
+        attempt: &VerifyAttempt<'_>,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let now = attempt.now;
+        self.with(now, |inner| {
+            let acc = inner.account(account, now);
+            if let Some(until) = acc.locked_until(now) {
+                return VerifyOutcome::Locked { until };
+            }
+            let matches_id = |id: &Digest| {
+                attempt
+                    .challenge
+                    .is_none_or(|wanted| bool::from(wanted.ct_eq(id)))
+            };
+            let Some(challenge) = acc.challenge.as_mut().filter(|c| matches_id(&c.record.id))
+            else {
+                let replayed = acc.consumed.is_some_and(|(id, _)| matches_id(&id));
+                return if replayed {
+                    VerifyOutcome::Replayed
+                } else {
+                    VerifyOutcome::NotFound
+                };
+            };
+            if now >= challenge.record.code_expires_at {
+                return VerifyOutcome::Expired;
+            }
+            challenge.attempts += 1;
+            if challenge.attempts > attempt.max_attempts {
+                acc.challenge = None;
+                return VerifyOutcome::NotFound;
+            }
+            if bool::from(challenge.record.code.ct_eq(attempt.code)) {
+                let record = acc.challenge.take().map(|c| c.record);
+                acc.consumed = record.map(|r| (r.id, r.expires_at));
+                acc.failures = None;
+                inner.insert_token(account, attempt.token);
+                return VerifyOutcome::Verified(TokenInfo {
+                    user_id: attempt.token.user_id.clone(),
+                    username: attempt.token.username.clone(),
+                    issued_at: attempt.token.issued_at,
+                    expires_at: attempt.token.expires_at,
+                });
+            }
+            let attempts_left = attempt.max_attempts - challenge.attempts;
+            if attempts_left == 0 {
+                acc.challenge = None;
+            }
+            let locked_until = acc.record_failure(now, attempt.lockout);
+            VerifyOutcome::Mismatch {
+                attempts_left,
+                locked_until,
+            }
+        })
+    }
+
+    async fn resend_challenge(
+        &self,
+        account: &AccountKey,
+        request: &ResendRequest<'_>,
+    ) -> Result<ResendOutcome, StoreError> {
+        let now = request.now;
+        self.with(now, |inner| {
+            let acc = inner.account(account, now);
+            let Some(challenge) = acc
+                .challenge
+                .as_mut()
+                .filter(|c| bool::from(c.record.id.ct_eq(request.challenge)))
+            else {
+                return ResendOutcome::NotFound;
+            };
+            let allowed_at = challenge.record.issued_at + request.cooldown;
+            if now < allowed_at {
+                return ResendOutcome::Cooldown { until: allowed_at };
+            }
+            if challenge.sends >= request.max_sends {
+                return ResendOutcome::Exhausted;
+            }
+            let record = &mut challenge.record;
+            record.code = *request.code;
+            record.issued_at = now;
+            record.code_expires_at = (now + request.code_ttl).min(record.expires_at);
+            challenge.sends += 1;
+            ResendOutcome::Resent(ChallengeInfo {
+                user_id: record.user_id.clone(),
+                username: record.username.clone(),
+                issued_at: record.issued_at,
+                code_expires_at: record.code_expires_at,
+                sends: challenge.sends,
+            })
+        })
+    }
+
+    async fn delete_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &Digest,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(acc) = inner.accounts.get_mut(account) else {
+            return Ok(false);
+        };
+        let matches = acc
+            .challenge
+            .as_ref()
+            .is_some_and(|c| bool::from(c.record.id.ct_eq(challenge)));
+        if matches {
+            acc.challenge = None;
+        }
+        Ok(matches)
+    }
+
+    async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {
+        self.with(token.issued_at, |inner| inner.insert_token(account, token))
+    }
+
+    async fn authenticate_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+        now: SystemTime,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        self.with(now, |inner| {
+            let token = inner.tokens.get_mut(digest)?;
+            if token.account != *account {
+                return None;
+            }
+            if !token.is_live(now) {
+                inner.remove_token(digest);
+                return None;
+            }
+            token.last_used = now;
+            Some(token.info.clone())
+        })
+    }
+
+    async fn revoke_token(&self, account: &AccountKey, digest: &Digest) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.tokens.get(digest).is_none_or(|t| t.account != *account) {
+            return Ok(false);
+        }
+        Ok(inner.remove_token(digest).is_some())
+    }
+
+    async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let digests: Vec<Digest> = inner
+            .accounts
+            .get_mut(account)
+            .map(|acc| acc.tokens.drain().collect())
+            .unwrap_or_default();
+        for digest in &digests {
+            inner.tokens.remove(digest);
+        }
+        Ok(digests.len() as u64)
+    }
+
+    async fn locked_until(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        self.with(now, |inner| inner.account(account, now).locked_until(now))
+    }
+
+    async fn record_failure(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        self.with(now, |inner| {
+            inner.account(account, now).record_failure(now, policy)
+        })
+    }
+
+    async fn clear_failures(&self, account: &AccountKey) -> Result<(), StoreError> {
+        if let Some(acc) = self.lock().accounts.get_mut(account) {
+            acc.failures = None;
+        }
+        Ok(())
+    }
+
+    async fn hit_counter(
+        &self,
+        key: &str,
+        window: Duration,
+        now: SystemTime,
+    ) -> Result<CounterState, StoreError> {
+        let resets_at = window_end(now, window);
+        self.with(now, |inner| {
+            let counter = inner.counters.entry(key.to_owned()).or_insert(Counter {
+                count: 0,
+                resets_at,
+            });
+            if counter.resets_at != resets_at {
+                *counter = Counter {
+                    count: 0,
+                    resets_at,
+                };
+            }
+            counter.count += 1;
+            CounterState {
+                count: counter.count,
+                resets_at,
+            }
+        })
+    }
+}
