@@ -33,7 +33,11 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    common::banner("axum", listener.local_addr().map_err(|e| e.to_string())?);
+    common::banner(
+        "axum",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        &args,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -42,7 +42,11 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-    common::banner("hyper", listener.local_addr().map_err(|e| e.to_string())?);
+    common::banner(
+        "hyper",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        &args,
+    );
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,

@@ -78,3 +78,8 @@ pub use layer::{Endpoint, OtpAuthLayer};
 pub use password::{hash_password, verify_password, PasswordError};
 pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
+
+// The README's Rust snippets compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

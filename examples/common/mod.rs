@@ -162,11 +162,14 @@ pub async fn me(users: &MemoryUserStore, who: &AuthenticatedUser) -> Value {
     })
 }
 
-pub fn banner(kind: &str, addr: SocketAddr) {
+pub fn banner(kind: &str, addr: SocketAddr, args: &Args) {
+    println!("tower-otp {kind} example listening on http://{addr}");
+    if args.users.is_none() {
+        println!("demo user: alice / \"correct horse battery staple\"");
+    }
     println!(
-        "tower-otp {kind} example listening on http://{addr}\n\
-         demo user: alice / \"correct horse battery staple\"; codes are printed below.\n\
-         routes: GET /health (public), GET /api/me (token), POST /api-auth/{{login,verify-token,resend-token,logout}}/"
+        "routes: GET /health (public), GET /api/me (token), \
+         POST /api-auth/{{login,verify-token,resend-token,logout}}/"
     );
 }
 
