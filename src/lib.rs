@@ -48,6 +48,7 @@
 #![allow(clippy::result_large_err)]
 
 mod body;
+mod client;
 mod clock;
 mod config;
 mod endpoint;
