@@ -63,6 +63,11 @@ fn notifier(server: &SmtpServer) -> EmailNotifier {
     EmailNotifier::from_url(&server.url(), FROM).unwrap()
 }
 
+/// For what fails before any connection.
+fn unconnected() -> EmailNotifier {
+    EmailNotifier::from_url("smtp://127.0.0.1:1", FROM).unwrap()
+}
+
 /// What a mail client would show of a received message.
 #[derive(Debug)]
 struct Mail {
@@ -191,14 +196,13 @@ async fn templates_from_the_email_config_paths() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_template_file_fails_at_startup() {
-    let server = SmtpServer::start().await;
+#[test]
+fn a_missing_template_file_fails_at_startup() {
     let config = EmailConfig {
         text_template_path: Some(PathBuf::from("/nonexistent/tower-otp/email.txt")),
         ..EmailConfig::default()
     };
-    let err = notifier(&server).with_email_config(&config).unwrap_err();
+    let err = unconnected().with_email_config(&config).unwrap_err();
     assert!(
         matches!(&err, EmailSetupError::Read { path, .. } if path.ends_with("email.txt")),
         "{err:?}"
@@ -228,18 +232,17 @@ async fn templates_by_string_and_extending_the_shipped_ones() {
     assert!(mail.html.contains(CODE), "{}", mail.html);
 }
 
-#[tokio::test]
-async fn broken_templates_fail_at_startup() {
-    let server = SmtpServer::start().await;
+#[test]
+fn broken_templates_fail_at_startup() {
     let cases = [
-        ("html", notifier(&server).with_html_template("{{ token ")),
+        ("html", unconnected().with_html_template("{{ token ")),
         (
             "text",
-            notifier(&server).with_text_template(r#"{% extends "missing.txt" %}"#),
+            unconnected().with_text_template(r#"{% extends "missing.txt" %}"#),
         ),
         (
             "subject",
-            notifier(&server).with_subject_template("Code\n{{ token }}"),
+            unconnected().with_subject_template("Code\n{{ token }}"),
         ),
     ];
     for (which, result) in cases {

@@ -497,21 +497,4 @@ mod tests {
         assert!(check_subject("Code\r\nBcc: x@example.com").is_err());
         assert!(check_subject("Code\nBcc: x@example.com").is_err());
     }
-
-    #[test]
-    fn a_subject_template_that_renders_two_lines_is_refused_at_startup() {
-        let err = notifier()
-            .with_subject_template("Code\n{{ token }}")
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                EmailSetupError::Template {
-                    template: "subject",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-    }
 }
