@@ -80,6 +80,16 @@ pub use password::{hash_password, verify_password, PasswordError};
 pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 
+/// The `lettre` that [`EmailNotifier`](notify::EmailNotifier) is built on, for building a
+/// transport or a mailbox with matching versions.
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub use lettre;
+/// The `minijinja` that renders [`EmailNotifier`](notify::EmailNotifier)'s templates.
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub use minijinja;
+
 // The README's Rust snippets compile and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
