@@ -2,5 +2,6 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod smtp;
 #[macro_use]
 pub mod conformance;
