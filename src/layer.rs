@@ -6,11 +6,13 @@ use http::request::Parts;
 use serde_json::{Map, Value};
 use tower_layer::Layer;
 
+use crate::client::client_ip;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, OtpSettings};
+use crate::event::AuthEvent;
 use crate::notify::{DynNotifier, Notifier};
 use crate::service::OtpAuth;
-use crate::store::{DynTokenStore, LockoutPolicy, TokenStore};
+use crate::store::{DynTokenStore, LockoutPolicy, StoreError, TokenStore};
 use crate::strategy::{self, OtpStrategy};
 use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
 use crate::user::{DynUserStore, User, UserStore};
@@ -31,6 +33,7 @@ pub enum Endpoint {
 
 type ExtraContextFn = dyn Fn(&Parts, &User) -> Map<String, Value> + Send + Sync;
 type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync;
+type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
 
 /// Everything the service needs, shared by all its clones.
 #[derive(Clone)]
@@ -46,6 +49,7 @@ pub(crate) struct Shared {
     pub(crate) lockout: LockoutPolicy,
     pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
     pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
+    event_hook: Option<Arc<EventHookFn>>,
 }
 
 impl Shared {
@@ -77,6 +81,21 @@ impl Shared {
 
     pub(crate) fn code_ttl(&self) -> Duration {
         self.settings.code_ttl()
+    }
+
+    /// The client IP of a request, when known.
+    pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        client_ip(parts, &self.settings.trusted_proxies)
+    }
+
+    /// Reports an event to the application's hook and, with the `tracing` feature, as a
+    /// `tracing` event.
+    pub(crate) fn emit(&self, event: AuthEvent) {
+        #[cfg(feature = "tracing")]
+        event.trace();
+        if let Some(hook) = &self.event_hook {
+            hook(&event);
+        }
     }
 }
 
@@ -139,6 +158,7 @@ impl OtpAuthLayer {
                 key: ServerKey::random(),
                 extra_context: None,
                 success_body: None,
+                event_hook: None,
             }),
         }
     }
@@ -379,6 +399,43 @@ impl OtpAuthLayer {
     {
         self.shared_mut().success_body = Some(Arc::new(hook));
         self
+    }
+}
+
+impl OtpAuthLayer {
+    /// Calls `hook` with every [`AuthEvent`]: logins, codes sent and failed, replays, lockouts,
+    /// revocations. Keep it quick (it runs inside the request); send slow work elsewhere.
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, AuthEvent, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_event_hook(|event| {
+    ///         if let AuthEvent::AccountLocked { account, until, .. } = event {
+    ///             eprintln!("account {account} locked until {until:?}");
+    ///         }
+    ///     });
+    /// ```
+    pub fn with_event_hook<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&AuthEvent) + Send + Sync + 'static,
+    {
+        self.shared_mut().event_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Revokes every token of a user, at once, wherever they are used (e.g. after a password
+    /// change or from an admin action). Returns how many there were.
+    pub async fn revoke_all_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
+        let shared = &self.shared;
+        let account = shared.key.account_key("user", user_id);
+        let revoked = shared.store.revoke_all_tokens(&account).await?;
+        shared.emit(AuthEvent::TokenRevoked {
+            user_id: Some(user_id.to_owned()),
+            account,
+            client_ip: None,
+            all: true,
+        });
+        Ok(revoked)
     }
 }
 

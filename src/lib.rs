@@ -53,6 +53,7 @@ mod clock;
 mod config;
 mod endpoint;
 mod error;
+mod event;
 mod extract;
 mod future;
 mod layer;
@@ -71,6 +72,7 @@ pub use body::ResponseBody;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EmailConfig, OtpSettings, TokenType};
 pub use error::OtpError;
+pub use event::{AuthEvent, CodeFailure, LoginFailure};
 pub use extract::AuthenticatedUser;
 #[cfg(feature = "axum")]
 pub use extract::NotAuthenticated;

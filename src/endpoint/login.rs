@@ -3,7 +3,10 @@ use std::time::Duration;
 use http::request::Parts;
 use http_body::Body;
 
-use super::{challenge_body, check_credentials, deliver, new_token, success, token_body, BoxError};
+use super::{
+    challenge_body, check_credentials, deliver, new_token, success, token_body, BoxError, Outgoing,
+};
+use crate::event::AuthEvent;
 use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Trim};
 use crate::response::{non_field_error, unavailable, JsonResponse, INVALID_CREDENTIALS};
@@ -35,7 +38,7 @@ where
     if shared.settings.enable_otp_authentication {
         start_challenge(shared, parts, &user, &account).await
     } else {
-        login_without_otp(shared, &user, &account).await
+        login_without_otp(shared, parts, &user, &account).await
     }
 }
 
@@ -64,10 +67,16 @@ async fn start_challenge(
     if let Err(error) = shared.store.create_challenge(account, &challenge).await {
         return unavailable(error);
     }
-    if let Err(error) = deliver(shared, parts, user, &code, now, ttl).await {
-        // Best effort: if the store is down too, the undelivered code dies with its TTL.
-        let _ = shared.store.delete_challenge(account, &id.digest).await;
-        return unavailable(error);
+    let outgoing = Outgoing {
+        user,
+        account,
+        challenge: &id.digest,
+        code: &code,
+        issued_at: now,
+        ttl,
+    };
+    if let Err(response) = deliver(shared, parts, outgoing).await {
+        return response;
     }
     success(
         shared,
@@ -78,7 +87,12 @@ async fn start_challenge(
 }
 
 /// OTP switched off: the password alone earns a token.
-async fn login_without_otp(shared: &Shared, user: &User, account: &AccountKey) -> JsonResponse {
+async fn login_without_otp(
+    shared: &Shared,
+    parts: &Parts,
+    user: &User,
+    account: &AccountKey,
+) -> JsonResponse {
     let (issued, token) = new_token(shared, account, &user.id, &user.username);
     let stored = async {
         shared.store.issue_token(account, &token).await?;
@@ -87,6 +101,11 @@ async fn login_without_otp(shared: &Shared, user: &User, account: &AccountKey) -
     if let Err(error) = stored.await {
         return unavailable(error);
     }
+    shared.emit(AuthEvent::LoginSucceeded {
+        user_id: user.id.clone(),
+        account: account.clone(),
+        client_ip: shared.client_ip(parts),
+    });
     success(
         shared,
         Endpoint::Login,

@@ -2,6 +2,8 @@ use http::request::Parts;
 use http_body::Body;
 
 use super::BoxError;
+use crate::event::AuthEvent;
+use crate::extract::AuthenticatedUser;
 use crate::layer::Shared;
 use crate::request::read_fields;
 use crate::response::{
@@ -24,25 +26,31 @@ where
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let store = &shared.store;
-    let revoked = if fields.flag("all") {
-        // Only a live token may revoke the others.
-        match crate::AuthenticatedUser::from_token(shared, &presented).await {
-            Ok(Some(_)) => store
-                .revoke_all_tokens(&presented.account)
-                .await
-                .map(|n| n > 0),
-            Ok(None) => Ok(false),
-            Err(error) => Err(error),
-        }
-    } else {
-        store
-            .revoke_token(&presented.account, &presented.digest)
-            .await
+    // Only a live token may log out: look it up first (which also names its user).
+    let user = match AuthenticatedUser::from_token(shared, &presented).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return unauthorized(INVALID_TOKEN),
+        Err(error) => return unavailable(error),
     };
-    match revoked {
-        Ok(true) => no_content(),
-        Ok(false) => unauthorized(INVALID_TOKEN),
-        Err(error) => unavailable(error),
+    let all = fields.flag("all");
+    let account = &presented.account;
+    let revoked = if all {
+        shared.store.revoke_all_tokens(account).await.map(drop)
+    } else {
+        shared
+            .store
+            .revoke_token(account, &presented.digest)
+            .await
+            .map(drop)
+    };
+    if let Err(error) = revoked {
+        return unavailable(error);
     }
+    shared.emit(AuthEvent::TokenRevoked {
+        user_id: Some(user.id),
+        account: account.clone(),
+        client_ip: shared.client_ip(parts),
+        all,
+    });
+    no_content()
 }

@@ -14,13 +14,14 @@ use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::client::{client_ip, throttle_key};
+use crate::event::{AuthEvent, LoginFailure};
 use crate::layer::{Endpoint, Shared};
-use crate::notify::{Delivery, NotifyError};
+use crate::notify::Delivery;
 use crate::password::dummy_verify;
 use crate::response::{
     json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
 };
-use crate::store::{AccountKey, NewToken};
+use crate::store::{AccountKey, Digest, NewToken};
 use crate::token::{new_auth_token, Issued};
 use crate::user::User;
 
@@ -86,20 +87,41 @@ async fn check_credentials(
         None => dummy_verify(password.to_owned()).await,
     }
     .map_err(unavailable)?;
-    if locked.is_some() {
-        return Ok(None);
+    let refusal = match &user {
+        _ if locked.is_some() => Some(LoginFailure::Locked),
+        None => Some(LoginFailure::UnknownUser),
+        Some(user) if !user.is_active => Some(LoginFailure::InactiveUser),
+        Some(_) if !password_ok => Some(LoginFailure::WrongPassword),
+        Some(_) => None,
+    };
+    let Some(reason) = refusal else {
+        return Ok(user.map(|user| (user, account)));
+    };
+    let client_ip = shared.client_ip(parts);
+    // A locked account counts nothing more (the lock is not extended by guessing).
+    let locked_now = if reason == LoginFailure::Locked {
+        None
+    } else {
+        shared
+            .store
+            .record_failure(&account, now, &shared.lockout)
+            .await
+            .map_err(unavailable)?
+    };
+    shared.emit(AuthEvent::LoginFailed {
+        user_id: user.map(|u| u.id),
+        account: account.clone(),
+        client_ip,
+        reason,
+    });
+    if let Some(until) = locked_now {
+        shared.emit(AuthEvent::AccountLocked {
+            account,
+            client_ip,
+            until,
+        });
     }
-    match user {
-        Some(user) if user.is_active && password_ok => Ok(Some((user, account))),
-        _ => {
-            shared
-                .store
-                .record_failure(&account, now, &shared.lockout)
-                .await
-                .map_err(unavailable)?;
-            Ok(None)
-        }
-    }
+    Ok(None)
 }
 
 /// The per-client limit on password checks: 429 once a client IP has used up its window.
@@ -125,30 +147,63 @@ async fn limit_client(shared: &Shared, parts: &Parts, now: SystemTime) -> Result
     Ok(())
 }
 
-/// Delivers a code to a user, with the application's extra context.
-async fn deliver(
-    shared: &Shared,
-    parts: &Parts,
-    user: &User,
-    code: &str,
+/// A code on its way to a user.
+struct Outgoing<'a> {
+    user: &'a User,
+    account: &'a AccountKey,
+    /// The challenge the code belongs to (deleted if the code cannot be delivered).
+    challenge: &'a Digest,
+    code: &'a str,
     issued_at: SystemTime,
     ttl: Duration,
-) -> Result<(), NotifyError> {
+}
+
+/// Delivers a code with the application's extra context. A code that cannot be delivered must
+/// not stay usable: its challenge is deleted and the answer is 503.
+async fn deliver(shared: &Shared, parts: &Parts, out: Outgoing<'_>) -> Result<(), JsonResponse> {
     let extra_context = shared
         .extra_context
         .as_ref()
-        .map(|hook| hook(parts, user))
+        .map(|hook| hook(parts, out.user))
         .unwrap_or_default();
-    shared
+    let delivered = shared
         .notifier
         .deliver(&Delivery {
-            user,
-            code,
-            ttl,
-            issued_at,
+            user: out.user,
+            code: out.code,
+            ttl: out.ttl,
+            issued_at: out.issued_at,
             extra_context: &extra_context,
         })
-        .await
+        .await;
+    let (user_id, account, client_ip) = (
+        out.user.id.clone(),
+        out.account.clone(),
+        shared.client_ip(parts),
+    );
+    match delivered {
+        Ok(()) => {
+            shared.emit(AuthEvent::CodeSent {
+                user_id,
+                account,
+                client_ip,
+            });
+            Ok(())
+        }
+        Err(error) => {
+            // Best effort: if the store is down too, the undelivered code dies with its TTL.
+            let _ = shared
+                .store
+                .delete_challenge(out.account, out.challenge)
+                .await;
+            shared.emit(AuthEvent::CodeDeliveryFailed {
+                user_id,
+                account,
+                client_ip,
+            });
+            Err(unavailable(error))
+        }
+    }
 }
 
 /// A fresh auth token for a user, and what the store keeps of it.

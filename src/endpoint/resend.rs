@@ -4,7 +4,7 @@ use http::request::Parts;
 use http::StatusCode;
 use http_body::Body;
 
-use super::{challenge_body, deliver, success, BoxError};
+use super::{challenge_body, deliver, success, BoxError, Outgoing};
 use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Trim};
 use crate::response::{
@@ -84,12 +84,16 @@ where
             };
         }
     };
-    if let Err(error) = deliver(shared, parts, &user, &code, info.issued_at, ttl).await {
-        let _ = shared
-            .store
-            .delete_challenge(account, &presented.digest)
-            .await;
-        return unavailable(error);
+    let outgoing = Outgoing {
+        user: &user,
+        account,
+        challenge: &presented.digest,
+        code: &code,
+        issued_at: info.issued_at,
+        ttl,
+    };
+    if let Err(response) = deliver(shared, parts, outgoing).await {
+        return response;
     }
     success(
         shared,

@@ -3,6 +3,7 @@ use http::StatusCode;
 use http_body::Body;
 
 use super::{check_credentials, new_token, success, token_body, BoxError};
+use crate::event::{AuthEvent, CodeFailure};
 use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Fields, Trim};
 use crate::response::{
@@ -55,8 +56,23 @@ where
             },
         )
         .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => return unavailable(error),
+    };
+    let (account, client_ip) = (target.account, shared.client_ip(parts));
+    let code_failed = |reason| AuthEvent::CodeFailed {
+        account: account.clone(),
+        client_ip,
+        reason,
+    };
     match outcome {
-        Ok(VerifyOutcome::Verified(info)) => {
+        VerifyOutcome::Verified(info) => {
+            shared.emit(AuthEvent::LoginSucceeded {
+                user_id: info.user_id.clone(),
+                account: account.clone(),
+                client_ip,
+            });
             let user = match (target.user, &shared.success_body) {
                 (Some(user), _) => Some(user),
                 (None, Some(_)) => shared.users.find_by_id(&info.user_id).await.ok().flatten(),
@@ -69,10 +85,36 @@ where
                 token_body(&issued.secret),
             )
         }
-        Ok(VerifyOutcome::Expired) => non_field_error(EXPIRED_TOKEN),
-        Ok(VerifyOutcome::Locked { until }) => throttled(seconds_until(until, now)),
-        Ok(_) => non_field_error(INVALID_TOKEN),
-        Err(error) => unavailable(error),
+        VerifyOutcome::Mismatch { locked_until, .. } => {
+            shared.emit(code_failed(CodeFailure::Mismatch));
+            if let Some(until) = locked_until {
+                shared.emit(AuthEvent::AccountLocked {
+                    account: account.clone(),
+                    client_ip,
+                    until,
+                });
+            }
+            non_field_error(INVALID_TOKEN)
+        }
+        VerifyOutcome::Expired => {
+            shared.emit(code_failed(CodeFailure::Expired));
+            non_field_error(EXPIRED_TOKEN)
+        }
+        VerifyOutcome::Locked { until } => {
+            shared.emit(code_failed(CodeFailure::Locked));
+            throttled(seconds_until(until, now))
+        }
+        VerifyOutcome::Replayed => {
+            shared.emit(AuthEvent::CodeReplayed {
+                account: account.clone(),
+                client_ip,
+            });
+            non_field_error(INVALID_TOKEN)
+        }
+        _ => {
+            shared.emit(code_failed(CodeFailure::UnknownChallenge));
+            non_field_error(INVALID_TOKEN)
+        }
     }
 }
 
