@@ -242,6 +242,11 @@ async fn locked_account_verify_is_throttled() {
     for _ in 0..3 {
         app.verify(login.str("challenge"), "abcdef").await;
     }
+    // The challenge has attempts left, but the account is locked: 429, nothing compared.
+    let locked = app.verify(login.str("challenge"), &app.console.last_code()).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.header("retry-after"), Some("60"));
+    // A password step while locked looks exactly like a wrong password, and sends nothing.
     let second = app.login("alice", PASSWORD).await;
     assert_eq!(second.text, INVALID_CREDENTIALS, "locked: login refused");
     let reply = app
@@ -251,6 +256,36 @@ async fn locked_account_verify_is_throttled() {
         )
         .await;
     assert_eq!(reply.text, INVALID_CREDENTIALS);
+    assert_eq!(app.console.codes().len(), 1);
+    // After the lock, the right code of the (still live) challenge works.
+    app.clock.advance(Duration::from_secs(60));
+    let verify = app.verify(login.str("challenge"), &app.console.last_code()).await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+}
+
+#[tokio::test]
+async fn unicode_and_case_variants_of_a_username_share_one_lockout() {
+    let locks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = locks.clone();
+    let app = TestApp::with(|layer| {
+        let settings = tower_otp::OtpSettings {
+            lockout_threshold: 3,
+            ..Default::default()
+        };
+        layer
+            .with_settings(settings)
+            .unwrap()
+            .with_event_hook(move |event| {
+                if let tower_otp::AuthEvent::AccountLocked { account, .. } = event {
+                    sink.lock().unwrap().push(account.clone());
+                }
+            })
+    });
+    // Three spellings of one name that no user has: together they reach the threshold.
+    for name in ["ghost@example.com", "GHOST@Example.COM", "ⓖⓗⓞⓢⓣ@ⓔⓧⓐⓜⓟⓛⓔ.ⓒⓞⓜ"] {
+        app.login(name, "guess").await;
+    }
+    assert_eq!(locks.lock().unwrap().len(), 1, "the third spelling locked the shared key");
 }
 
 #[tokio::test]
