@@ -913,7 +913,11 @@ impl TokenStore for RedisStore {
             .transpose()
     }
 
-    async fn revoke_token(&self, account: &AccountKey, digest: &Digest) -> Result<bool, StoreError> {
+    async fn revoke_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&REVOKE, 2);
@@ -1019,7 +1023,10 @@ mod tests {
     fn account_keys_share_the_account_hash_tag() {
         let mut keys = AccountKeys::new("p:", &AccountKey::new("acc-1"));
         assert_eq!(keys.key(CHALLENGE), "p:{acc-1}:challenge");
-        assert_eq!(keys.token(&Hex::new(&[0x11; 32])), format!("p:{{acc-1}}:token:{}", "11".repeat(32)));
+        assert_eq!(
+            keys.token(&Hex::new(&[0x11; 32])),
+            format!("p:{{acc-1}}:token:{}", "11".repeat(32))
+        );
         assert_eq!(keys.token_prefix(), "p:{acc-1}:token:");
         assert_eq!(keys.key(TOKENS), "p:{acc-1}:tokens");
     }

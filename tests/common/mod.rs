@@ -3,3 +3,6 @@
 
 #[macro_use]
 pub mod conformance;
+
+#[cfg(feature = "redis-store")]
+pub mod redis;
