@@ -80,8 +80,3 @@ pub(crate) fn unix_millis(t: SystemTime) -> u64 {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
-
-/// The inverse of [`unix_millis`].
-pub(crate) fn from_unix_millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
-}

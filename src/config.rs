@@ -285,7 +285,8 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_key() {
-        let cases: [(fn(&mut OtpSettings), &str); 6] = [
+        type Change = fn(&mut OtpSettings);
+        let cases: [(Change, &str); 6] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
             (|s| s.totp_token_ttl = 601, "totp_token_ttl"),

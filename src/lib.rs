@@ -1,20 +1,82 @@
 //! Two-factor authentication for any tower HTTP service, as one layer.
+//!
+//! [`OtpAuthLayer`] wraps an axum `Router`, a hyper `service_fn`, a tonic server or any other
+//! tower service of `http::Request`s. It answers four endpoints itself, wire-compatible with
+//! the Python package django-drf-otp:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /api-auth/login/` `{username, password}` | a code goes to the user; `{"detail", "otp_ttl", "otp_created_date", "challenge"}` |
+//! | `POST /api-auth/verify-token/` `{challenge, token}` | `{"token": "<key>"}` |
+//! | `POST /api-auth/resend-token/` `{challenge}` | a new code, the old one dies |
+//! | `POST /api-auth/logout/` with `Authorization: Token <key>` | 204, the token is revoked |
+//!
+//! Every other request passes through; one with `Authorization: Token <key>` (or `Bearer`)
+//! reaches your service with an [`AuthenticatedUser`] in its extensions, and paths marked
+//! [protected](OtpAuthLayer::with_protected_path) answer 401 without one.
+//!
+//! The parts are pluggable: a [`UserStore`] (your users; [`MemoryUserStore`] for examples), a
+//! [`TokenStore`](store::TokenStore) ([`MemoryStore`](store::MemoryStore) by default,
+//! `RedisStore` with the `redis-store` feature), a [`Notifier`](notify::Notifier)
+//! ([`ConsoleNotifier`](notify::ConsoleNotifier) for development, `EmailNotifier` with the
+//! `email` feature) and an [`OtpStrategy`](strategy::OtpStrategy).
+//!
+//! ```
+//! use axum::{routing::get, Extension, Router};
+//! use tower_otp::{hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthLayer, User};
+//!
+//! let users = MemoryUserStore::new([User {
+//!     id: "1".into(),
+//!     username: "alice".into(),
+//!     email: "alice@example.com".into(),
+//!     first_name: "Alice".into(),
+//!     last_name: "Liddell".into(),
+//!     is_active: true,
+//!     password_hash: hash_password("correct horse battery staple").unwrap(),
+//! }]);
+//!
+//! let app: Router = Router::new()
+//!     .route("/api/me", get(|Extension(user): Extension<AuthenticatedUser>| async move { user.username }))
+//!     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/"));
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Internally, the `Err` of a request step is the HTTP response to send: built once per request,
+// returned by value on purpose.
+#![allow(clippy::result_large_err)]
 
+mod body;
 mod clock;
 mod config;
+mod endpoint;
+mod error;
+mod extract;
+mod future;
+mod layer;
 mod password;
+mod request;
+mod response;
+mod service;
+mod token;
 mod user;
 
 pub mod notify;
 pub mod store;
+pub mod strategy;
 
+pub use body::ResponseBody;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EmailConfig, OtpSettings, TokenType};
+pub use error::OtpError;
+pub use extract::AuthenticatedUser;
+#[cfg(feature = "axum")]
+pub use extract::NotAuthenticated;
+pub use future::ResponseFuture;
+pub use layer::{Endpoint, OtpAuthLayer};
 pub use password::{hash_password, verify_password, PasswordError};
+pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 
 /// The `redis` crate this crate's [`RedisStore`](store::RedisStore) is built on, so an
@@ -23,3 +85,8 @@ pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 #[cfg(feature = "redis-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
 pub use redis;
+
+// The README's Rust snippets compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

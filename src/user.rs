@@ -90,8 +90,10 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<User>, UserStoreError>> + Send;
 
     /// The user with this id.
-    fn find_by_id(&self, id: &str)
-        -> impl Future<Output = Result<Option<User>, UserStoreError>> + Send;
+    fn find_by_id(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<User>, UserStoreError>> + Send;
 
     /// Whether `password` is the user's password. The default verifies the user's PHC hash
     /// with argon2 on a blocking thread; override it to use another scheme.
@@ -112,7 +114,8 @@ pub(crate) trait DynUserStore: Send + Sync + 'static {
         &'a self,
         username: &'a str,
     ) -> BoxFuture<'a, Result<Option<User>, UserStoreError>>;
-    fn find_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, UserStoreError>>;
+    fn find_by_id<'a>(&'a self, id: &'a str)
+        -> BoxFuture<'a, Result<Option<User>, UserStoreError>>;
     fn check_password<'a>(
         &'a self,
         user: &'a User,
@@ -127,7 +130,10 @@ impl<T: UserStore> DynUserStore for T {
     ) -> BoxFuture<'a, Result<Option<User>, UserStoreError>> {
         Box::pin(UserStore::find_by_username(self, username))
     }
-    fn find_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<User>, UserStoreError>> {
+    fn find_by_id<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>, UserStoreError>> {
         Box::pin(UserStore::find_by_id(self, id))
     }
     fn check_password<'a>(

@@ -56,7 +56,11 @@ impl Notifier for ConsoleNotifier {
              Hello {name},\n\
              your verification code is {code}; it expires in {secs} seconds.\n\
              ======================================================\n",
-            name = if user.first_name.is_empty() { &user.username } else { &user.first_name },
+            name = if user.first_name.is_empty() {
+                &user.username
+            } else {
+                &user.first_name
+            },
             code = delivery.code,
             secs = delivery.ttl.as_secs(),
         );

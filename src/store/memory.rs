@@ -6,12 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use subtle::ConstantTimeEq;
 
+use super::window_end;
 use super::{
     AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge, NewToken,
-    ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt,
-    VerifyOutcome,
+    ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt, VerifyOutcome,
 };
-use super::window_end;
 
 /// How many operations pass between two sweeps of expired records.
 const SWEEP_EVERY: u64 = 1024;
@@ -167,7 +166,7 @@ impl Inner {
     /// Counts an operation and sweeps everything expired now and then.
     fn tick(&mut self, now: SystemTime) {
         self.ops += 1;
-        if self.ops % SWEEP_EVERY != 0 {
+        if !self.ops.is_multiple_of(SWEEP_EVERY) {
             return;
         }
         let dead: Vec<Digest> = self
@@ -274,15 +273,27 @@ impl TokenStore for MemoryStore {
                 return VerifyOutcome::NotFound;
             }
             if bool::from(challenge.record.code.ct_eq(attempt.code)) {
-                let record = acc.challenge.take().map(|c| c.record);
-                acc.consumed = record.map(|r| (r.id, r.expires_at));
+                let NewChallenge {
+                    id,
+                    user_id,
+                    username,
+                    expires_at,
+                    ..
+                } = challenge.record.clone();
+                acc.challenge = None;
+                acc.consumed = Some((id, expires_at));
                 acc.failures = None;
-                inner.insert_token(account, attempt.token);
+                let token = NewToken {
+                    user_id,
+                    username,
+                    ..attempt.token.clone()
+                };
+                inner.insert_token(account, &token);
                 return VerifyOutcome::Verified(TokenInfo {
-                    user_id: attempt.token.user_id.clone(),
-                    username: attempt.token.username.clone(),
-                    issued_at: attempt.token.issued_at,
-                    expires_at: attempt.token.expires_at,
+                    user_id: token.user_id,
+                    username: token.username,
+                    issued_at: token.issued_at,
+                    expires_at: token.expires_at,
                 });
             }
             let attempts_left = attempt.max_attempts - challenge.attempts;
@@ -377,9 +388,17 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn revoke_token(&self, account: &AccountKey, digest: &Digest) -> Result<bool, StoreError> {
+    async fn revoke_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
-        if inner.tokens.get(digest).is_none_or(|t| t.account != *account) {
+        if inner
+            .tokens
+            .get(digest)
+            .is_none_or(|t| t.account != *account)
+        {
             return Ok(false);
         }
         Ok(inner.remove_token(digest).is_some())

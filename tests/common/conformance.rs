@@ -32,7 +32,12 @@ pub fn random_digest() -> Digest {
 
 pub fn random_account() -> AccountKey {
     let d = random_digest();
-    AccountKey::new(d[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    AccountKey::new(
+        d[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
 }
 
 pub fn challenge(id: Digest, code: Digest, now: SystemTime) -> NewChallenge {
@@ -133,6 +138,39 @@ pub async fn right_code_verifies_once_and_issues_its_token<S: TokenStore>(store:
             .unwrap(),
         None,
         "a replay must not store its token"
+    );
+}
+
+pub async fn verified_token_belongs_to_the_challenges_user<S: TokenStore>(store: S) {
+    let (account, id, code) = (random_account(), random_digest(), random_digest());
+    let record = NewChallenge {
+        user_id: "user-7".into(),
+        username: "bob".into(),
+        ..challenge(id, code, t0())
+    };
+    store.create_challenge(&account, &record).await.unwrap();
+    let tok = NewToken {
+        user_id: String::new(),
+        username: String::new(),
+        ..token(t0())
+    };
+    match verify(&store, &account, Some(&id), &code, t0(), &tok).await {
+        VerifyOutcome::Verified(info) => {
+            assert_eq!(
+                (info.user_id.as_str(), info.username.as_str()),
+                ("user-7", "bob")
+            )
+        }
+        other => panic!("expected Verified, got {other:?}"),
+    }
+    let info = store
+        .authenticate_token(&account, &tok.digest, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (info.user_id.as_str(), info.username.as_str()),
+        ("user-7", "bob")
     );
 }
 
@@ -390,7 +428,10 @@ pub async fn resend_respects_cooldown_and_cap_and_kills_old_code<S: TokenStore>(
     }
     assert_eq!(
         store
-            .resend_challenge(&account, &resend_request(&id, &random_digest(), t0() + secs(500)))
+            .resend_challenge(
+                &account,
+                &resend_request(&id, &random_digest(), t0() + secs(500))
+            )
             .await
             .unwrap(),
         ResendOutcome::Exhausted
@@ -501,8 +542,14 @@ pub async fn revoke_one_and_all<S: TokenStore>(store: S) {
     let others = token(t0());
     store.issue_token(&other, &others).await.unwrap();
 
-    assert!(store.revoke_token(&account, &tokens[0].digest).await.unwrap());
-    assert!(!store.revoke_token(&account, &tokens[0].digest).await.unwrap());
+    assert!(store
+        .revoke_token(&account, &tokens[0].digest)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_token(&account, &tokens[0].digest)
+        .await
+        .unwrap());
     let live = |tok: &NewToken, acc: &AccountKey| {
         let (store, acc, digest) = (&store, acc.clone(), tok.digest);
         async move {
@@ -519,7 +566,10 @@ pub async fn revoke_one_and_all<S: TokenStore>(store: S) {
     assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 2);
     assert!(!live(&tokens[1], &account).await);
     assert!(!live(&tokens[2], &account).await);
-    assert!(live(&others, &other).await, "other accounts keep their tokens");
+    assert!(
+        live(&others, &other).await,
+        "other accounts keep their tokens"
+    );
     assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 0);
 }
 
@@ -599,7 +649,10 @@ pub async fn lock_is_capped_and_failures_are_forgotten<S: TokenStore>(store: S) 
     let later = now + secs(3600 + 86400);
     assert_eq!(store.locked_until(&account, later).await.unwrap(), None);
     assert_eq!(
-        store.record_failure(&account, later, &LOCKOUT).await.unwrap(),
+        store
+            .record_failure(&account, later, &LOCKOUT)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -639,6 +692,7 @@ macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(@tests $make;
             right_code_verifies_once_and_issues_its_token,
+            verified_token_belongs_to_the_challenges_user,
             wrong_code_counts_but_keeps_the_right_one,
             challenge_dies_after_max_attempts,
             code_expires_at_its_ttl_and_challenge_at_its_end,

@@ -1,0 +1,56 @@
+//! tower-otp in front of an axum `Router`.
+//!
+//! ```text
+//! cargo run --example axum -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+//! ```
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::{extract::State, routing::get, Extension, Json, Router};
+use tower_otp::AuthenticatedUser;
+
+#[tokio::main]
+async fn main() {
+    if let Err(message) = run().await {
+        eprintln!("{message}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = common::parse_args()?;
+    let users = common::load_users(args.users.as_ref())?;
+    let layer = common::build_layer(&args, users.clone()).await?;
+
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/api/me", get(me))
+        .with_state(Arc::new(users))
+        .layer(layer);
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    common::banner(
+        "axum",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        &args,
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The layer answers 401 on /api/ without a valid token, so the extension is always there.
+/// (With the `axum` feature, `user: AuthenticatedUser` works as an extractor too.)
+async fn me(
+    State(users): State<common::Users>,
+    Extension(user): Extension<AuthenticatedUser>,
+) -> Json<serde_json::Value> {
+    Json(common::me(&users, &user).await)
+}

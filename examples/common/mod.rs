@@ -1,0 +1,176 @@
+//! What both examples share: command line, demo users, settings and the layer's parts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_otp::{
+    hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthLayer,
+    OtpSettings, User, UserStore,
+};
+
+/// The demo users when no `--users` file is given (documented in the README).
+pub const DEMO_USERS: &str = r#"[
+  {"username": "alice", "password": "correct horse battery staple", "email": "alice@example.com",
+   "first_name": "Alice", "last_name": "Liddell"},
+  {"username": "bob", "password": "hunter2 hunter2", "email": "bob@example.com",
+   "first_name": "Bob", "last_name": "Inactive", "is_active": false}
+]"#;
+
+pub struct Args {
+    pub addr: SocketAddr,
+    pub users: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+environment: OTP_SECRET_KEY (>= 32 bytes, shared by instances that share a store),
+             REDIS_URL (use Redis; feature redis-store), SMTP_URL and SMTP_FROM (send e-mail; feature email)";
+
+pub fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: "127.0.0.1:3000".parse().unwrap(),
+        users: None,
+        config: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--addr" => {
+                args.addr = value()?
+                    .parse()
+                    .map_err(|e| format!("--addr: {e}\n{USAGE}"))?
+            }
+            "--users" => args.users = Some(value()?.into()),
+            "--config" => args.config = Some(value()?.into()),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// One entry of a `--users` file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    #[serde(default)]
+    id: Option<String>,
+    username: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_hash: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default = "yes")]
+    is_active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => DEMO_USERS.to_owned(),
+    };
+    let entries: Vec<UserEntry> =
+        serde_json::from_str(&text).map_err(|e| format!("bad users file: {e}"))?;
+    let users = entries
+        .into_iter()
+        .map(|e| {
+            let password_hash = match (e.password_hash, e.password) {
+                (Some(hash), _) => hash,
+                (None, Some(password)) => hash_password(&password).map_err(|e| e.to_string())?,
+                (None, None) => {
+                    return Err(format!(
+                        "user {}: password or password_hash needed",
+                        e.username
+                    ))
+                }
+            };
+            Ok(User {
+                id: e.id.unwrap_or_else(|| e.username.clone()),
+                username: e.username,
+                email: e.email,
+                first_name: e.first_name,
+                last_name: e.last_name,
+                is_active: e.is_active,
+                password_hash,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(MemoryUserStore::new(users))
+}
+
+pub fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
+    let Some(path) = path else {
+        return Ok(OtpSettings::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("bad settings file {}: {e}", path.display()))
+}
+
+/// The layer as both examples configure it, from the command line and the environment.
+pub async fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
+    let settings = load_settings(args.config.as_ref())?;
+    let mut layer = OtpAuthLayer::new(users, ConsoleNotifier::new())
+        .with_settings(settings)
+        .map_err(|e| e.to_string())?
+        .with_protected_path("/api/");
+    if let Ok(key) = std::env::var("OTP_SECRET_KEY") {
+        layer = layer
+            .with_secret_key(key.as_bytes())
+            .map_err(|e| format!("OTP_SECRET_KEY: {e}"))?;
+    }
+    if std::env::var_os("REDIS_URL").is_some() {
+        return Err("REDIS_URL is set, but the Redis store is not available yet".into());
+    }
+    if std::env::var_os("SMTP_URL").is_some() {
+        return Err("SMTP_URL is set, but the e-mail notifier is not available yet".into());
+    }
+    Ok(layer)
+}
+
+/// `GET /api/me`: the authenticated user, as JSON.
+pub async fn me(users: &MemoryUserStore, who: &AuthenticatedUser) -> Value {
+    let user = users.find_by_id(&who.id).await.ok().flatten();
+    let seconds = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    json!({
+        "id": who.id,
+        "username": who.username,
+        "email": user.as_ref().map(|u| u.email.as_str()),
+        "first_name": user.as_ref().map(|u| u.first_name.as_str()),
+        "last_name": user.as_ref().map(|u| u.last_name.as_str()),
+        "token_issued_at": seconds(who.issued_at),
+        "token_expires_at": seconds(who.expires_at),
+    })
+}
+
+pub fn banner(kind: &str, addr: SocketAddr, args: &Args) {
+    println!("tower-otp {kind} example listening on http://{addr}");
+    if args.users.is_none() {
+        println!("demo user: alice / \"correct horse battery staple\"");
+    }
+    println!(
+        "routes: GET /health (public), GET /api/me (token), \
+         POST /api-auth/{{login,verify-token,resend-token,logout}}/"
+    );
+}
+
+pub type Users = Arc<MemoryUserStore>;

@@ -1,0 +1,84 @@
+//! tower-otp in front of a bare hyper `service_fn`, served with hyper-util.
+//!
+//! ```text
+//! cargo run --example hyper -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+//! ```
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceBuilder;
+use tower_otp::AuthenticatedUser;
+
+#[tokio::main]
+async fn main() {
+    if let Err(message) = run().await {
+        eprintln!("{message}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = common::parse_args()?;
+    let users = Arc::new(common::load_users(args.users.as_ref())?);
+    let layer = common::build_layer(&args, (*users).clone()).await?;
+
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(move |request| {
+            let users = users.clone();
+            async move { Ok::<_, Infallible>(route(&users, request).await) }
+        }));
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    common::banner(
+        "hyper",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        &args,
+    );
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn route(users: &common::Users, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/health") => Response::new(Full::from("ok")),
+        (&Method::GET, "/api/me") => {
+            // The layer only lets authenticated requests reach /api/.
+            let user = request
+                .extensions()
+                .get::<AuthenticatedUser>()
+                .expect("the layer protects /api/");
+            let body = common::me(users, user).await.to_string();
+            Response::builder()
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::from(body))
+                .unwrap()
+        }
+        _ => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::from("not found"))
+            .unwrap(),
+    }
+}

@@ -1,0 +1,208 @@
+//! The four endpoints the layer answers itself.
+
+mod login;
+mod logout;
+mod resend;
+mod verify;
+
+use std::time::{Duration, SystemTime};
+
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body::Body;
+use serde_json::{json, Map, Value};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::layer::{Endpoint, Shared};
+use crate::notify::{Delivery, NotifyError};
+use crate::password::dummy_verify;
+use crate::response::{json, method_not_allowed, unavailable, JsonResponse};
+use crate::store::{AccountKey, NewToken};
+use crate::token::{new_auth_token, Issued};
+use crate::user::User;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers a request to one of the endpoints.
+pub(crate) async fn handle<B>(
+    shared: &Shared,
+    endpoint: Endpoint,
+    request: Request<B>,
+) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if request.method() != Method::POST {
+        return method_not_allowed(request.method());
+    }
+    let (parts, body) = request.into_parts();
+    match endpoint {
+        Endpoint::Login => login::login(shared, &parts, body).await,
+        Endpoint::Verify => verify::verify(shared, &parts, body).await,
+        Endpoint::Resend => resend::resend(shared, &parts, body).await,
+        Endpoint::Logout => logout::logout(shared, &parts, body).await,
+    }
+}
+
+/// The lockout key for a username that names no active user: case and Unicode compatibility
+/// variants share it.
+fn normalized_username(username: &str) -> String {
+    username.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// Checks a username and password. `Ok(None)` for every kind of refusal (unknown user,
+/// inactive user, wrong password, locked account), each doing the same work: a user lookup,
+/// a lock check, one password hash verification and, except when locked, one failure count.
+async fn check_credentials(
+    shared: &Shared,
+    username: &str,
+    password: &str,
+) -> Result<Option<(User, AccountKey)>, JsonResponse> {
+    let now = shared.clock.now();
+    let user = shared
+        .users
+        .find_by_username(username)
+        .await
+        .map_err(unavailable)?;
+    let account = match &user {
+        Some(user) if user.is_active => shared.key.account_key("user", &user.id),
+        _ => shared
+            .key
+            .account_key("name", &normalized_username(username)),
+    };
+    let locked = shared
+        .store
+        .locked_until(&account, now)
+        .await
+        .map_err(unavailable)?;
+    let password_ok = match &user {
+        Some(user) => shared.users.check_password(user, password).await,
+        None => dummy_verify(password.to_owned()).await,
+    }
+    .map_err(unavailable)?;
+    if locked.is_some() {
+        return Ok(None);
+    }
+    match user {
+        Some(user) if user.is_active && password_ok => Ok(Some((user, account))),
+        _ => {
+            shared
+                .store
+                .record_failure(&account, now, &shared.lockout)
+                .await
+                .map_err(unavailable)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Delivers a code to a user, with the application's extra context.
+async fn deliver(
+    shared: &Shared,
+    parts: &Parts,
+    user: &User,
+    code: &str,
+    issued_at: SystemTime,
+    ttl: Duration,
+) -> Result<(), NotifyError> {
+    let extra_context = shared
+        .extra_context
+        .as_ref()
+        .map(|hook| hook(parts, user))
+        .unwrap_or_default();
+    shared
+        .notifier
+        .deliver(&Delivery {
+            user,
+            code,
+            ttl,
+            issued_at,
+            extra_context: &extra_context,
+        })
+        .await
+}
+
+/// A fresh auth token for a user, and what the store keeps of it.
+fn new_token(
+    shared: &Shared,
+    account: &AccountKey,
+    user_id: &str,
+    username: &str,
+) -> (Issued, NewToken) {
+    let now = shared.clock.now();
+    let issued = new_auth_token(account);
+    let token = NewToken {
+        digest: issued.digest,
+        user_id: user_id.to_owned(),
+        username: username.to_owned(),
+        issued_at: now,
+        expires_at: now + Duration::from_secs(shared.settings.token_absolute_ttl),
+        idle_timeout: Duration::from_secs(shared.settings.token_idle_ttl),
+    };
+    (issued, token)
+}
+
+/// 200 with a body, after the application's success hook.
+fn success(
+    shared: &Shared,
+    endpoint: Endpoint,
+    user: Option<&User>,
+    mut body: Map<String, Value>,
+) -> JsonResponse {
+    if let (Some(hook), Some(user)) = (&shared.success_body, user) {
+        hook(endpoint, user, &mut body);
+    }
+    json(StatusCode::OK, &Value::Object(body))
+}
+
+/// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`).
+fn challenge_body(challenge: &str, issued_at: SystemTime, ttl: Duration) -> Map<String, Value> {
+    let Value::Object(body) = json!({
+        "detail": "OTP token sent successfully.",
+        "otp_ttl": ttl.as_secs(),
+        "otp_created_date": rfc3339(issued_at),
+        "challenge": challenge,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    body
+}
+
+/// `2026-11-25T18:40:47.053824+00:00`, as Django renders an aware UTC datetime.
+fn rfc3339(t: SystemTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
+    time::OffsetDateTime::from(t)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+fn token_body(token: &str) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("token".into(), token.into());
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_date_looks_like_djangos() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_027_247_053_824);
+        assert_eq!(rfc3339(t), "2026-11-18T18:40:47.053824+00:00");
+    }
+
+    #[test]
+    fn username_variants_share_a_key() {
+        assert_eq!(normalized_username("Alice"), normalized_username("aLICE"));
+        // Enclosed alphanumerics fold to ASCII under NFKC (Laravel Fortify's test case).
+        assert_eq!(
+            normalized_username("ⓣⓔⓢⓣ@ⓛⓐⓡⓐⓥⓔⓛ.ⓒⓞⓜ"),
+            normalized_username("test@laravel.com")
+        );
+        assert_ne!(normalized_username("alice"), normalized_username("alicia"));
+    }
+}

@@ -1,0 +1,134 @@
+use http::request::Parts;
+use http::StatusCode;
+use http_body::Body;
+
+use super::{check_credentials, new_token, success, token_body, BoxError};
+use crate::layer::{Endpoint, Shared};
+use crate::request::{read_fields, FieldErrors, Fields, Trim};
+use crate::response::{
+    detail, non_field_error, seconds_until, throttled, unavailable, JsonResponse, EXPIRED_TOKEN,
+    INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
+};
+use crate::store::{AccountKey, Digest, VerifyAttempt, VerifyOutcome};
+use crate::token::parse_challenge_id;
+use crate::user::User;
+
+/// Whose code is being verified: named by a challenge id, or (django-drf-otp 0.0.11's body)
+/// by username and password, meaning that user's active challenge.
+struct Target {
+    account: AccountKey,
+    challenge: Option<Digest>,
+    user: Option<User>,
+}
+
+pub(super) async fn verify<B>(shared: &Shared, parts: &Parts, body: B) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if !shared.settings.enable_otp_authentication {
+        return detail(StatusCode::BAD_REQUEST, OTP_DISABLED);
+    }
+    let fields = match read_fields(&parts.headers, body, shared.settings.body_limit).await {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let (target, code) = match read_target(shared, &fields).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let now = shared.clock.now();
+    let code_digest = shared.key.code_digest(&target.account, &code);
+    // The store files the token under the challenge's user.
+    let (issued, token) = new_token(shared, &target.account, "", "");
+    let outcome = shared
+        .store
+        .verify_challenge(
+            &target.account,
+            &VerifyAttempt {
+                challenge: target.challenge.as_ref(),
+                code: &code_digest,
+                now,
+                max_attempts: shared.settings.max_attempts,
+                lockout: &shared.lockout,
+                token: &token,
+            },
+        )
+        .await;
+    match outcome {
+        Ok(VerifyOutcome::Verified(info)) => {
+            let user = match (target.user, &shared.success_body) {
+                (Some(user), _) => Some(user),
+                (None, Some(_)) => shared.users.find_by_id(&info.user_id).await.ok().flatten(),
+                (None, None) => None,
+            };
+            success(
+                shared,
+                Endpoint::Verify,
+                user.as_ref(),
+                token_body(&issued.secret),
+            )
+        }
+        Ok(VerifyOutcome::Expired) => non_field_error(EXPIRED_TOKEN),
+        Ok(VerifyOutcome::Locked { until }) => throttled(seconds_until(until, now)),
+        Ok(_) => non_field_error(INVALID_TOKEN),
+        Err(error) => unavailable(error),
+    }
+}
+
+async fn read_target(
+    shared: &Shared,
+    fields: &Fields,
+) -> Result<(Target, String), crate::response::JsonResponse> {
+    let mut errors = FieldErrors::default();
+    if fields.has("challenge") {
+        let challenge = fields.required("challenge", Trim::Yes, &mut errors);
+        let code = read_code(shared, fields, &mut errors);
+        let (challenge, code) = errors.finish(challenge.zip(code))?;
+        let presented =
+            parse_challenge_id(&challenge).ok_or_else(|| non_field_error(INVALID_TOKEN))?;
+        return Ok((
+            Target {
+                account: presented.account,
+                challenge: Some(presented.digest),
+                user: None,
+            },
+            code,
+        ));
+    }
+    let username = fields.required(&shared.settings.username_field, Trim::Yes, &mut errors);
+    let password = fields.required("password", Trim::No, &mut errors);
+    let code = read_code(shared, fields, &mut errors);
+    let ((username, password), code) = errors.finish(username.zip(password).zip(code))?;
+    let (user, account) = check_credentials(shared, &username, &password)
+        .await?
+        .ok_or_else(|| non_field_error(INVALID_CREDENTIALS))?;
+    Ok((
+        Target {
+            account,
+            challenge: None,
+            user: Some(user),
+        },
+        code,
+    ))
+}
+
+/// The `token` field: the code, exactly `token_length` characters.
+fn read_code(shared: &Shared, fields: &Fields, errors: &mut FieldErrors) -> Option<String> {
+    let code = fields.required("token", Trim::Yes, errors)?;
+    let want = usize::from(shared.settings.token_length);
+    let len = code.chars().count();
+    if len < want {
+        return errors.add(
+            "token",
+            &format!("Ensure this field has at least {want} characters."),
+        );
+    }
+    if len > want {
+        return errors.add(
+            "token",
+            &format!("Ensure this field has no more than {want} characters."),
+        );
+    }
+    Some(code)
+}

@@ -1,0 +1,51 @@
+//! The layer's own failures.
+
+use std::sync::Arc;
+
+use crate::notify::NotifyError;
+use crate::password::PasswordError;
+use crate::store::StoreError;
+use crate::user::UserStoreError;
+
+/// Why the layer answered 503 itself. It is attached to that response's extensions, so outer
+/// layers (logging, metrics) can inspect it: `response.extensions().get::<OtpError>()`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum OtpError {
+    /// The token store failed.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The user store failed.
+    #[error(transparent)]
+    Users(Arc<UserStoreError>),
+    /// A password could not be checked.
+    #[error(transparent)]
+    Password(Arc<PasswordError>),
+    /// A code could not be delivered.
+    #[error(transparent)]
+    Notify(Arc<NotifyError>),
+}
+
+impl From<StoreError> for OtpError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+impl From<UserStoreError> for OtpError {
+    fn from(e: UserStoreError) -> Self {
+        Self::Users(Arc::new(e))
+    }
+}
+
+impl From<PasswordError> for OtpError {
+    fn from(e: PasswordError) -> Self {
+        Self::Password(Arc::new(e))
+    }
+}
+
+impl From<NotifyError> for OtpError {
+    fn from(e: NotifyError) -> Self {
+        Self::Notify(Arc::new(e))
+    }
+}

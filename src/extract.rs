@@ -1,0 +1,100 @@
+//! [`AuthenticatedUser`]: what a protected handler learns about its caller.
+
+use std::time::SystemTime;
+
+use crate::layer::Shared;
+use crate::store::StoreError;
+use crate::token::Presented;
+
+/// Put in the request extensions by [`OtpAuth`](crate::OtpAuth) when the request carries a
+/// valid token.
+///
+/// With the `axum` feature it is also an extractor: a handler taking it answers 401
+/// `Authentication credentials were not provided.` when the request has no valid token, and
+/// one taking `Option<AuthenticatedUser>` serves both cases.
+///
+/// ```
+/// use tower_otp::AuthenticatedUser;
+///
+/// async fn me(user: axum::Extension<AuthenticatedUser>) -> String {
+///     format!("hello {}", user.username)
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthenticatedUser {
+    /// The user's id, as the [`UserStore`](crate::UserStore) knows it.
+    pub id: String,
+    /// The user's username at login.
+    pub username: String,
+    /// When the token was issued (the login).
+    pub issued_at: SystemTime,
+    /// When the token dies at the latest.
+    pub expires_at: SystemTime,
+}
+
+impl AuthenticatedUser {
+    pub(crate) async fn from_token(
+        shared: &Shared,
+        presented: &Presented,
+    ) -> Result<Option<Self>, StoreError> {
+        let now = shared.clock.now();
+        let info = shared
+            .store
+            .authenticate_token(&presented.account, &presented.digest, now)
+            .await?;
+        Ok(info.map(|info| Self {
+            id: info.user_id,
+            username: info.username,
+            issued_at: info.issued_at,
+            expires_at: info.expires_at,
+        }))
+    }
+}
+
+#[cfg(feature = "axum")]
+mod axum_impl {
+    use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+    use axum_core::response::{IntoResponse, Response};
+    use http::request::Parts;
+
+    use super::AuthenticatedUser;
+    use crate::response::{unauthorized, NOT_PROVIDED};
+
+    /// The rejection of the [`AuthenticatedUser`] extractor: 401 with DRF's body.
+    #[derive(Debug, Clone, Copy, Default)]
+    #[non_exhaustive]
+    pub struct NotAuthenticated;
+
+    impl IntoResponse for NotAuthenticated {
+        fn into_response(self) -> Response {
+            unauthorized(NOT_PROVIDED).map(axum_core::body::Body::new)
+        }
+    }
+
+    impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
+        type Rejection = NotAuthenticated;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+            parts
+                .extensions
+                .get::<AuthenticatedUser>()
+                .cloned()
+                .ok_or(NotAuthenticated)
+        }
+    }
+
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _: &S,
+        ) -> Result<Option<Self>, Self::Rejection> {
+            Ok(parts.extensions.get::<AuthenticatedUser>().cloned())
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use axum_impl::NotAuthenticated;

@@ -1,0 +1,394 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+use serde_json::{Map, Value};
+use tower_layer::Layer;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, OtpSettings};
+use crate::notify::{DynNotifier, Notifier};
+use crate::service::OtpAuth;
+use crate::store::{DynTokenStore, LockoutPolicy, TokenStore};
+use crate::strategy::{self, OtpStrategy};
+use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
+use crate::user::{DynUserStore, User, UserStore};
+
+/// The endpoints the layer answers itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// Username and password in, challenge (or token) out.
+    Login,
+    /// Code in, auth token out.
+    Verify,
+    /// A new code for a pending login.
+    Resend,
+    /// Revokes the presented token (or all of the user's).
+    Logout,
+}
+
+type ExtraContextFn = dyn Fn(&Parts, &User) -> Map<String, Value> + Send + Sync;
+type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync;
+
+/// Everything the service needs, shared by all its clones.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) settings: OtpSettings,
+    pub(crate) users: Arc<dyn DynUserStore>,
+    pub(crate) store: Arc<dyn DynTokenStore>,
+    pub(crate) notifier: Arc<dyn DynNotifier>,
+    pub(crate) strategy: Arc<dyn OtpStrategy>,
+    custom_strategy: bool,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) key: ServerKey,
+    pub(crate) lockout: LockoutPolicy,
+    pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
+    pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
+}
+
+impl Shared {
+    /// The endpoint `path` names, if any (a trailing slash is optional).
+    pub(crate) fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        let s = &self.settings;
+        let same =
+            |configured: &str| configured.trim_end_matches('/') == path.trim_end_matches('/');
+        if same(&s.login_path) {
+            Some(Endpoint::Login)
+        } else if same(&s.verify_path) {
+            Some(Endpoint::Verify)
+        } else if same(&s.resend_path) {
+            Some(Endpoint::Resend)
+        } else if same(&s.logout_path) {
+            Some(Endpoint::Logout)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `path` requires authentication.
+    pub(crate) fn is_protected(&self, path: &str) -> bool {
+        self.settings
+            .protected_paths
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
+    }
+
+    pub(crate) fn code_ttl(&self) -> Duration {
+        self.settings.code_ttl()
+    }
+}
+
+/// Two-factor authentication for a tower service: the configuration and builder of
+/// [`OtpAuth`].
+///
+/// The layer answers `POST` requests to its login, verify, resend and logout paths itself. On
+/// every other request it checks an `Authorization: Token <key>` (or `Bearer <key>`) header:
+/// a valid token puts an [`AuthenticatedUser`](crate::AuthenticatedUser) in the request's
+/// extensions, an invalid one gets 401, and no header passes the request on untouched (or gets
+/// 401 under a [protected path](Self::with_protected_path)).
+///
+/// Cloning is cheap (the configuration sits behind an `Arc`).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+///
+/// let users = MemoryUserStore::new([]);
+/// let app: Router = Router::new()
+///     .route("/api/me", get(|| async { "hello" }))
+///     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/"));
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct OtpAuthLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for OtpAuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtpAuthLayer")
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtpAuthLayer {
+    /// A layer over your users and a way to deliver codes, with the default settings, a
+    /// [`MemoryStore`](crate::store::MemoryStore), the system clock and a random server key.
+    ///
+    /// Several instances sharing one store (e.g. Redis) must share a server key too:
+    /// see [`with_secret_key`](Self::with_secret_key).
+    pub fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
+        let settings = OtpSettings::default();
+        crate::password::prepare_dummy_hash();
+        Self {
+            shared: Arc::new(Shared {
+                strategy: strategy::for_token_type(
+                    settings.default_token_type,
+                    settings.totp_token_ttl,
+                ),
+                custom_strategy: false,
+                lockout: settings.lockout_policy(),
+                settings,
+                users: Arc::new(users),
+                store: default_store(),
+                notifier: Arc::new(notifier),
+                clock: Arc::new(SystemClock),
+                key: ServerKey::random(),
+                extra_context: None,
+                success_body: None,
+            }),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
+
+    /// Replaces every setting at once, after checking them.
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, OtpSettings};
+    ///
+    /// let settings: OtpSettings = toml::from_str("totp_token_ttl = 120").unwrap();
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_settings(settings)
+    ///     .unwrap();
+    /// assert_eq!(layer.settings().totp_token_ttl, 120);
+    /// ```
+    pub fn with_settings(mut self, settings: OtpSettings) -> Result<Self, ConfigError> {
+        settings.validate()?;
+        let shared = self.shared_mut();
+        if !shared.custom_strategy {
+            shared.strategy =
+                strategy::for_token_type(settings.default_token_type, settings.totp_token_ttl);
+        }
+        shared.lockout = settings.lockout_policy();
+        shared.settings = settings;
+        Ok(self)
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> &OtpSettings {
+        &self.shared.settings
+    }
+
+    /// Where challenges, tokens and counters live (default: a
+    /// [`MemoryStore`](crate::store::MemoryStore)).
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, store::MemoryStore, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_store(MemoryStore::new());
+    /// ```
+    pub fn with_store(mut self, store: impl TokenStore) -> Self {
+        self.shared_mut().store = Arc::new(store);
+        self
+    }
+
+    /// How codes are delivered.
+    pub fn with_notifier(mut self, notifier: impl Notifier) -> Self {
+        self.shared_mut().notifier = Arc::new(notifier);
+        self
+    }
+
+    /// How codes are made (default: the one `default_token_type` names).
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, strategy::RandomCodeStrategy, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_strategy(RandomCodeStrategy);
+    /// ```
+    pub fn with_strategy(mut self, strategy: impl OtpStrategy) -> Self {
+        let shared = self.shared_mut();
+        shared.strategy = Arc::new(strategy);
+        shared.custom_strategy = true;
+        self
+    }
+
+    /// The clock every expiry is measured with (default: the system clock). Tests pass a
+    /// [`ManualClock`](crate::ManualClock).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.shared_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// The server key codes are HMAC'd under, at least 32 bytes of secret randomness. Every
+    /// instance sharing a store must use the same key; the default is random per process.
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let key = [7u8; 32]; // load it from your secrets manager instead
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_secret_key(&key)
+    ///     .unwrap();
+    /// assert!(OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_secret_key(b"short")
+    ///     .is_err());
+    /// ```
+    pub fn with_secret_key(mut self, key: &[u8]) -> Result<Self, ConfigError> {
+        self.shared_mut().key = ServerKey::new(key).ok_or_else(|| ConfigError {
+            key: "secret_key",
+            reason: format!("must be at least {MIN_SERVER_KEY_LEN} bytes"),
+        })?;
+        Ok(self)
+    }
+
+    /// Puts all four endpoints under one prefix: `{prefix}login/`, `{prefix}verify-token/`,
+    /// `{prefix}resend-token/`, `{prefix}logout/`.
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_path_prefix("/auth");
+    /// assert_eq!(layer.settings().verify_path, "/auth/verify-token/");
+    /// ```
+    pub fn with_path_prefix(mut self, prefix: &str) -> Self {
+        let prefix = normalize_path(prefix);
+        let prefix = prefix.trim_end_matches('/');
+        let s = &mut self.shared_mut().settings;
+        s.login_path = format!("{prefix}/login/");
+        s.verify_path = format!("{prefix}/verify-token/");
+        s.resend_path = format!("{prefix}/resend-token/");
+        s.logout_path = format!("{prefix}/logout/");
+        self
+    }
+
+    /// The login path (default `/api-auth/login/`).
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_login_path("/session/new");
+    /// assert_eq!(layer.settings().login_path, "/session/new");
+    /// ```
+    pub fn with_login_path(mut self, path: &str) -> Self {
+        self.shared_mut().settings.login_path = normalize_path(path);
+        self
+    }
+
+    /// The verify path (default `/api-auth/verify-token/`).
+    pub fn with_verify_path(mut self, path: &str) -> Self {
+        self.shared_mut().settings.verify_path = normalize_path(path);
+        self
+    }
+
+    /// The resend path (default `/api-auth/resend-token/`).
+    pub fn with_resend_path(mut self, path: &str) -> Self {
+        self.shared_mut().settings.resend_path = normalize_path(path);
+        self
+    }
+
+    /// The logout path (default `/api-auth/logout/`).
+    pub fn with_logout_path(mut self, path: &str) -> Self {
+        self.shared_mut().settings.logout_path = normalize_path(path);
+        self
+    }
+
+    /// The name of the username field in login and verify bodies (default `username`).
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_username_field("email");
+    /// ```
+    pub fn with_username_field(mut self, field: &str) -> Self {
+        self.shared_mut().settings.username_field = field.to_owned();
+        self
+    }
+
+    /// The largest endpoint body accepted, in bytes (default 16 KiB); larger ones get 413.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.shared_mut().settings.body_limit = bytes.max(1);
+        self
+    }
+
+    /// Requires a valid token for every path starting with `prefix`: without one the layer
+    /// answers 401 `Authentication credentials were not provided.` and the inner service is
+    /// not called. May be called several times.
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_protected_path("/api/")
+    ///     .with_protected_path("/admin/");
+    /// ```
+    pub fn with_protected_path(mut self, prefix: &str) -> Self {
+        self.shared_mut()
+            .settings
+            .protected_paths
+            .push(normalize_path(prefix));
+        self
+    }
+
+    /// Extra template context for each code's message, computed from the login request and
+    /// the user (django-drf-otp's `get_extra_context_data`).
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_extra_context(|request, _user| {
+    ///         let mut context = serde_json::Map::new();
+    ///         context.insert("footer".into(), "The Example team".into());
+    ///         context
+    ///     });
+    /// ```
+    pub fn with_extra_context<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Parts, &User) -> Map<String, Value> + Send + Sync + 'static,
+    {
+        self.shared_mut().extra_context = Some(Arc::new(hook));
+        self
+    }
+
+    /// Adds to (or changes) the JSON body of successful login, verify and resend answers
+    /// (django-drf-otp's `get_success_response_data`).
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, Endpoint, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_success_body(|endpoint, user, body| {
+    ///         if endpoint == Endpoint::Verify {
+    ///             body.insert("user_id".into(), user.id.clone().into());
+    ///         }
+    ///     });
+    /// ```
+    pub fn with_success_body<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync + 'static,
+    {
+        self.shared_mut().success_body = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl<S> Layer<S> for OtpAuthLayer {
+    type Service = OtpAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OtpAuth::new(inner, self.shared.clone())
+    }
+}
+
+fn normalize_path(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
+#[cfg(feature = "memory-store")]
+fn default_store() -> Arc<dyn DynTokenStore> {
+    Arc::new(crate::store::MemoryStore::new())
+}
+
+#[cfg(not(feature = "memory-store"))]
+fn default_store() -> Arc<dyn DynTokenStore> {
+    Arc::new(crate::store::NoStore)
+}

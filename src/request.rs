@@ -1,0 +1,182 @@
+//! Reading endpoint bodies: JSON or form, within the size limit, into DRF-style fields.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{json, Map, Value};
+
+use crate::response::{detail, json, JsonResponse};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The decoded body of an endpoint request.
+#[derive(Debug, Default)]
+pub(crate) struct Fields(Map<String, Value>);
+
+/// Reads and decodes the body, or answers 413/415/400.
+pub(crate) async fn read_fields<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Fields, JsonResponse>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
+        Err(_) => {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            ))
+        }
+    };
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or(""));
+    let essence = content_type
+        .and_then(|ct| ct.parse::<mime::Mime>().ok())
+        .map(|m| m.essence_str().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => parse_json(&bytes),
+        Some("application/x-www-form-urlencoded") => parse_form(&bytes),
+        // Like DRF: no body and no content type is an empty form (so: "field required").
+        None if content_type.is_none() && bytes.is_empty() => Ok(Fields::default()),
+        _ => Err(detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "Unsupported media type \"{}\" in request.",
+                content_type.unwrap_or("")
+            ),
+        )),
+    }
+}
+
+fn too_large(limit: usize) -> JsonResponse {
+    detail(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("Request body is larger than {limit} bytes."),
+    )
+}
+
+fn parse_json(bytes: &Bytes) -> Result<Fields, JsonResponse> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {e}")))?;
+    match value {
+        Value::Object(map) => Ok(Fields(map)),
+        other => Err(json(
+            StatusCode::BAD_REQUEST,
+            &json!({ "non_field_errors": [format!(
+                "Invalid data. Expected a dictionary, but got {}.",
+                python_type_name(&other)
+            )] }),
+        )),
+    }
+}
+
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+fn parse_form(bytes: &Bytes) -> Result<Fields, JsonResponse> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| detail(StatusCode::BAD_REQUEST, &format!("Form parse error - {e}")))?;
+    // As Django's QueryDict: the last value of a repeated key wins.
+    Ok(Fields(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    ))
+}
+
+/// Collects DRF field errors while reading fields, so that every bad field is reported at once.
+#[derive(Debug, Default)]
+pub(crate) struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+/// How a string field is cleaned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trim {
+    /// Surrounding whitespace is removed (usernames, codes, ids).
+    Yes,
+    /// Kept as sent (passwords).
+    No,
+}
+
+impl Fields {
+    /// Whether the body has this key at all.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// A required, non-blank string field, as DRF's `CharField` reads it (numbers are taken as
+    /// their text; booleans, lists and objects are not strings).
+    pub(crate) fn required(
+        &self,
+        name: &str,
+        trim: Trim,
+        errors: &mut FieldErrors,
+    ) -> Option<String> {
+        let text = match self.0.get(name) {
+            None => return errors.add(name, "This field is required."),
+            Some(Value::Null) => return errors.add(name, "This field may not be null."),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => return errors.add(name, "Not a valid string."),
+        };
+        let text = match trim {
+            Trim::Yes => text.trim().to_owned(),
+            Trim::No => text,
+        };
+        if text.is_empty() {
+            return errors.add(name, "This field may not be blank.");
+        }
+        Some(text)
+    }
+
+    /// An optional boolean flag (JSON `true`, or form `true`/`1`).
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        match self.0.get(name) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => matches!(s.as_str(), "true" | "True" | "1"),
+            _ => false,
+        }
+    }
+}
+
+impl FieldErrors {
+    pub(crate) fn add<T>(&mut self, name: &str, message: &str) -> Option<T> {
+        self.0
+            .entry(name.to_owned())
+            .or_default()
+            .push(message.to_owned());
+        None
+    }
+
+    /// 400 with every collected error, or the fields read when there is none.
+    pub(crate) fn finish<T>(self, read: Option<T>) -> Result<T, JsonResponse> {
+        match read {
+            Some(read) if self.0.is_empty() => Ok(read),
+            _ => Err(json(StatusCode::BAD_REQUEST, &json!(self.0))),
+        }
+    }
+}

@@ -1,0 +1,840 @@
+//! The wire contract (DESIGN §2), through `ServiceExt::oneshot` on an axum router.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use common::app::*;
+use http::{header, Method, Request, StatusCode};
+use serde_json::json;
+
+const INVALID_CREDENTIALS: &str =
+    r#"{"non_field_errors":["Unable to log in with provided credentials."]}"#;
+const INVALID_TOKEN: &str = r#"{"non_field_errors":["Invalid token."]}"#;
+
+#[tokio::test]
+async fn login_sends_a_code_and_answers_a_challenge() {
+    let app = TestApp::new();
+    let reply = app.login("alice", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let body = reply.json.as_object().unwrap();
+    let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["challenge", "detail", "otp_created_date", "otp_ttl"]);
+    assert_eq!(reply.str("detail"), "OTP token sent successfully.");
+    assert_eq!(reply.json["otp_ttl"], 300);
+    assert_eq!(
+        reply.str("otp_created_date"),
+        "2027-01-15T08:00:00.000000+00:00"
+    );
+    assert!(reply.str("challenge").len() >= 30);
+    let codes = app.console.codes();
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].len(), 6);
+    assert!(codes[0].bytes().all(|b| b.is_ascii_digit()));
+    assert!(app.console.text().contains("to: alice@example.com"));
+}
+
+#[tokio::test]
+async fn full_flow_login_verify_use_logout() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let verify = app
+        .verify(login.str("challenge"), &app.console.last_code())
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+    let token = verify.str("token").to_owned();
+
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json, json!({ "id": "1", "username": "alice" }));
+    // Bearer works as well as Token.
+    let bearer = app
+        .send(
+            Request::get("/api/me")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(bearer.status, StatusCode::OK);
+
+    let logout = app
+        .send(
+            Request::post("/api-auth/logout/")
+                .header(header::AUTHORIZATION, format!("Token {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let after = app.get("/api/me", Some(&token)).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(after.text, r#"{"detail":"Invalid token."}"#);
+}
+
+#[tokio::test]
+async fn every_verify_issues_a_fresh_token() {
+    let app = TestApp::new();
+    let first = app.token_for("alice", PASSWORD).await;
+    let second = app.token_for("alice", PASSWORD).await;
+    assert_ne!(first, second);
+    assert_eq!(
+        app.get("/api/me", Some(&first)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/me", Some(&second)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_identical_for_unknown_inactive_wrong_and_locked() {
+    let app = TestApp::new();
+    // Lock carol's twin "alice" after 10 wrong passwords.
+    for _ in 0..10 {
+        app.login("alice", "wrong password").await;
+    }
+    let replies = [
+        app.login("nobody", PASSWORD).await,
+        app.login("bob", PASSWORD).await, // inactive, right password
+        app.login("spacey", "wrong").await,
+        app.login("alice", PASSWORD).await, // locked, right password
+    ];
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.text, INVALID_CREDENTIALS);
+        assert_eq!(reply.headers.len(), replies[0].headers.len());
+    }
+    assert!(
+        app.console.codes().is_empty(),
+        "nothing is sent while locked"
+    );
+    // The lock ends.
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(app.login("alice", PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn verify_with_the_django_drf_otp_body() {
+    let app = TestApp::new();
+    app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    let wrong_password = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "alice", "password": "nope", "token": code }),
+        )
+        .await;
+    assert_eq!(wrong_password.text, INVALID_CREDENTIALS);
+    let reply = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "alice", "password": PASSWORD, "token": code }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        app.get("/api/me", Some(reply.str("token"))).await.json["username"],
+        "alice"
+    );
+}
+
+#[tokio::test]
+async fn wrong_code_then_right_code() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let reply = app.verify(login.str("challenge"), wrong).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.text, INVALID_TOKEN);
+    assert_eq!(
+        app.verify(login.str("challenge"), &code).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_code_verifies_once() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    assert_eq!(
+        app.verify(login.str("challenge"), &code).await.status,
+        StatusCode::OK
+    );
+    let replay = app.verify(login.str("challenge"), &code).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay.text, INVALID_TOKEN);
+}
+
+#[tokio::test]
+async fn codes_expire_after_their_ttl_from_issue() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    app.clock.advance(Duration::from_secs(300));
+    let reply = app.verify(login.str("challenge"), &code).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.text, r#"{"non_field_errors":["Token has expired."]}"#);
+
+    // One second short of the TTL it still works.
+    let login = app.login("alice", PASSWORD).await;
+    app.clock.advance(Duration::from_secs(299));
+    assert_eq!(
+        app.verify(login.str("challenge"), &app.console.last_code())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_new_login_kills_the_previous_code() {
+    let app = TestApp::new();
+    let first = app.login("alice", PASSWORD).await;
+    let first_code = app.console.last_code();
+    let second = app.login("alice", PASSWORD).await;
+    assert_eq!(
+        app.verify(first.str("challenge"), &first_code).await.text,
+        INVALID_TOKEN
+    );
+    assert_eq!(
+        app.verify(second.str("challenge"), &app.console.last_code())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_kill_the_challenge() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        assert_eq!(
+            app.verify(login.str("challenge"), wrong).await.text,
+            INVALID_TOKEN
+        );
+    }
+    assert_eq!(
+        app.verify(login.str("challenge"), &code).await.text,
+        INVALID_TOKEN
+    );
+}
+
+#[tokio::test]
+async fn locked_account_verify_is_throttled() {
+    let app = TestApp::with(|layer| {
+        let settings = tower_otp::OtpSettings {
+            lockout_threshold: 3,
+            ..layer.settings().clone()
+        };
+        layer.with_settings(settings).unwrap()
+    });
+    let login = app.login("alice", PASSWORD).await;
+    for _ in 0..3 {
+        app.verify(login.str("challenge"), "abcdef").await;
+    }
+    let second = app.login("alice", PASSWORD).await;
+    assert_eq!(second.text, INVALID_CREDENTIALS, "locked: login refused");
+    let reply = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "alice", "password": PASSWORD, "token": "123456" }),
+        )
+        .await;
+    assert_eq!(reply.text, INVALID_CREDENTIALS);
+}
+
+#[tokio::test]
+async fn resend_replaces_the_code_after_the_cooldown() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let challenge = login.str("challenge");
+    let old_code = app.console.last_code();
+
+    let early = app
+        .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+        .await;
+    assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(early.header("retry-after"), Some("60"));
+    assert_eq!(
+        early.text,
+        r#"{"detail":"Request was throttled. Expected available in 60 seconds."}"#
+    );
+    app.clock.advance(Duration::from_secs(45));
+    let still_early = app
+        .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+        .await;
+    assert_eq!(still_early.header("retry-after"), Some("15"));
+
+    app.clock.advance(Duration::from_secs(15));
+    let resent = app
+        .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+        .await;
+    assert_eq!(resent.status, StatusCode::OK, "{}", resent.text);
+    assert_eq!(resent.str("challenge"), challenge);
+    assert_eq!(resent.str("detail"), "OTP token sent successfully.");
+    assert_eq!(app.console.codes().len(), 2);
+    let new_code = app.console.last_code();
+    if new_code != old_code {
+        assert_eq!(app.verify(challenge, &old_code).await.text, INVALID_TOKEN);
+    }
+    assert_eq!(
+        app.verify(challenge, &new_code).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn resend_of_an_unknown_challenge() {
+    let app = TestApp::new();
+    for challenge in ["nonsense", "AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"] {
+        let reply = app
+            .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.text,
+            r#"{"non_field_errors":["Invalid or expired challenge."]}"#
+        );
+    }
+    let missing = app.post_json("/api-auth/resend-token/", json!({})).await;
+    assert_eq!(missing.text, r#"{"challenge":["This field is required."]}"#);
+}
+
+#[tokio::test]
+async fn logout_all_revokes_every_token_of_the_user() {
+    let app = TestApp::new();
+    let first = app.token_for("alice", PASSWORD).await;
+    let second = app.token_for("alice", PASSWORD).await;
+    let zoe = app.token_for("zoë", PASSWORD).await;
+    let reply = app
+        .send(
+            Request::post("/api-auth/logout/")
+                .header(header::AUTHORIZATION, format!("Token {first}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"all": true}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/me", Some(&second)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/me", Some(&zoe)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_needs_a_valid_token() {
+    let app = TestApp::new();
+    let none = app
+        .send(
+            Request::post("/api-auth/logout/")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        none.text,
+        r#"{"detail":"Authentication credentials were not provided."}"#
+    );
+    let token = app.token_for("alice", PASSWORD).await;
+    let logout = || {
+        Request::post("/api-auth/logout/")
+            .header(header::AUTHORIZATION, format!("Token {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.send(logout()).await.status, StatusCode::NO_CONTENT);
+    let again = app.send(logout()).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.header("www-authenticate"), Some("Token"));
+}
+
+#[tokio::test]
+async fn protected_and_public_routes() {
+    let app = TestApp::new();
+    let anonymous = app.get("/api/me", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.text,
+        r#"{"detail":"Authentication credentials were not provided."}"#
+    );
+    assert_eq!(anonymous.header("www-authenticate"), Some("Token"));
+
+    let health = app.get("/health", None).await;
+    assert_eq!(
+        (health.status, health.text.as_str()),
+        (StatusCode::OK, "ok")
+    );
+    assert_eq!(app.get("/whoami", None).await.text, "anonymous");
+
+    for bad in [
+        "garbage",
+        "AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let reply = app.get("/whoami", Some(bad)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.text, r#"{"detail":"Invalid token."}"#);
+        assert_eq!(reply.header("www-authenticate"), Some("Token"));
+    }
+    let token = app.token_for("alice", PASSWORD).await;
+    assert_eq!(app.get("/whoami", Some(&token)).await.text, "alice");
+
+    // Another scheme is none of the layer's business.
+    let basic = app
+        .send(
+            Request::get("/whoami")
+                .header(header::AUTHORIZATION, "Basic YWxpY2U6cHc=")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(basic.text, "anonymous");
+    let spaced = app
+        .send(
+            Request::get("/whoami")
+                .header(header::AUTHORIZATION, "Token a b")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(spaced.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tokens_expire_idle_and_absolute() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    app.clock.advance(Duration::from_secs(29 * 60));
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    app.clock.advance(Duration::from_secs(30 * 60));
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "30 idle minutes end a token"
+    );
+    let token = app.token_for("alice", PASSWORD).await;
+    let mut used_for = Duration::ZERO;
+    while app.get("/api/me", Some(&token)).await.status == StatusCode::OK {
+        assert!(
+            used_for < Duration::from_secs(13 * 3600),
+            "a token in use must still die"
+        );
+        app.clock.advance(Duration::from_secs(25 * 60));
+        used_for += Duration::from_secs(25 * 60);
+    }
+    assert!(
+        used_for >= Duration::from_secs(12 * 3600)
+            && used_for < Duration::from_secs(12 * 3600 + 25 * 60),
+        "died after {used_for:?}"
+    );
+}
+
+#[tokio::test]
+async fn otp_disabled_logs_in_with_the_password_alone() {
+    let app = TestApp::with(|layer| {
+        let settings = tower_otp::OtpSettings {
+            enable_otp_authentication: false,
+            ..Default::default()
+        };
+        layer.with_settings(settings).unwrap()
+    });
+    let reply = app.login("alice", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json.as_object().unwrap().len(), 1);
+    assert!(app.console.codes().is_empty());
+    assert_eq!(
+        app.get("/api/me", Some(reply.str("token"))).await.status,
+        StatusCode::OK
+    );
+    for path in ["/api-auth/verify-token/", "/api-auth/resend-token/"] {
+        let reply = app
+            .post_json(path, json!({ "challenge": "x", "token": "1" }))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.text,
+            r#"{"detail":"Otp authentication is disabled."}"#
+        );
+    }
+}
+
+#[tokio::test]
+async fn form_bodies_and_a_custom_username_field() {
+    let app = TestApp::with(|layer| layer.with_username_field("login"));
+    let form = |body: &'static str| {
+        Request::post("/api-auth/login/")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let reply = app
+        .send(form("login=alice&password=correct+horse+battery+staple"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let old_field = app
+        .send(form("username=alice&password=correct+horse+battery+staple"))
+        .await;
+    assert_eq!(old_field.text, r#"{"login":["This field is required."]}"#);
+    let challenge = reply.str("challenge").to_owned();
+    let verify = app
+        .send(
+            Request::post("/api-auth/verify-token/")
+                .header(
+                    header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )
+                .body(Body::from(format!(
+                    "challenge={challenge}&token={}",
+                    app.console.last_code()
+                )))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+}
+
+#[tokio::test]
+async fn malformed_and_incomplete_bodies() {
+    let app = TestApp::new();
+    let raw = |ct: &str, body: &'static str| {
+        Request::post("/api-auth/login/")
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            raw("application/json", r#"{"username": "alice", "password": }"#),
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"JSON parse error - expected value at line 1 column 35"}"#,
+        ),
+        (
+            raw("application/json", "{}"),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["This field is required."],"username":["This field is required."]}"#,
+        ),
+        (
+            raw("application/json", r#"{"username": "  ", "password": ""}"#),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["This field may not be blank."],"username":["This field may not be blank."]}"#,
+        ),
+        (
+            raw(
+                "application/json",
+                r#"{"username": true, "password": null}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["This field may not be null."],"username":["Not a valid string."]}"#,
+        ),
+        (
+            raw(
+                "application/json",
+                r#"{"username": ["alice"], "password": {"a": 1}}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["Not a valid string."],"username":["Not a valid string."]}"#,
+        ),
+        (
+            raw("application/json", r#"["alice", "pw"]"#),
+            StatusCode::BAD_REQUEST,
+            r#"{"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#,
+        ),
+        (
+            raw("text/plain", "username=alice"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            r#"{"detail":"Unsupported media type \"text/plain\" in request."}"#,
+        ),
+        (
+            raw("multipart/form-data; boundary=x", "--x--"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            r#"{"detail":"Unsupported media type \"multipart/form-data; boundary=x\" in request."}"#,
+        ),
+        (
+            Request::post("/api-auth/login/")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["This field is required."],"username":["This field is required."]}"#,
+        ),
+        (
+            Request::post("/api-auth/login/")
+                .body(Body::from("username=alice"))
+                .unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            r#"{"detail":"Unsupported media type \"\" in request."}"#,
+        ),
+    ];
+    for (request, status, body) in cases {
+        let reply = app.send(request).await;
+        assert_eq!((reply.status, reply.text.as_str()), (status, body));
+    }
+    assert!(app.console.codes().is_empty());
+}
+
+#[tokio::test]
+async fn numbers_are_read_as_text_like_drf() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let code = app.console.last_code();
+    let number: u64 = code.parse().unwrap();
+    let reply = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "challenge": login.str("challenge"), "token": number }),
+        )
+        .await;
+    // A code with a leading zero loses it as a number: the length check says so.
+    if code.starts_with('0') {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    } else {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn code_length_is_checked_before_anything_is_counted() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let challenge = login.str("challenge");
+    let short = app.verify(challenge, "123").await;
+    assert_eq!(
+        short.text,
+        r#"{"token":["Ensure this field has at least 6 characters."]}"#
+    );
+    let long = app.verify(challenge, "1234567").await;
+    assert_eq!(
+        long.text,
+        r#"{"token":["Ensure this field has no more than 6 characters."]}"#
+    );
+    // Ten malformed codes later, the right one still works: nothing was counted.
+    for _ in 0..10 {
+        app.verify(challenge, "1").await;
+    }
+    assert_eq!(
+        app.verify(challenge, &app.console.last_code()).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn huge_bodies_get_413_with_or_without_content_length() {
+    let app = TestApp::new();
+    let huge = format!(
+        r#"{{"username": "alice", "password": "{}"}}"#,
+        "x".repeat(20_000)
+    );
+    let declared = app.send(json_request_raw(&huge, true)).await;
+    assert_eq!(declared.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        declared.text,
+        r#"{"detail":"Request body is larger than 16384 bytes."}"#
+    );
+    let streamed = app.send(json_request_raw(&huge, false)).await;
+    assert_eq!(streamed.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let small = TestApp::with(|layer| layer.with_body_limit(64));
+    let reply = small
+        .login(
+            "alice",
+            "a password long enough to exceed sixty-four bytes in JSON",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+fn json_request_raw(body: &str, with_length: bool) -> Request<Body> {
+    let builder =
+        Request::post("/api-auth/login/").header(header::CONTENT_TYPE, "application/json");
+    if with_length {
+        builder
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    } else {
+        let chunks: Vec<Result<String, std::io::Error>> = body
+            .as_bytes()
+            .chunks(1000)
+            .map(|c| Ok(String::from_utf8(c.to_vec()).unwrap()))
+            .collect();
+        builder
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn other_methods_get_405_with_allow() {
+    let app = TestApp::new();
+    for method in [
+        Method::GET,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::PATCH,
+    ] {
+        for path in [
+            "/api-auth/login/",
+            "/api-auth/verify-token/",
+            "/api-auth/resend-token/",
+            "/api-auth/logout/",
+        ] {
+            let reply = app
+                .send(
+                    Request::builder()
+                        .method(method.clone())
+                        .uri(path)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert_eq!(reply.header("allow"), Some("POST"));
+            assert_eq!(
+                reply.json["detail"],
+                format!("Method \"{method}\" not allowed.")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unicode_usernames_and_unstripped_passwords() {
+    let app = TestApp::new();
+    assert_eq!(app.login("zoë", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        app.login(" zoë ", PASSWORD).await.status,
+        StatusCode::OK,
+        "usernames are trimmed"
+    );
+    assert_eq!(
+        app.login("spacey", SPACED_PASSWORD).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("spacey", SPACED_PASSWORD.trim()).await.text,
+        INVALID_CREDENTIALS,
+        "passwords are never trimmed"
+    );
+}
+
+#[tokio::test]
+async fn paths_are_configurable_one_by_one_and_as_a_prefix() {
+    let app = TestApp::with(|layer| layer.with_path_prefix("/auth/").with_login_path("/signin"));
+    assert_eq!(
+        app.login("alice", PASSWORD).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let login = app
+        .post_json(
+            "/signin",
+            json!({ "username": "alice", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let verify = app
+        .post_json(
+            "/auth/verify-token",
+            json!({ "challenge": login.str("challenge"), "token": app.console.last_code() }),
+        )
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "trailing slash optional");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_verifies_of_one_code_one_success() {
+    let app = std::sync::Arc::new(TestApp::new());
+    let login = app.login("alice", PASSWORD).await;
+    let challenge = login.str("challenge").to_owned();
+    let code = app.console.last_code();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, barrier, challenge, code) = (
+                app.clone(),
+                barrier.clone(),
+                challenge.clone(),
+                code.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.verify(&challenge, &code).await.status
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        let status = task.await.unwrap();
+        if status == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn undelivered_codes_answer_503_and_die() {
+    let app = TestApp::new();
+    app.console.break_delivery();
+    let reply = app.login("alice", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        reply.text,
+        r#"{"detail":"The verification code could not be delivered. Try again later."}"#
+    );
+    // The code was written before the failure: it must not work.
+    let code = app.console.last_code();
+    let verify = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "alice", "password": PASSWORD, "token": code }),
+        )
+        .await;
+    assert_eq!(verify.text, INVALID_TOKEN);
+    assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn success_body_and_extra_context_hooks() {
+    let app = TestApp::with(|layer| {
+        layer
+            .with_success_body(|endpoint, user, body| {
+                body.insert("endpoint".into(), format!("{endpoint:?}").into());
+                body.insert("user_id".into(), user.id.clone().into());
+            })
+            .with_extra_context(|parts, user| {
+                let mut context = serde_json::Map::new();
+                context.insert("path".into(), parts.uri.path().into());
+                context.insert("who".into(), user.username.clone().into());
+                context
+            })
+    });
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(login.json["endpoint"], "Login");
+    assert_eq!(login.json["user_id"], "1");
+    let verify = app
+        .verify(login.str("challenge"), &app.console.last_code())
+        .await;
+    assert_eq!(verify.json["endpoint"], "Verify");
+    assert_eq!(verify.json["user_id"], "1");
+}
