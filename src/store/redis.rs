@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::{ClusterClient, ClusterConfig};
@@ -21,7 +21,7 @@ use super::{
     NewToken, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt,
     VerifyOutcome,
 };
-use crate::clock::{from_unix_millis, unix_millis};
+use crate::clock::unix_millis;
 
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -137,7 +137,7 @@ struct Shared {
 enum Connector {
     Single(Client),
     Manager(ConnectionManager),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 #[derive(Clone)]
@@ -246,7 +246,7 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn from_cluster_client(client: ClusterClient) -> Self {
-        Self::with_connector(Connector::Cluster(client))
+        Self::with_connector(Connector::Cluster(Box::new(client)))
     }
 
     fn with_connector(connector: Connector) -> Self {
@@ -475,9 +475,15 @@ fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(MAX_MS)
 }
 
+/// The time `ms` milliseconds after the epoch.
+fn time_at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A time in a script's reply.
 fn time_from_ms(ms: i64) -> Result<SystemTime, StoreError> {
     u64::try_from(ms)
-        .map(from_unix_millis)
+        .map(time_at)
         .map_err(|_| StoreError::Backend(format!("negative time {ms} in a record")))
 }
 
@@ -550,8 +556,9 @@ const LOCKED: i64 = 6;
 
 /// KEYS: challenge, consumed, failures, token, tokens.
 /// ARGV: now, wanted challenge id ('' for the active one), code, max attempts, lock threshold,
-/// lock base, lock max, forget after, token hex, user id, username, issued, expires, idle.
-/// Returns {outcome, attempts left or lock end, lock end or -1}.
+/// lock base, lock max, forget after, token hex, token issued, token expires, token idle.
+/// Returns {outcome, attempts left or lock end, lock end or -1, user id, username}; the token
+/// is stored for the challenge's user.
 static VERIFY: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -559,9 +566,10 @@ local now = tonumber(ARGV[1])
 local wanted = ARGV[2]
 local lock = lock_end(KEYS[3], now)
 if lock then
-  return {6, lock, -1}
+  return {6, lock, -1, '', ''}
 end
-local c = redis.call('HMGET', KEYS[1], 'id', 'code', 'code_expires_at', 'expires_at')
+local c = redis.call('HMGET', KEYS[1], 'id', 'code', 'code_expires_at', 'expires_at', 'user_id',
+  'username')
 local id, expires = c[1], tonumber(c[4])
 if id and now >= expires then
   redis.call('DEL', KEYS[1])
@@ -570,27 +578,27 @@ end
 if not id or (wanted ~= '' and wanted ~= id) then
   local used = redis.call('HMGET', KEYS[2], 'id', 'until')
   if used[1] and now < tonumber(used[2]) and (wanted == '' or wanted == used[1]) then
-    return {4, 0, -1}
+    return {4, 0, -1, '', ''}
   end
-  return {5, 0, -1}
+  return {5, 0, -1, '', ''}
 end
 if now >= tonumber(c[3]) then
-  return {3, 0, -1}
+  return {3, 0, -1, '', ''}
 end
 local max = tonumber(ARGV[4])
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if attempts > max then
   redis.call('DEL', KEYS[1])
-  return {5, 0, -1}
+  return {5, 0, -1, '', ''}
 end
 -- Both are 32-byte digests: HMACs under a key Redis never sees (see the module docs).
 if ARGV[3] == c[2] then
   redis.call('DEL', KEYS[1], KEYS[3])
   redis.call('HSET', KEYS[2], 'id', id, 'until', expires)
   redis.call('PEXPIRE', KEYS[2], ttl(expires, now))
-  put_token(KEYS[4], KEYS[5], ARGV[9], now, ARGV[10], ARGV[11], tonumber(ARGV[12]),
-    tonumber(ARGV[13]), tonumber(ARGV[14]))
-  return {1, 0, -1}
+  put_token(KEYS[4], KEYS[5], ARGV[9], now, c[5], c[6], tonumber(ARGV[10]), tonumber(ARGV[11]),
+    tonumber(ARGV[12]))
+  return {1, 0, -1, c[5], c[6]}
 end
 local left = max - attempts
 if left == 0 then
@@ -598,7 +606,7 @@ if left == 0 then
 end
 local locked_until = record_failure(KEYS[3], now, tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7]), tonumber(ARGV[8]))
-return {2, left, locked_until}
+return {2, left, locked_until, '', ''}
 "#,
     )
 });
@@ -793,16 +801,15 @@ impl TokenStore for RedisStore {
             .arg(duration_ms(policy.max))
             .arg(duration_ms(policy.forget_after))
             .arg(token_hex.as_str())
-            .arg(&token.user_id)
-            .arg(&token.username)
             .arg(time_ms(token.issued_at))
             .arg(time_ms(token.expires_at))
             .arg(duration_ms(token.idle_timeout));
-        let (outcome, a, b): (i64, i64, i64) = self.eval(&VERIFY, &cmd).await?;
+        let (outcome, a, b, user_id, username): (i64, i64, i64, String, String) =
+            self.eval(&VERIFY, &cmd).await?;
         Ok(match outcome {
             VERIFIED => VerifyOutcome::Verified(TokenInfo {
-                user_id: token.user_id.clone(),
-                username: token.username.clone(),
+                user_id,
+                username,
                 issued_at: token.issued_at,
                 expires_at: token.expires_at,
             }),
@@ -948,9 +955,7 @@ impl TokenStore for RedisStore {
         let now = time_ms(now);
         // The same rule as the scripts' lock_end.
         let forgotten = forget.is_some_and(|forget| now >= forget);
-        Ok(lock
-            .filter(|&lock| now < lock && !forgotten)
-            .map(from_unix_millis))
+        Ok(lock.filter(|&lock| now < lock && !forgotten).map(time_at))
     }
 
     async fn record_failure(
