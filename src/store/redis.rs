@@ -167,8 +167,7 @@ impl Shared {
                     .set_connection_timeout(Some(self.timeout))
                     .set_response_timeout(Some(self.timeout))
                     // Fail the waiting calls soon; the next call starts a new attempt.
-                    .set_number_of_retries(1)
-                    .set_max_delay(self.timeout);
+                    .set_number_of_retries(1);
                 Connection::Single(ConnectionManager::new_lazy_with_config(
                     client.clone(),
                     config,
@@ -282,8 +281,9 @@ impl RedisStore {
     /// Bounds every operation, and each connection attempt and response, to `timeout`
     /// (default 2 s). Past it, the operation fails with [`StoreError::Unavailable`].
     ///
-    /// The returned store opens its own connection on first use (clones made before share the
-    /// old one), so set the timeout before cloning.
+    /// A store from a URL or a cluster client opens a new connection for the new timeout on
+    /// first use (clones made before keep the old one), so set the timeout before cloning.
+    /// A store from a connection manager keeps that manager, and its timeouts.
     ///
     /// ```
     /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
@@ -304,33 +304,19 @@ impl RedisStore {
         AccountKeys::new(&self.prefix, account)
     }
 
-    /// Runs `script`, whose `EVALSHA` invocation is `cmd` (see [`evalsha`]), loading it if the
-    /// server does not know it yet.
-    async fn eval<T: FromRedisValue>(&self, script: &Script, cmd: &Cmd) -> Result<T, StoreError> {
-        self.bounded(async {
-            match self.shared.connection()? {
-                Connection::Single(mut c) => eval_on(&mut c, script, cmd).await,
-                Connection::Cluster(mut c) => eval_on(&mut c, script, cmd).await,
-            }
-        })
-        .await
-    }
-
-    /// Runs a plain command.
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        self.bounded(async {
-            match self.shared.connection()? {
-                Connection::Single(mut c) => cmd.query_async(&mut c).await,
-                Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
-            }
-        })
-        .await
-    }
-
-    async fn bounded<T>(
+    /// Sends `cmd` within the timeout. If `cmd` is the `EVALSHA` of `script` (see [`evalsha`])
+    /// and the server does not know the script yet, loads it and sends `cmd` again.
+    async fn send<T: FromRedisValue>(
         &self,
-        call: impl std::future::Future<Output = RedisResult<T>>,
+        cmd: &Cmd,
+        script: Option<&Script>,
     ) -> Result<T, StoreError> {
+        let call = async {
+            match self.shared.connection()? {
+                Connection::Single(mut c) => send_on(&mut c, cmd, script).await,
+                Connection::Cluster(mut c) => send_on(&mut c, cmd, script).await,
+            }
+        };
         let timeout = self.shared.timeout;
         match tokio::time::timeout(timeout, call).await {
             Ok(result) => result.map_err(store_error),
@@ -356,17 +342,17 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-async fn eval_on<C: ConnectionLike, T: FromRedisValue>(
+async fn send_on<C: ConnectionLike, T: FromRedisValue>(
     connection: &mut C,
-    script: &Script,
     cmd: &Cmd,
+    script: Option<&Script>,
 ) -> RedisResult<T> {
-    match cmd.query_async(connection).await {
-        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+    match (cmd.query_async(connection).await, script) {
+        (Err(e), Some(script)) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
             script.load_async(connection).await?;
             cmd.query_async(connection).await
         }
-        result => result,
+        (result, _) => result,
     }
 }
 
@@ -375,7 +361,8 @@ async fn eval_on<C: ConnectionLike, T: FromRedisValue>(
 /// Built by hand rather than with [`Script::key`]/[`Script::arg`], which copy every argument into
 /// its own buffer first: this sits on the path of every authenticated request.
 fn evalsha(script: &Script, keys: usize) -> Cmd {
-    let mut cmd = Cmd::with_capacity(3 + keys + 14, 256);
+    // Room for the largest invocation (verify: 3 + 5 keys + 12 arguments) without regrowing.
+    let mut cmd = Cmd::with_capacity(20, 256);
     cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
     cmd
 }
@@ -773,7 +760,7 @@ impl TokenStore for RedisStore {
             .arg(time_ms(challenge.issued_at))
             .arg(time_ms(challenge.code_expires_at))
             .arg(time_ms(challenge.expires_at));
-        self.eval::<i64>(&CREATE, &cmd).await.map(drop)
+        self.send::<i64>(&cmd, Some(&CREATE)).await.map(drop)
     }
 
     async fn verify_challenge(
@@ -805,7 +792,7 @@ impl TokenStore for RedisStore {
             .arg(time_ms(token.expires_at))
             .arg(duration_ms(token.idle_timeout));
         let (outcome, a, b, user_id, username): (i64, i64, i64, String, String) =
-            self.eval(&VERIFY, &cmd).await?;
+            self.send(&cmd, Some(&VERIFY)).await?;
         Ok(match outcome {
             VERIFIED => VerifyOutcome::Verified(TokenInfo {
                 user_id,
@@ -849,7 +836,7 @@ impl TokenStore for RedisStore {
             i64,
             i64,
             i64,
-        ) = self.eval(&RESEND, &cmd).await?;
+        ) = self.send(&cmd, Some(&RESEND)).await?;
         Ok(match outcome {
             RESENT => ResendOutcome::Resent(ChallengeInfo {
                 user_id,
@@ -875,7 +862,7 @@ impl TokenStore for RedisStore {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&DELETE, 1);
         cmd.arg(keys.key(CHALLENGE)).arg(&challenge[..]);
-        Ok(self.eval::<i64>(&DELETE, &cmd).await? > 0)
+        Ok(self.send::<i64>(&cmd, Some(&DELETE)).await? > 0)
     }
 
     async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {
@@ -891,7 +878,7 @@ impl TokenStore for RedisStore {
             .arg(time_ms(token.issued_at))
             .arg(time_ms(token.expires_at))
             .arg(duration_ms(token.idle_timeout));
-        self.eval::<i64>(&ISSUE, &cmd).await.map(drop)
+        self.send::<i64>(&cmd, Some(&ISSUE)).await.map(drop)
     }
 
     async fn authenticate_token(
@@ -907,7 +894,8 @@ impl TokenStore for RedisStore {
             .arg(keys.key(TOKENS))
             .arg(time_ms(now))
             .arg(token_hex.as_str());
-        let found: Option<(String, String, i64, i64)> = self.eval(&AUTHENTICATE, &cmd).await?;
+        let found: Option<(String, String, i64, i64)> =
+            self.send(&cmd, Some(&AUTHENTICATE)).await?;
         found
             .map(|(user_id, username, issued_at, expires_at)| {
                 Ok(TokenInfo {
@@ -931,14 +919,14 @@ impl TokenStore for RedisStore {
         cmd.arg(keys.token(&token_hex))
             .arg(keys.key(TOKENS))
             .arg(token_hex.as_str());
-        Ok(self.eval::<i64>(&REVOKE, &cmd).await? > 0)
+        Ok(self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0)
     }
 
     async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&REVOKE_ALL, 1);
         cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
-        self.eval(&REVOKE_ALL, &cmd).await
+        self.send(&cmd, Some(&REVOKE_ALL)).await
     }
 
     async fn locked_until(
@@ -951,7 +939,7 @@ impl TokenStore for RedisStore {
         cmd.arg(keys.key(FAILURES))
             .arg("locked_until")
             .arg("forget_at");
-        let (lock, forget): (Option<u64>, Option<u64>) = self.query(&cmd).await?;
+        let (lock, forget): (Option<u64>, Option<u64>) = self.send(&cmd, None).await?;
         let now = time_ms(now);
         // The same rule as the scripts' lock_end.
         let forgotten = forget.is_some_and(|forget| now >= forget);
@@ -972,7 +960,7 @@ impl TokenStore for RedisStore {
             .arg(duration_ms(policy.base))
             .arg(duration_ms(policy.max))
             .arg(duration_ms(policy.forget_after));
-        let until: i64 = self.eval(&RECORD_FAILURE, &cmd).await?;
+        let until: i64 = self.send(&cmd, Some(&RECORD_FAILURE)).await?;
         if until < 0 {
             Ok(None)
         } else {
@@ -984,7 +972,7 @@ impl TokenStore for RedisStore {
         let mut keys = self.account_keys(account);
         let mut cmd = ::redis::cmd("DEL");
         cmd.arg(keys.key(FAILURES));
-        self.query::<i64>(&cmd).await.map(drop)
+        self.send::<i64>(&cmd, None).await.map(drop)
     }
 
     async fn hit_counter(
@@ -1000,7 +988,7 @@ impl TokenStore for RedisStore {
         let ttl = time_ms(resets_at).saturating_sub(now_ms).max(1);
         let mut cmd = evalsha(&HIT, 1);
         cmd.arg(counter).arg(ttl);
-        let count: u64 = self.eval(&HIT, &cmd).await?;
+        let count: u64 = self.send(&cmd, Some(&HIT)).await?;
         Ok(CounterState { count, resets_at })
     }
 }
