@@ -6,9 +6,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::{extract::State, routing::get, Extension, Json, Router};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::{routing::get, Extension, Json, Router};
+use tower::util::MapRequestLayer;
 use tower_otp::AuthenticatedUser;
 
 #[tokio::main]
@@ -28,7 +31,16 @@ async fn run() -> Result<(), String> {
         .route("/health", get(|| async { "ok" }))
         .route("/api/me", get(me))
         .with_state(Arc::new(users))
-        .layer(layer);
+        .layer(layer)
+        // The per-client login limit reads the peer address as a plain `SocketAddr` (with the
+        // crate's `axum` feature it reads `ConnectInfo` itself).
+        .layer(MapRequestLayer::new(|mut request: Request| {
+            if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                let peer = *peer;
+                request.extensions_mut().insert(peer);
+            }
+            request
+        }));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -38,12 +50,15 @@ async fn run() -> Result<(), String> {
         listener.local_addr().map_err(|e| e.to_string())?,
         &args,
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// The layer answers 401 on /api/ without a valid token, so the extension is always there.

@@ -48,11 +48,19 @@ async fn run() -> Result<(), String> {
         &args,
     );
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
-        let service = TowerToHyperService::new(service.clone());
+        // The per-client login limit reads the peer address from the extensions.
+        let service = TowerToHyperService::new(
+            ServiceBuilder::new()
+                .map_request(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(peer);
+                    request
+                })
+                .service(service.clone()),
+        );
         tokio::spawn(async move {
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)

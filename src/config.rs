@@ -1,6 +1,7 @@
 //! Settings: [`OtpSettings`] mirrors django-drf-otp's `OTP_SETTINGS` (same keys, lower case,
 //! same defaults) and adds tower-otp's own knobs, every one with a safe default.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -114,6 +115,9 @@ pub struct OtpSettings {
     pub login_rate_limit: u64,
     /// The window of `login_rate_limit`, in seconds. Default 60.
     pub login_rate_window: u64,
+    /// Reverse proxies whose `X-Forwarded-For` header is believed. Default none: the client IP
+    /// is the connection's peer.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for OtpSettings {
@@ -143,6 +147,7 @@ impl Default for OtpSettings {
             lockout_forget_after: 24 * 3600,
             login_rate_limit: 100,
             login_rate_window: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -54,8 +54,8 @@ impl AuthenticatedUser {
 
 #[cfg(feature = "axum")]
 mod axum_impl {
-    use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
-    use axum_core::response::{IntoResponse, Response};
+    use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+    use axum::response::{IntoResponse, Response};
     use http::request::Parts;
 
     use super::AuthenticatedUser;
@@ -68,7 +68,7 @@ mod axum_impl {
 
     impl IntoResponse for NotAuthenticated {
         fn into_response(self) -> Response {
-            unauthorized(NOT_PROVIDED).map(axum_core::body::Body::new)
+            unauthorized(NOT_PROVIDED).map(axum::body::Body::new)
         }
     }
 

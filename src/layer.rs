@@ -1,3 +1,4 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -299,6 +300,20 @@ impl OtpAuthLayer {
     /// ```
     pub fn with_username_field(mut self, field: &str) -> Self {
         self.shared_mut().settings.username_field = field.to_owned();
+        self
+    }
+
+    /// Reverse proxies whose `X-Forwarded-For` header names the client (for the per-client
+    /// login limit). Without any, the client is the connection's peer: a `SocketAddr` in the
+    /// request extensions, or axum's `ConnectInfo<SocketAddr>` with the `axum` feature.
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_trusted_proxies(["10.0.0.1".parse().unwrap()]);
+    /// ```
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.shared_mut().settings.trusted_proxies = proxies.into_iter().collect();
         self
     }
 

@@ -48,6 +48,7 @@
 #![allow(clippy::result_large_err)]
 
 mod body;
+mod client;
 mod clock;
 mod config;
 mod endpoint;
@@ -79,9 +80,17 @@ pub use password::{hash_password, verify_password, PasswordError};
 pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 
-/// The `redis` crate this crate's [`RedisStore`](store::RedisStore) is built on, so an
-/// application uses the matching version (e.g. for
-/// [`RedisStore::from_connection_manager`](store::RedisStore::from_connection_manager)).
+/// The `lettre` that [`EmailNotifier`](notify::EmailNotifier) is built on, for building a
+/// transport or a mailbox with matching versions.
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub use lettre;
+/// The `minijinja` that renders [`EmailNotifier`](notify::EmailNotifier)'s templates.
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub use minijinja;
+/// The `redis` that [`RedisStore`](store::RedisStore) is built on, for building a connection
+/// manager or a cluster client with matching versions.
 #[cfg(feature = "redis-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
 pub use redis;

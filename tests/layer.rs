@@ -838,3 +838,69 @@ async fn success_body_and_extra_context_hooks() {
     assert_eq!(verify.json["endpoint"], "Verify");
     assert_eq!(verify.json["user_id"], "1");
 }
+
+fn login_from(peer: &str, forwarded: Option<&str>, password: &str) -> Request<Body> {
+    let mut request = json_request(
+        "/api-auth/login/",
+        &json!({ "username": "alice", "password": password }),
+    );
+    request
+        .extensions_mut()
+        .insert(peer.parse::<std::net::SocketAddr>().unwrap());
+    if let Some(forwarded) = forwarded {
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+    }
+    request
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_client_ip() {
+    let app = TestApp::with(|layer| {
+        let settings = tower_otp::OtpSettings {
+            login_rate_limit: 3,
+            login_rate_window: 60,
+            ..Default::default()
+        };
+        layer
+            .with_settings(settings)
+            .unwrap()
+            .with_trusted_proxies(["10.0.0.1".parse().unwrap()])
+    });
+    for _ in 0..3 {
+        let reply = app
+            .send(login_from("203.0.113.7:4000", None, "wrong"))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    }
+    // The fourth attempt in the window is refused before the password is even looked at.
+    let refused = app
+        .send(login_from("203.0.113.7:4001", None, PASSWORD))
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.header("retry-after"), Some("60"));
+    assert!(app.console.codes().is_empty());
+    // A forged X-Forwarded-For from an untrusted peer changes nothing...
+    let forged = app
+        .send(login_from(
+            "203.0.113.7:4002",
+            Some("198.51.100.1"),
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+    // ...but through the trusted proxy, the forwarded client has its own budget.
+    let proxied = app
+        .send(login_from("10.0.0.1:80", Some("198.51.100.1"), PASSWORD))
+        .await;
+    assert_eq!(proxied.status, StatusCode::OK);
+    // Another client is unaffected, and the next window starts afresh.
+    let other = app.send(login_from("192.0.2.1:5000", None, PASSWORD)).await;
+    assert_eq!(other.status, StatusCode::OK);
+    app.clock.advance(Duration::from_secs(60));
+    let later = app
+        .send(login_from("203.0.113.7:4003", None, PASSWORD))
+        .await;
+    assert_eq!(later.status, StatusCode::OK);
+}

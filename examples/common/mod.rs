@@ -137,10 +137,39 @@ pub async fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthL
     if std::env::var_os("REDIS_URL").is_some() {
         return Err("REDIS_URL is set, but the Redis store is not available yet".into());
     }
-    if std::env::var_os("SMTP_URL").is_some() {
-        return Err("SMTP_URL is set, but the e-mail notifier is not available yet".into());
+    if let Ok(url) = std::env::var("SMTP_URL") {
+        layer = with_email(layer, &url)?;
     }
     Ok(layer)
+}
+
+/// `SMTP_URL` set: codes go by e-mail (from `SMTP_FROM`), with the settings' `email_config`.
+#[cfg(feature = "email")]
+fn with_email(layer: OtpAuthLayer, url: &str) -> Result<OtpAuthLayer, String> {
+    use tower_otp::notify::EmailNotifier;
+    let from = std::env::var("SMTP_FROM")
+        .unwrap_or_else(|_| "tower-otp example <no-reply@localhost>".to_owned());
+    let notifier = EmailNotifier::from_url(url, &from)
+        .and_then(|n| n.with_email_config(&layer.settings().email_config))
+        .map_err(|e| format!("SMTP_URL: {e}"))?;
+    println!("codes are sent by e-mail through {}", redact(url));
+    Ok(layer.with_notifier(notifier))
+}
+
+#[cfg(not(feature = "email"))]
+fn with_email(_: OtpAuthLayer, _: &str) -> Result<OtpAuthLayer, String> {
+    Err("SMTP_URL is set: run the example with `--features email` to send e-mail".into())
+}
+
+/// A URL without its credentials, for the console.
+#[cfg(feature = "email")]
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// `GET /api/me`: the authenticated user, as JSON.

@@ -27,7 +27,7 @@ where
         Ok(read) => read,
         Err(response) => return response,
     };
-    let (user, account) = match check_credentials(shared, &username, &password).await {
+    let (user, account) = match check_credentials(shared, parts, &username, &password).await {
         Ok(Some(found)) => found,
         Ok(None) => return non_field_error(INVALID_CREDENTIALS),
         Err(response) => return response,

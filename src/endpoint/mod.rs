@@ -13,10 +13,13 @@ use http_body::Body;
 use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::client::{client_ip, throttle_key};
 use crate::layer::{Endpoint, Shared};
 use crate::notify::{Delivery, NotifyError};
 use crate::password::dummy_verify;
-use crate::response::{json, method_not_allowed, unavailable, JsonResponse};
+use crate::response::{
+    json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
+};
 use crate::store::{AccountKey, NewToken};
 use crate::token::{new_auth_token, Issued};
 use crate::user::User;
@@ -56,10 +59,12 @@ fn normalized_username(username: &str) -> String {
 /// a lock check, one password hash verification and, except when locked, one failure count.
 async fn check_credentials(
     shared: &Shared,
+    parts: &Parts,
     username: &str,
     password: &str,
 ) -> Result<Option<(User, AccountKey)>, JsonResponse> {
     let now = shared.clock.now();
+    limit_client(shared, parts, now).await?;
     let user = shared
         .users
         .find_by_username(username)
@@ -95,6 +100,29 @@ async fn check_credentials(
             Ok(None)
         }
     }
+}
+
+/// The per-client limit on password checks: 429 once a client IP has used up its window.
+async fn limit_client(shared: &Shared, parts: &Parts, now: SystemTime) -> Result<(), JsonResponse> {
+    let settings = &shared.settings;
+    if settings.login_rate_limit == 0 {
+        return Ok(());
+    }
+    // Without a known peer address there is no fair key: every client would share one budget.
+    let Some(ip) = client_ip(parts, &settings.trusted_proxies) else {
+        return Ok(());
+    };
+    let key = format!("login:{}", throttle_key(ip));
+    let window = Duration::from_secs(settings.login_rate_window);
+    let state = shared
+        .store
+        .hit_counter(&key, window, now)
+        .await
+        .map_err(unavailable)?;
+    if state.count > settings.login_rate_limit {
+        return Err(throttled(seconds_until(state.resets_at, now)));
+    }
+    Ok(())
 }
 
 /// Delivers a code to a user, with the application's extra context.

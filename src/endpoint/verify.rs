@@ -33,7 +33,7 @@ where
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let (target, code) = match read_target(shared, &fields).await {
+    let (target, code) = match read_target(shared, parts, &fields).await {
         Ok(read) => read,
         Err(response) => return response,
     };
@@ -78,6 +78,7 @@ where
 
 async fn read_target(
     shared: &Shared,
+    parts: &Parts,
     fields: &Fields,
 ) -> Result<(Target, String), crate::response::JsonResponse> {
     let mut errors = FieldErrors::default();
@@ -100,7 +101,7 @@ async fn read_target(
     let password = fields.required("password", Trim::No, &mut errors);
     let code = read_code(shared, fields, &mut errors);
     let ((username, password), code) = errors.finish(username.zip(password).zip(code))?;
-    let (user, account) = check_credentials(shared, &username, &password)
+    let (user, account) = check_credentials(shared, parts, &username, &password)
         .await?
         .ok_or_else(|| non_field_error(INVALID_CREDENTIALS))?;
     Ok((

@@ -3,8 +3,13 @@
 //! Implementations: [`ConsoleNotifier`] (development) and `EmailNotifier` (feature `email`).
 
 mod console;
+#[cfg(feature = "email")]
+mod email;
 
 pub use console::ConsoleNotifier;
+#[cfg(feature = "email")]
+#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+pub use email::{EmailNotifier, EmailSetupError};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -442,8 +442,6 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
-    // Not called by the layer yet: the per-client login limit comes with the throttling work.
-    #[allow(dead_code)]
     fn hit_counter<'a>(
         &'a self,
         key: &'a str,

@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod smtp;
 #[macro_use]
 pub mod conformance;
 
