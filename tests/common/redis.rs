@@ -156,10 +156,6 @@ impl RedisServer {
         server
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
