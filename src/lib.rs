@@ -91,6 +91,11 @@ pub use lettre;
 #[cfg(feature = "email")]
 #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
 pub use minijinja;
+/// The `redis` that [`RedisStore`](store::RedisStore) is built on, for building a connection
+/// manager or a cluster client with matching versions.
+#[cfg(feature = "redis-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+pub use redis;
 
 // The README's Rust snippets compile and run as doctests.
 #[cfg(doctest)]

@@ -22,6 +22,13 @@ mod memory;
 #[cfg(feature = "memory-store")]
 pub use memory::MemoryStore;
 
+#[cfg(feature = "redis-store")]
+mod redis;
+
+#[cfg(feature = "redis-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+pub use self::redis::RedisStore;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -5,3 +5,6 @@ pub mod app;
 pub mod smtp;
 #[macro_use]
 pub mod conformance;
+
+#[cfg(feature = "redis-store")]
+pub mod redis;

@@ -1,0 +1,1051 @@
+//! [`RedisStore`]: challenges, auth tokens and throttle counters in Redis or Redis Cluster.
+//!
+//! The user-facing documentation (key layout, script guarantees, failure behaviour, cluster
+//! use) is on [`RedisStore`] itself: this module is private, so docs here would not be
+//! rendered.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::{ClusterClient, ClusterConfig};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{
+    Client, Cmd, ErrorKind, FromRedisValue, IntoConnectionInfo, RedisError, RedisResult, Script,
+    ServerErrorKind,
+};
+
+use super::{
+    window_end, AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge,
+    NewToken, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt,
+    VerifyOutcome,
+};
+use crate::clock::unix_millis;
+
+const DEFAULT_PREFIX: &str = "tower-otp:";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The largest time or duration handed to Redis, in milliseconds (10^13 ms: year 2286, or 317
+/// years). Sums of two such values stay below 10^14, which Lua still prints as an exact integer
+/// when it passes a number to a Redis command.
+const MAX_MS: u64 = 10_000_000_000_000;
+
+/// A [`TokenStore`] in Redis or Redis Cluster.
+///
+/// Several instances of an application share one Redis and behave as one: a code sent by one
+/// instance verifies on another, a token revoked on one is dead on all of them.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_otp::store::RedisStore;
+///
+/// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+/// // One node (or a primary behind a proxy); reconnects by itself.
+/// let store = RedisStore::new("redis://127.0.0.1:6379/")?
+///     .with_prefix("myapp:otp:")
+///     .with_timeout(Duration::from_secs(1));
+///
+/// // Redis Cluster: any reachable nodes, the client discovers the rest.
+/// let cluster = RedisStore::cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"])?;
+/// # let _ = (store, cluster);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Nothing connects until the first operation, so an application starts while Redis is down
+/// and serves as soon as it is back.
+///
+/// # Key layout
+///
+/// `P` is the prefix ([`RedisStore::with_prefix`], default `tower-otp:`), `A` the
+/// [`AccountKey`]. Times are milliseconds since the Unix epoch, decided with the `now` the caller
+/// passes; key TTLs are derived from them (expiry − `now`, at least 1 ms), so every key disappears
+/// on its own once its record is over. No key lives without a TTL.
+///
+/// | key | type | fields | TTL | written by |
+/// |---|---|---|---|---|
+/// | `P{A}:challenge` | hash | `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends` | until `expires_at` | `create_challenge`, `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
+/// | `P{A}:consumed` | hash | `id` of the last challenge a right code consumed, `until` (that challenge's `expires_at`) | until `until` | `verify_challenge` |
+/// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `record_failure`, `verify_challenge`; deleted by `clear_failures` and a right code |
+/// | `P{A}:token:<hex>` | hash | `user_id`, `username`, `issued_at`, `expires_at`, `idle_timeout`, `last_used`; `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
+/// | `P{A}:tokens` | set | hex SHA-256 of each token of the account | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge`; pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
+/// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
+///
+/// The braces are part of the key: they are Redis Cluster hash tags, so all keys of one account
+/// live in one slot and a script may touch them together; each counter window has its own slot.
+///
+/// # What the scripts guarantee
+///
+/// Every operation that reads and then writes is one Lua script (sent with `EVALSHA`, loaded on
+/// demand), and Redis runs a script with nothing else in between:
+///
+/// - `verify_challenge`: lock check, challenge lookup, expiry check, the attempt counted before
+///   the comparison, the consume (challenge deleted, `consumed` written, failures cleared, token
+///   stored) or the failure count with its lock, all in one step. A code verifies at most once and
+///   at most `max_attempts` codes are ever compared per challenge, however many requests race.
+/// - `create_challenge` replaces the account's challenge in one step; `resend_challenge` checks
+///   the cooldown and send cap and replaces the code in one step; `delete_challenge` deletes only
+///   the named challenge.
+/// - `authenticate_token` decides absolute and idle expiry and restarts the idle timer in one
+///   round trip; `record_failure`, the revokes and `hit_counter` are atomic likewise.
+///
+/// # Secrets at rest
+///
+/// The store only receives digests: SHA-256 of challenge ids and tokens, HMAC-SHA256 of codes
+/// under a server key that Redis never sees. A copy of the database lets nobody log in or read a
+/// code. The scripts compare code digests with Lua's `==` on two 32-byte strings (interned,
+/// so in effect a pointer comparison); even if its timing leaked how much of a digest matched,
+/// that would tell nothing about the code, since the attacker cannot compute the HMAC.
+///
+/// # Failures
+///
+/// Every operation is bounded by [`RedisStore::with_timeout`] (2 s by default), which also bounds
+/// connecting and each response. A connection failure or timeout answers
+/// [`StoreError::Unavailable`]; an error reply or a record that does not parse answers
+/// [`StoreError::Backend`]. The layer answers 503 to both: it fails closed. The connection is
+/// re-established by itself once Redis is back (the next operations try again); nothing needs
+/// restarting.
+///
+/// # Redis Cluster
+///
+/// [`RedisStore::cluster`] works with an unchanged key layout: each script only touches keys of
+/// one hash slot. `revoke_all_tokens` deletes token keys it finds in the account's index set; they
+/// share the account's hash tag, so they are in the script's slot, as Redis requires.
+///
+/// # Clones and configuration
+///
+/// Clones are cheap and share the connection. Configure with [`with_prefix`](Self::with_prefix)
+/// and [`with_timeout`](Self::with_timeout) before use; the connection opens on the first
+/// operation, inside the caller's Tokio runtime.
+#[derive(Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+    prefix: Arc<str>,
+}
+
+/// What clones of a store share: how to connect, the timeout, and the connection once open.
+struct Shared {
+    connector: Connector,
+    timeout: Duration,
+    connection: OnceLock<Connection>,
+}
+
+#[derive(Clone)]
+enum Connector {
+    Single(Client),
+    Manager(ConnectionManager),
+    Cluster(Box<ClusterClient>),
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Shared {
+    fn new(connector: Connector, timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            connector,
+            timeout,
+            connection: OnceLock::new(),
+        })
+    }
+
+    fn connection(&self) -> RedisResult<Connection> {
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection.clone());
+        }
+        // Both constructors below are lazy: they connect in the background, bounded by the
+        // timeout, and never block here.
+        let connection = match &self.connector {
+            Connector::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    // Fail the waiting calls soon; the next call starts a new attempt.
+                    .set_number_of_retries(1);
+                Connection::Single(ConnectionManager::new_lazy_with_config(
+                    client.clone(),
+                    config,
+                )?)
+            }
+            Connector::Manager(manager) => Connection::Single(manager.clone()),
+            Connector::Cluster(client) => {
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(self.timeout)
+                    .set_response_timeout(self.timeout);
+                Connection::Cluster(client.get_pending_async_connection_with_config(config))
+            }
+        };
+        // Two first calls may race: one connection wins, the other is dropped unused.
+        Ok(self.connection.get_or_init(|| connection).clone())
+    }
+}
+
+impl RedisStore {
+    /// A store on one Redis server, e.g. `redis://127.0.0.1:6379/` or
+    /// `redis://:password@host:6379/2`. The connection reconnects by itself.
+    ///
+    /// Fails only on an invalid URL; nothing connects until the first operation.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1:6379/")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn new(url: impl IntoConnectionInfo) -> RedisResult<Self> {
+        Ok(Self::with_connector(Connector::Single(Client::open(url)?)))
+    }
+
+    /// A store over a connection manager you configured yourself (TLS, credentials, retries).
+    /// Its own connection and response timeouts stay as you set them; the store's timeout
+    /// still bounds every operation.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tower_otp::redis::RedisError> {
+    /// use tower_otp::redis::{aio::ConnectionManager, Client};
+    ///
+    /// let manager = ConnectionManager::new(Client::open("redis://127.0.0.1/")?).await?;
+    /// let store = tower_otp::store::RedisStore::from_connection_manager(manager);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_connection_manager(manager: ConnectionManager) -> Self {
+        Self::with_connector(Connector::Manager(manager))
+    }
+
+    /// A store on a Redis Cluster, from the URLs of some of its nodes.
+    ///
+    /// Fails only on invalid URLs; nothing connects until the first operation.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// let store = tower_otp::store::RedisStore::cluster([
+    ///     "redis://127.0.0.1:7000/",
+    ///     "redis://127.0.0.1:7001/",
+    /// ])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster<T: IntoConnectionInfo>(urls: impl IntoIterator<Item = T>) -> RedisResult<Self> {
+        Ok(Self::from_cluster_client(ClusterClient::new(urls)?))
+    }
+
+    /// A store on a Redis Cluster through a client you configured yourself (TLS, credentials,
+    /// retries). The store sets the connection and response timeouts to its own.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// use tower_otp::redis::cluster::ClusterClient;
+    ///
+    /// let client = ClusterClient::builder(["redis://127.0.0.1:7000/"]).retries(2).build()?;
+    /// let store = tower_otp::store::RedisStore::from_cluster_client(client);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_cluster_client(client: ClusterClient) -> Self {
+        Self::with_connector(Connector::Cluster(Box::new(client)))
+    }
+
+    fn with_connector(connector: Connector) -> Self {
+        Self {
+            shared: Shared::new(connector, DEFAULT_TIMEOUT),
+            prefix: DEFAULT_PREFIX.into(),
+        }
+    }
+
+    /// Sets the prefix of every key (default `tower-otp:`), e.g. to share a Redis between
+    /// applications.
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` contains `{` or `}`: that would change the keys' Redis Cluster hash tags.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?.with_prefix("shop:2fa:");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        assert!(
+            !prefix.contains(['{', '}']),
+            "a RedisStore key prefix must not contain braces (Redis Cluster hash tags)"
+        );
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Bounds every operation, and each connection attempt and response, to `timeout`
+    /// (default 2 s). Past it, the operation fails with [`StoreError::Unavailable`].
+    ///
+    /// A store from a URL or a cluster client opens a new connection for the new timeout on
+    /// first use (clones made before keep the old one), so set the timeout before cloning.
+    /// A store from a connection manager keeps that manager, and its timeouts.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// use std::time::Duration;
+    ///
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?
+    ///     .with_timeout(Duration::from_millis(500));
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.shared = Shared::new(self.shared.connector.clone(), timeout);
+        self
+    }
+
+    /// The keys of one account, built in one buffer.
+    fn account_keys(&self, account: &AccountKey) -> AccountKeys {
+        AccountKeys::new(&self.prefix, account)
+    }
+
+    /// Sends `cmd` within the timeout. If `cmd` is the `EVALSHA` of `script` (see [`evalsha`])
+    /// and the server does not know the script yet, loads it and sends `cmd` again.
+    async fn send<T: FromRedisValue>(
+        &self,
+        cmd: &Cmd,
+        script: Option<&Script>,
+    ) -> Result<T, StoreError> {
+        let call = async {
+            match self.shared.connection()? {
+                Connection::Single(mut c) => send_on(&mut c, cmd, script).await,
+                Connection::Cluster(mut c) => send_on(&mut c, cmd, script).await,
+            }
+        };
+        let timeout = self.shared.timeout;
+        match tokio::time::timeout(timeout, call).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "no answer from Redis within {timeout:?}"
+            ))),
+        }
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.shared.connector {
+            Connector::Single(_) | Connector::Manager(_) => "single",
+            Connector::Cluster(_) => "cluster",
+        };
+        f.debug_struct("RedisStore")
+            .field("mode", &mode)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.shared.timeout)
+            .field("connected", &self.shared.connection.get().is_some())
+            .finish()
+    }
+}
+
+async fn send_on<C: ConnectionLike, T: FromRedisValue>(
+    connection: &mut C,
+    cmd: &Cmd,
+    script: Option<&Script>,
+) -> RedisResult<T> {
+    match (cmd.query_async(connection).await, script) {
+        (Err(e), Some(script)) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            script.load_async(connection).await?;
+            cmd.query_async(connection).await
+        }
+        (result, _) => result,
+    }
+}
+
+/// The `EVALSHA` command of `script` with `keys` keys; the caller appends keys, then arguments.
+///
+/// Built by hand rather than with [`Script::key`]/[`Script::arg`], which copy every argument into
+/// its own buffer first: this sits on the path of every authenticated request.
+fn evalsha(script: &Script, keys: usize) -> Cmd {
+    // Room for the largest invocation (verify: 3 + 5 keys + 12 arguments) without regrowing.
+    let mut cmd = Cmd::with_capacity(20, 256);
+    cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
+    cmd
+}
+
+/// Sorts a Redis error into the store's two kinds, keeping its message.
+fn store_error(e: RedisError) -> StoreError {
+    let unreachable = e.is_io_error()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::AuthenticationFailed
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
+        );
+    if unreachable {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Builds `P{A}:<kind>` keys of one account, reusing one buffer.
+struct AccountKeys {
+    buf: String,
+    base: usize,
+}
+
+impl AccountKeys {
+    fn new(prefix: &str, account: &AccountKey) -> Self {
+        let mut buf = String::with_capacity(prefix.len() + account.as_str().len() + 80);
+        buf.push_str(prefix);
+        buf.push('{');
+        buf.push_str(account.as_str());
+        buf.push_str("}:");
+        let base = buf.len();
+        Self { buf, base }
+    }
+
+    fn key(&mut self, kind: &str) -> &str {
+        self.buf.truncate(self.base);
+        self.buf.push_str(kind);
+        &self.buf
+    }
+
+    fn token(&mut self, digest: &Hex) -> &str {
+        self.buf.truncate(self.base);
+        self.buf.push_str(TOKEN_PREFIX);
+        self.buf.push_str(digest.as_str());
+        &self.buf
+    }
+
+    /// `P{A}:token:`, the start of every token key of the account.
+    fn token_prefix(&mut self) -> &str {
+        self.key(TOKEN_PREFIX)
+    }
+}
+
+const CHALLENGE: &str = "challenge";
+const CONSUMED: &str = "consumed";
+const FAILURES: &str = "failures";
+const TOKENS: &str = "tokens";
+const TOKEN_PREFIX: &str = "token:";
+
+/// A digest in lowercase hex, on the stack.
+struct Hex([u8; 64]);
+
+impl Hex {
+    fn new(digest: &Digest) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Milliseconds since the epoch, capped at [`MAX_MS`].
+fn time_ms(t: SystemTime) -> u64 {
+    unix_millis(t).min(MAX_MS)
+}
+
+/// A duration in milliseconds, capped at [`MAX_MS`].
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(MAX_MS)
+}
+
+/// The time `ms` milliseconds after the epoch.
+fn time_at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A time in a script's reply.
+fn time_from_ms(ms: i64) -> Result<SystemTime, StoreError> {
+    u64::try_from(ms)
+        .map(time_at)
+        .map_err(|_| StoreError::Backend(format!("negative time {ms} in a record")))
+}
+
+fn count_from(n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Backend(format!("count {n} out of range")))
+}
+
+/// Lua shared by the scripts. Numbers handed to `redis.call` stay below 10^14 (see [`MAX_MS`]),
+/// so Lua formats them as exact integers.
+const LUA_COMMON: &str = r#"
+-- Milliseconds from now until `at`, at least 1: a record already over still gets a TTL.
+local function ttl(at, now)
+  return math.max(at - now, 1)
+end
+
+-- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone).
+local function lock_end(key, now)
+  local f = redis.call('HMGET', key, 'locked_until', 'forget_at')
+  local lock, forget = tonumber(f[1]), tonumber(f[2])
+  if lock and now < lock and not (forget and now >= forget) then
+    return lock
+  end
+  return nil
+end
+
+-- Counts a failure; returns when the lock it set ends, or -1. LockoutPolicy::lock_duration.
+local function record_failure(key, now, threshold, base, cap, forget_after)
+  local f = redis.call('HMGET', key, 'count', 'forget_at')
+  local count, forget = tonumber(f[1]) or 0, tonumber(f[2])
+  if forget and now >= forget then
+    redis.call('DEL', key)
+    count = 0
+  end
+  count = count + 1
+  local locked_until = -1
+  if threshold > 0 and count >= threshold then
+    locked_until = now + math.min(base * 2 ^ math.min(count - threshold, 31), cap)
+    redis.call('HSET', key, 'locked_until', locked_until)
+  end
+  forget = math.max(now + forget_after, locked_until)
+  redis.call('HSET', key, 'count', count, 'forget_at', forget)
+  redis.call('PEXPIRE', key, ttl(forget, now))
+  return locked_until
+end
+
+-- Stores a token and files it in the account's index, whose TTL covers its latest token.
+local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
+  redis.call('HSET', key, 'user_id', user_id, 'username', username, 'issued_at', issued,
+    'expires_at', expires, 'idle_timeout', idle, 'last_used', issued)
+  redis.call('PEXPIRE', key, ttl(math.min(expires, issued + idle), now))
+  redis.call('SADD', index, member)
+  local left = ttl(expires, now)
+  if redis.call('PTTL', index) < left then
+    redis.call('PEXPIRE', index, left)
+  end
+end
+"#;
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{LUA_COMMON}{body}"))
+}
+
+// Outcome codes of the verify script.
+const VERIFIED: i64 = 1;
+const MISMATCH: i64 = 2;
+const EXPIRED: i64 = 3;
+const REPLAYED: i64 = 4;
+const NOT_FOUND: i64 = 5;
+const LOCKED: i64 = 6;
+
+/// KEYS: challenge, consumed, failures, token, tokens.
+/// ARGV: now, wanted challenge id ('' for the active one), code, max attempts, lock threshold,
+/// lock base, lock max, forget after, token hex, token issued, token expires, token idle.
+/// Returns {outcome, attempts left or lock end, lock end or -1, user id, username}; the token
+/// is stored for the challenge's user.
+static VERIFY: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local now = tonumber(ARGV[1])
+local wanted = ARGV[2]
+local lock = lock_end(KEYS[3], now)
+if lock then
+  return {6, lock, -1, '', ''}
+end
+local c = redis.call('HMGET', KEYS[1], 'id', 'code', 'code_expires_at', 'expires_at', 'user_id',
+  'username')
+local id, expires = c[1], tonumber(c[4])
+if id and now >= expires then
+  redis.call('DEL', KEYS[1])
+  id = false
+end
+if not id or (wanted ~= '' and wanted ~= id) then
+  local used = redis.call('HMGET', KEYS[2], 'id', 'until')
+  if used[1] and now < tonumber(used[2]) and (wanted == '' or wanted == used[1]) then
+    return {4, 0, -1, '', ''}
+  end
+  return {5, 0, -1, '', ''}
+end
+if now >= tonumber(c[3]) then
+  return {3, 0, -1, '', ''}
+end
+local max = tonumber(ARGV[4])
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if attempts > max then
+  redis.call('DEL', KEYS[1])
+  return {5, 0, -1, '', ''}
+end
+-- Both are 32-byte digests: HMACs under a key Redis never sees (see the module docs).
+if ARGV[3] == c[2] then
+  redis.call('DEL', KEYS[1], KEYS[3])
+  redis.call('HSET', KEYS[2], 'id', id, 'until', expires)
+  redis.call('PEXPIRE', KEYS[2], ttl(expires, now))
+  put_token(KEYS[4], KEYS[5], ARGV[9], now, c[5], c[6], tonumber(ARGV[10]), tonumber(ARGV[11]),
+    tonumber(ARGV[12]))
+  return {1, 0, -1, c[5], c[6]}
+end
+local left = max - attempts
+if left == 0 then
+  redis.call('DEL', KEYS[1])
+end
+local locked_until = record_failure(KEYS[3], now, tonumber(ARGV[5]), tonumber(ARGV[6]),
+  tonumber(ARGV[7]), tonumber(ARGV[8]))
+return {2, left, locked_until, '', ''}
+"#,
+    )
+});
+
+/// KEYS: challenge. ARGV: id, code, user id, username, issued, code expires, expires.
+static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'code', ARGV[2], 'user_id', ARGV[3],
+  'username', ARGV[4], 'issued_at', ARGV[5], 'code_expires_at', ARGV[6], 'expires_at', ARGV[7],
+  'attempts', 0, 'sends', 1)
+redis.call('PEXPIRE', KEYS[1], ttl(tonumber(ARGV[7]), tonumber(ARGV[5])))
+return 1
+"#,
+    )
+});
+
+// Outcome codes of the resend script.
+const RESENT: i64 = 1;
+const COOLDOWN: i64 = 2;
+const EXHAUSTED: i64 = 3;
+const NO_CHALLENGE: i64 = 4;
+
+/// KEYS: challenge. ARGV: now, id, code, code ttl, cooldown, max sends.
+/// Returns {outcome, cooldown end, user id, username, issued, code expires, sends}.
+static RESEND: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local now = tonumber(ARGV[1])
+local c = redis.call('HMGET', KEYS[1], 'id', 'user_id', 'username', 'issued_at', 'expires_at',
+  'sends')
+local expires = tonumber(c[5])
+if c[1] and now >= expires then
+  redis.call('DEL', KEYS[1])
+  return {4, 0, '', '', 0, 0, 0}
+end
+if not c[1] or c[1] ~= ARGV[2] then
+  return {4, 0, '', '', 0, 0, 0}
+end
+local allowed = tonumber(c[4]) + tonumber(ARGV[5])
+if now < allowed then
+  return {2, allowed, '', '', 0, 0, 0}
+end
+local sends = tonumber(c[6])
+if sends >= tonumber(ARGV[6]) then
+  return {3, 0, '', '', 0, 0, 0}
+end
+local code_expires = math.min(now + tonumber(ARGV[4]), expires)
+sends = sends + 1
+redis.call('HSET', KEYS[1], 'code', ARGV[3], 'issued_at', now, 'code_expires_at', code_expires,
+  'sends', sends)
+return {1, 0, c[2], c[3], now, code_expires, sends}
+"#,
+    )
+});
+
+/// KEYS: challenge. ARGV: id. Returns 1 if deleted.
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#,
+    )
+});
+
+/// KEYS: token, tokens. ARGV: token hex, now, user id, username, issued, expires, idle.
+static ISSUE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+put_token(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7]))
+return 1
+"#,
+    )
+});
+
+/// KEYS: token, tokens. ARGV: now, token hex.
+/// Returns nil, or {user id, username, issued, expires}.
+static AUTHENTICATE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local t = redis.call('HMGET', KEYS[1], 'user_id', 'username', 'issued_at', 'expires_at',
+  'idle_timeout', 'last_used')
+if not t[1] then
+  return false
+end
+local now, expires, idle = tonumber(ARGV[1]), tonumber(t[4]), tonumber(t[5])
+if now >= expires or now >= tonumber(t[6]) + idle then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return false
+end
+redis.call('HSET', KEYS[1], 'last_used', now)
+redis.call('PEXPIRE', KEYS[1], ttl(math.min(expires, now + idle), now))
+return {t[1], t[2], tonumber(t[3]), expires}
+"#,
+    )
+});
+
+/// KEYS: token, tokens. ARGV: token hex. Returns 1 if the token existed.
+static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+redis.call('SREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+"#,
+    )
+});
+
+/// KEYS: tokens. ARGV: the account's token key prefix. Returns how many tokens were deleted.
+static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local n = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  n = n + redis.call('DEL', ARGV[1] .. member)
+end
+redis.call('DEL', KEYS[1])
+return n
+"#,
+    )
+});
+
+/// KEYS: failures. ARGV: now, threshold, base, max, forget after. Returns the lock end or -1.
+static RECORD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+return record_failure(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]))
+"#,
+    )
+});
+
+/// KEYS: counter. ARGV: ms until the window ends. Returns the count.
+static HIT: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+"#,
+    )
+});
+
+impl TokenStore for RedisStore {
+    async fn create_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &NewChallenge,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&CREATE, 1);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(&challenge.id[..])
+            .arg(&challenge.code[..])
+            .arg(&challenge.user_id)
+            .arg(&challenge.username)
+            .arg(time_ms(challenge.issued_at))
+            .arg(time_ms(challenge.code_expires_at))
+            .arg(time_ms(challenge.expires_at));
+        self.send::<i64>(&cmd, Some(&CREATE)).await.map(drop)
+    }
+
+    async fn verify_challenge(
+        &self,
+        account: &AccountKey,
+        attempt: &VerifyAttempt<'_>,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let token = attempt.token;
+        let token_hex = Hex::new(&token.digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&VERIFY, 5);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(keys.key(CONSUMED))
+            .arg(keys.key(FAILURES))
+            .arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS));
+        let wanted: &[u8] = attempt.challenge.map_or(&[], |id| &id[..]);
+        let policy = attempt.lockout;
+        cmd.arg(time_ms(attempt.now))
+            .arg(wanted)
+            .arg(&attempt.code[..])
+            .arg(attempt.max_attempts)
+            .arg(policy.threshold)
+            .arg(duration_ms(policy.base))
+            .arg(duration_ms(policy.max))
+            .arg(duration_ms(policy.forget_after))
+            .arg(token_hex.as_str())
+            .arg(time_ms(token.issued_at))
+            .arg(time_ms(token.expires_at))
+            .arg(duration_ms(token.idle_timeout));
+        let (outcome, a, b, user_id, username): (i64, i64, i64, String, String) =
+            self.send(&cmd, Some(&VERIFY)).await?;
+        Ok(match outcome {
+            VERIFIED => VerifyOutcome::Verified(TokenInfo {
+                user_id,
+                username,
+                issued_at: token.issued_at,
+                expires_at: token.expires_at,
+            }),
+            MISMATCH => VerifyOutcome::Mismatch {
+                attempts_left: count_from(a)?,
+                locked_until: if b < 0 { None } else { Some(time_from_ms(b)?) },
+            },
+            EXPIRED => VerifyOutcome::Expired,
+            REPLAYED => VerifyOutcome::Replayed,
+            NOT_FOUND => VerifyOutcome::NotFound,
+            LOCKED => VerifyOutcome::Locked {
+                until: time_from_ms(a)?,
+            },
+            other => return Err(unexpected_outcome(other)),
+        })
+    }
+
+    async fn resend_challenge(
+        &self,
+        account: &AccountKey,
+        request: &ResendRequest<'_>,
+    ) -> Result<ResendOutcome, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&RESEND, 1);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(time_ms(request.now))
+            .arg(&request.challenge[..])
+            .arg(&request.code[..])
+            .arg(duration_ms(request.code_ttl))
+            .arg(duration_ms(request.cooldown))
+            .arg(request.max_sends);
+        let (outcome, until, user_id, username, issued_at, code_expires_at, sends): (
+            i64,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+        ) = self.send(&cmd, Some(&RESEND)).await?;
+        Ok(match outcome {
+            RESENT => ResendOutcome::Resent(ChallengeInfo {
+                user_id,
+                username,
+                issued_at: time_from_ms(issued_at)?,
+                code_expires_at: time_from_ms(code_expires_at)?,
+                sends: count_from(sends)?,
+            }),
+            COOLDOWN => ResendOutcome::Cooldown {
+                until: time_from_ms(until)?,
+            },
+            EXHAUSTED => ResendOutcome::Exhausted,
+            NO_CHALLENGE => ResendOutcome::NotFound,
+            other => return Err(unexpected_outcome(other)),
+        })
+    }
+
+    async fn delete_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &Digest,
+    ) -> Result<bool, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&DELETE, 1);
+        cmd.arg(keys.key(CHALLENGE)).arg(&challenge[..]);
+        Ok(self.send::<i64>(&cmd, Some(&DELETE)).await? > 0)
+    }
+
+    async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {
+        let token_hex = Hex::new(&token.digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&ISSUE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(token_hex.as_str())
+            .arg(time_ms(token.issued_at))
+            .arg(&token.user_id)
+            .arg(&token.username)
+            .arg(time_ms(token.issued_at))
+            .arg(time_ms(token.expires_at))
+            .arg(duration_ms(token.idle_timeout));
+        self.send::<i64>(&cmd, Some(&ISSUE)).await.map(drop)
+    }
+
+    async fn authenticate_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+        now: SystemTime,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        let token_hex = Hex::new(digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&AUTHENTICATE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(time_ms(now))
+            .arg(token_hex.as_str());
+        let found: Option<(String, String, i64, i64)> =
+            self.send(&cmd, Some(&AUTHENTICATE)).await?;
+        found
+            .map(|(user_id, username, issued_at, expires_at)| {
+                Ok(TokenInfo {
+                    user_id,
+                    username,
+                    issued_at: time_from_ms(issued_at)?,
+                    expires_at: time_from_ms(expires_at)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn revoke_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let token_hex = Hex::new(digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REVOKE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(token_hex.as_str());
+        Ok(self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0)
+    }
+
+    async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REVOKE_ALL, 1);
+        cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
+        self.send(&cmd, Some(&REVOKE_ALL)).await
+    }
+
+    async fn locked_until(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = ::redis::cmd("HMGET");
+        cmd.arg(keys.key(FAILURES))
+            .arg("locked_until")
+            .arg("forget_at");
+        let (lock, forget): (Option<u64>, Option<u64>) = self.send(&cmd, None).await?;
+        let now = time_ms(now);
+        // The same rule as the scripts' lock_end.
+        let forgotten = forget.is_some_and(|forget| now >= forget);
+        Ok(lock.filter(|&lock| now < lock && !forgotten).map(time_at))
+    }
+
+    async fn record_failure(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&RECORD_FAILURE, 1);
+        cmd.arg(keys.key(FAILURES))
+            .arg(time_ms(now))
+            .arg(policy.threshold)
+            .arg(duration_ms(policy.base))
+            .arg(duration_ms(policy.max))
+            .arg(duration_ms(policy.forget_after));
+        let until: i64 = self.send(&cmd, Some(&RECORD_FAILURE)).await?;
+        if until < 0 {
+            Ok(None)
+        } else {
+            time_from_ms(until).map(Some)
+        }
+    }
+
+    async fn clear_failures(&self, account: &AccountKey) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(keys.key(FAILURES));
+        self.send::<i64>(&cmd, None).await.map(drop)
+    }
+
+    async fn hit_counter(
+        &self,
+        key: &str,
+        window: Duration,
+        now: SystemTime,
+    ) -> Result<CounterState, StoreError> {
+        let resets_at = window_end(now, window);
+        let window_ms = duration_ms(window).max(1);
+        let now_ms = time_ms(now);
+        let counter = format!("{}rl:{{{key}}}:{}", self.prefix, now_ms / window_ms);
+        let ttl = time_ms(resets_at).saturating_sub(now_ms).max(1);
+        let mut cmd = evalsha(&HIT, 1);
+        cmd.arg(counter).arg(ttl);
+        let count: u64 = self.send(&cmd, Some(&HIT)).await?;
+        Ok(CounterState { count, resets_at })
+    }
+}
+
+fn unexpected_outcome(code: i64) -> StoreError {
+    StoreError::Backend(format!("unexpected script outcome {code}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lowercase_and_complete() {
+        let mut digest = [0u8; 32];
+        digest[0] = 0xab;
+        digest[31] = 0x0f;
+        let hex = Hex::new(&digest);
+        assert_eq!(hex.as_str().len(), 64);
+        assert!(hex.as_str().starts_with("ab00"));
+        assert!(hex.as_str().ends_with("000f"));
+    }
+
+    #[test]
+    fn account_keys_share_the_account_hash_tag() {
+        let mut keys = AccountKeys::new("p:", &AccountKey::new("acc-1"));
+        assert_eq!(keys.key(CHALLENGE), "p:{acc-1}:challenge");
+        assert_eq!(
+            keys.token(&Hex::new(&[0x11; 32])),
+            format!("p:{{acc-1}}:token:{}", "11".repeat(32))
+        );
+        assert_eq!(keys.token_prefix(), "p:{acc-1}:token:");
+        assert_eq!(keys.key(TOKENS), "p:{acc-1}:tokens");
+    }
+
+    #[test]
+    #[should_panic(expected = "braces")]
+    fn prefix_with_braces_is_refused() {
+        let _ = RedisStore::new("redis://127.0.0.1/")
+            .unwrap()
+            .with_prefix("a{b}:");
+    }
+
+    #[test]
+    fn errors_are_sorted_by_kind() {
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(store_error(refused), StoreError::Unavailable(_)));
+        let script = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            "ERR Error running script",
+        ));
+        assert!(matches!(store_error(script), StoreError::Backend(m) if m.contains("script")));
+    }
+
+    #[test]
+    fn huge_durations_are_capped() {
+        assert_eq!(duration_ms(Duration::MAX), MAX_MS);
+        assert_eq!(duration_ms(Duration::from_millis(1500)), 1500);
+    }
+}

@@ -1,0 +1,348 @@
+//! The store conformance suite against `RedisStore` on one node and on a cluster, plus what only
+//! Redis can show: TTLs on every key, failing closed, recovering, several instances as one.
+//!
+//! Needs `redis-server` and `redis-cli` (see `tests/common/redis.rs`).
+#![cfg(feature = "redis-store")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::conformance::*;
+use common::redis::*;
+use tower_otp::redis::{aio::ConnectionManager, Client};
+use tower_otp::store::{
+    RedisStore, ResendOutcome, ResendRequest, StoreError, TokenStore, VerifyOutcome,
+};
+
+mod single {
+    crate::store_conformance_tests!(async { crate::common::redis::single_store() });
+}
+
+mod cluster {
+    crate::store_conformance_tests!(async { crate::common::redis::cluster_store() });
+}
+
+/// Runs every kind of write, so that every kind of key exists afterwards.
+async fn run_every_flow(store: &RedisStore) {
+    let now = t0();
+    // A verified challenge: consumed marker, token, token index; a wrong code before it: failures.
+    let (account, id, code) = (random_account(), random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, code, now))
+        .await
+        .unwrap();
+    let tok = token(now);
+    assert!(matches!(
+        verify(store, &account, Some(&id), &random_digest(), now, &tok).await,
+        VerifyOutcome::Mismatch { .. }
+    ));
+    let right = verify(store, &account, Some(&id), &code, now + secs(1), &tok).await;
+    assert!(matches!(right, VerifyOutcome::Verified(_)), "{right:?}");
+    assert!(matches!(
+        verify(store, &account, None, &random_digest(), now + secs(2), &tok).await,
+        VerifyOutcome::Replayed
+    ));
+    let other = random_account();
+    store.record_failure(&other, now, &LOCKOUT).await.unwrap();
+
+    // A pending challenge after a resend.
+    let (account, id) = (random_account(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, random_digest(), now))
+        .await
+        .unwrap();
+    let resent = store
+        .resend_challenge(
+            &account,
+            &ResendRequest {
+                challenge: &id,
+                code: &random_digest(),
+                now: now + secs(60),
+                code_ttl: secs(300),
+                cooldown: secs(60),
+                max_sends: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(resent, ResendOutcome::Resent(_)), "{resent:?}");
+
+    // A token issued directly and used; a locked account; a counter.
+    let account = random_account();
+    let tok = token(now);
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(store
+        .authenticate_token(&account, &tok.digest, now + secs(60))
+        .await
+        .unwrap()
+        .is_some());
+    let locked = random_account();
+    let mut until = None;
+    for _ in 0..LOCKOUT.threshold {
+        until = store.record_failure(&locked, now, &LOCKOUT).await.unwrap();
+    }
+    assert_eq!(until, Some(now + secs(60)));
+    let count = store
+        .hit_counter("ip:192.0.2.1", secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(count.count, 1);
+}
+
+async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[String]) {
+    let store = store.with_prefix(prefix);
+    run_every_flow(&store).await;
+    let keys = keys_with_ttl(nodes, prefix).await;
+    for kind in [
+        ":challenge",
+        ":consumed",
+        ":failures",
+        ":token:",
+        ":tokens",
+        "rl:{ip:192.0.2.1}:",
+    ] {
+        assert!(
+            keys.iter().any(|(key, _)| key.contains(kind)),
+            "no `{kind}` key among {keys:?}"
+        );
+    }
+    // The longest-lived record is the failures (forget_after = 1 day after the last failure).
+    let longest = (LOCKOUT.forget_after.as_millis() + 1) as i64;
+    for (key, ttl) in &keys {
+        assert!(
+            *ttl > 0 && *ttl <= longest,
+            "{key} has PTTL {ttl} (-1 = no TTL)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_key_has_a_ttl_single() {
+    assert_every_key_has_a_ttl(single_store(), &random_prefix(), &[redis_url().to_owned()]).await;
+}
+
+#[tokio::test]
+async fn every_key_has_a_ttl_cluster() {
+    assert_every_key_has_a_ttl(cluster_store(), &random_prefix(), cluster_urls()).await;
+}
+
+/// Calls every method once and checks each fails with `Unavailable` within `timeout` + a margin.
+async fn assert_every_method_fails_closed(store: &RedisStore, timeout: Duration) {
+    let deadline = timeout + Duration::from_secs(1);
+    let (account, id, code) = (random_account(), random_digest(), random_digest());
+    let tok = token(t0());
+    macro_rules! check {
+        ($name:literal, $call:expr) => {{
+            let start = Instant::now();
+            let result = $call.await;
+            let elapsed = start.elapsed();
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{}: expected Unavailable, got {:?}",
+                $name,
+                result
+            );
+            assert!(
+                elapsed <= deadline,
+                "{} took {elapsed:?}, more than {deadline:?}",
+                $name
+            );
+        }};
+    }
+    let attempt = tower_otp::store::VerifyAttempt {
+        challenge: Some(&id),
+        code: &code,
+        now: t0(),
+        max_attempts: 5,
+        lockout: &LOCKOUT,
+        token: &tok,
+    };
+    let resend = ResendRequest {
+        challenge: &id,
+        code: &code,
+        now: t0(),
+        code_ttl: secs(300),
+        cooldown: secs(60),
+        max_sends: 3,
+    };
+    check!(
+        "create_challenge",
+        store.create_challenge(&account, &challenge(id, code, t0()))
+    );
+    check!(
+        "verify_challenge",
+        store.verify_challenge(&account, &attempt)
+    );
+    check!(
+        "resend_challenge",
+        store.resend_challenge(&account, &resend)
+    );
+    check!("delete_challenge", store.delete_challenge(&account, &id));
+    check!("issue_token", store.issue_token(&account, &tok));
+    check!(
+        "authenticate_token",
+        store.authenticate_token(&account, &tok.digest, t0())
+    );
+    check!("revoke_token", store.revoke_token(&account, &tok.digest));
+    check!("revoke_all_tokens", store.revoke_all_tokens(&account));
+    check!("locked_until", store.locked_until(&account, t0()));
+    check!(
+        "record_failure",
+        store.record_failure(&account, t0(), &LOCKOUT)
+    );
+    check!("clear_failures", store.clear_failures(&account));
+    check!("hit_counter", store.hit_counter("ip:x", secs(60), t0()));
+}
+
+const SHORT: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn fails_closed_when_nothing_listens() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let store = RedisStore::new(url).unwrap().with_timeout(SHORT);
+    assert_every_method_fails_closed(&store, SHORT).await;
+}
+
+#[tokio::test]
+async fn cluster_fails_closed_when_nothing_listens() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let store = RedisStore::cluster([url]).unwrap().with_timeout(SHORT);
+    assert_every_method_fails_closed(&store, SHORT).await;
+}
+
+#[tokio::test]
+async fn fails_closed_when_the_server_never_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    // Accepts every connection and keeps it open without a byte of answer.
+    let silent = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let store = RedisStore::new(url).unwrap().with_timeout(SHORT);
+    assert_every_method_fails_closed(&store, SHORT).await;
+    silent.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_by_itself_when_redis_comes_back() {
+    let port = free_port();
+    let server = RedisServer::start(port, &[]);
+    let store = RedisStore::new(server.url())
+        .unwrap()
+        .with_prefix(random_prefix())
+        .with_timeout(Duration::from_millis(500));
+    let account = random_account();
+    store
+        .record_failure(&account, t0(), &LOCKOUT)
+        .await
+        .unwrap();
+
+    server.stop();
+    let down = store.record_failure(&account, t0(), &LOCKOUT).await;
+    assert!(
+        matches!(down, Err(StoreError::Unavailable(_))),
+        "expected Unavailable while Redis is down, got {down:?}"
+    );
+
+    let server = RedisServer::start(port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let recovered = loop {
+        match store.hit_counter("ip:back", secs(60), t0()).await {
+            Ok(state) => break state,
+            Err(StoreError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the store did not recover: {e}"),
+        }
+    };
+    assert_eq!(recovered.count, 1);
+    // The new server started empty: the scripts load again and the flows work.
+    let (id, code) = (random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, code, t0()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify(&store, &account, Some(&id), &code, t0(), &token(t0())).await,
+        VerifyOutcome::Verified(_)
+    ));
+    drop(server);
+}
+
+/// A challenge created through one store verifies through the other exactly once, and tokens
+/// are shared.
+async fn assert_instances_behave_as_one(a: RedisStore, b: RedisStore) {
+    let account = random_account();
+    let (id, code) = (random_digest(), random_digest());
+    a.create_challenge(&account, &challenge(id, code, t0()))
+        .await
+        .unwrap();
+    let tok = token(t0());
+    assert!(matches!(
+        verify(&b, &account, Some(&id), &code, t0() + secs(5), &tok).await,
+        VerifyOutcome::Verified(_)
+    ));
+    assert_eq!(
+        verify(&a, &account, Some(&id), &code, t0() + secs(6), &token(t0())).await,
+        VerifyOutcome::Replayed
+    );
+    assert!(a
+        .authenticate_token(&account, &tok.digest, t0() + secs(7))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(b.revoke_token(&account, &tok.digest).await.unwrap());
+    assert_eq!(
+        a.authenticate_token(&account, &tok.digest, t0() + secs(8))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_behave_as_one() {
+    let prefix = random_prefix();
+    let a = RedisStore::new(redis_url()).unwrap().with_prefix(&prefix);
+    // The other through a connection manager of its own, as an application may build it.
+    let manager = ConnectionManager::new(Client::open(redis_url()).unwrap())
+        .await
+        .unwrap();
+    let b = RedisStore::from_connection_manager(manager).with_prefix(&prefix);
+    assert_instances_behave_as_one(a, b).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_cluster_behave_as_one() {
+    let prefix = random_prefix();
+    let a = RedisStore::cluster(cluster_urls().iter().map(String::as_str))
+        .unwrap()
+        .with_prefix(&prefix);
+    let b = RedisStore::cluster(cluster_urls().iter().map(String::as_str))
+        .unwrap()
+        .with_prefix(&prefix);
+    assert_instances_behave_as_one(a, b).await;
+}
+
+#[tokio::test]
+async fn prefixes_keep_stores_apart() {
+    let (a, b) = (single_store(), single_store());
+    let account = random_account();
+    let tok = token(t0());
+    a.issue_token(&account, &tok).await.unwrap();
+    assert_eq!(
+        b.authenticate_token(&account, &tok.digest, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(a
+        .authenticate_token(&account, &tok.digest, t0())
+        .await
+        .unwrap()
+        .is_some());
+}
