@@ -199,10 +199,13 @@ impl OtpAuthLayer {
     /// [`MemoryStore`](crate::store::MemoryStore)).
     ///
     /// ```
+    /// # #[cfg(feature = "memory-store")] {
     /// use tower_otp::{notify::ConsoleNotifier, store::MemoryStore, MemoryUserStore, OtpAuthLayer};
     ///
+    /// let store = MemoryStore::new(); // or a `RedisStore` shared by every instance
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_store(MemoryStore::new());
+    ///     .with_store(store);
+    /// # }
     /// ```
     pub fn with_store(mut self, store: impl TokenStore) -> Self {
         self.shared_mut().store = Arc::new(store);

@@ -98,6 +98,6 @@ pub use minijinja;
 pub use redis;
 
 // The README's Rust snippets compile and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "redis-store", feature = "email"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -243,7 +243,9 @@ async fn locked_account_verify_is_throttled() {
         app.verify(login.str("challenge"), "abcdef").await;
     }
     // The challenge has attempts left, but the account is locked: 429, nothing compared.
-    let locked = app.verify(login.str("challenge"), &app.console.last_code()).await;
+    let locked = app
+        .verify(login.str("challenge"), &app.console.last_code())
+        .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(locked.header("retry-after"), Some("60"));
     // A password step while locked looks exactly like a wrong password, and sends nothing.
@@ -259,7 +261,9 @@ async fn locked_account_verify_is_throttled() {
     assert_eq!(app.console.codes().len(), 1);
     // After the lock, the right code of the (still live) challenge works.
     app.clock.advance(Duration::from_secs(60));
-    let verify = app.verify(login.str("challenge"), &app.console.last_code()).await;
+    let verify = app
+        .verify(login.str("challenge"), &app.console.last_code())
+        .await;
     assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
 }
 
@@ -282,10 +286,18 @@ async fn unicode_and_case_variants_of_a_username_share_one_lockout() {
             })
     });
     // Three spellings of one name that no user has: together they reach the threshold.
-    for name in ["ghost@example.com", "GHOST@Example.COM", "ⓖⓗⓞⓢⓣ@ⓔⓧⓐⓜⓟⓛⓔ.ⓒⓞⓜ"] {
+    for name in [
+        "ghost@example.com",
+        "GHOST@Example.COM",
+        "ⓖⓗⓞⓢⓣ@ⓔⓧⓐⓜⓟⓛⓔ.ⓒⓞⓜ",
+    ] {
         app.login(name, "guess").await;
     }
-    assert_eq!(locks.lock().unwrap().len(), 1, "the third spelling locked the shared key");
+    assert_eq!(
+        locks.lock().unwrap().len(),
+        1,
+        "the third spelling locked the shared key"
+    );
 }
 
 #[tokio::test]

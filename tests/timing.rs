@@ -29,10 +29,10 @@ async fn refusals_take_the_same_time() {
         app.login("zoë", "wrong").await;
     }
     let cases: [(&str, &str); 4] = [
-        ("nobody", PASSWORD),  // unknown
-        ("bob", PASSWORD),     // inactive
-        ("alice", "wrong"),    // wrong password
-        ("zoë", PASSWORD),     // locked
+        ("nobody", PASSWORD), // unknown
+        ("bob", PASSWORD),    // inactive
+        ("alice", "wrong"),   // wrong password
+        ("zoë", PASSWORD),    // locked
     ];
     // Warm up, then interleave the cases so that any drift of the machine hits them all alike.
     for (user, password) in cases {
@@ -52,5 +52,9 @@ async fn refusals_take_the_same_time() {
     let slowest = *medians.iter().max().unwrap();
     let spread = slowest.as_secs_f64() / fastest.as_secs_f64();
     eprintln!("medians (unknown, inactive, wrong, locked): {medians:?}; spread {spread:.3}");
-    assert!(spread < 1.15, "medians differ by {:.1}%: {medians:?}", (spread - 1.0) * 100.0);
+    assert!(
+        spread < 1.15,
+        "medians differ by {:.1}%: {medians:?}",
+        (spread - 1.0) * 100.0
+    );
 }

@@ -134,13 +134,32 @@ pub async fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthL
             .with_secret_key(key.as_bytes())
             .map_err(|e| format!("OTP_SECRET_KEY: {e}"))?;
     }
-    if std::env::var_os("REDIS_URL").is_some() {
-        return Err("REDIS_URL is set, but the Redis store is not available yet".into());
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        if std::env::var_os("OTP_SECRET_KEY").is_none() {
+            println!(
+                "note: OTP_SECRET_KEY is not set, so this instance's key is random: \
+                 other instances on the same Redis cannot verify its codes"
+            );
+        }
+        layer = with_redis(layer, &url)?;
     }
     if let Ok(url) = std::env::var("SMTP_URL") {
         layer = with_email(layer, &url)?;
     }
     Ok(layer)
+}
+
+/// `REDIS_URL` set: challenges, tokens and counters live in Redis.
+#[cfg(feature = "redis-store")]
+fn with_redis(layer: OtpAuthLayer, url: &str) -> Result<OtpAuthLayer, String> {
+    let store = tower_otp::store::RedisStore::new(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+    println!("tokens and challenges are kept in Redis at {}", redact(url));
+    Ok(layer.with_store(store))
+}
+
+#[cfg(not(feature = "redis-store"))]
+fn with_redis(_: OtpAuthLayer, _: &str) -> Result<OtpAuthLayer, String> {
+    Err("REDIS_URL is set: run the example with `--features redis-store` to use Redis".into())
 }
 
 /// `SMTP_URL` set: codes go by e-mail (from `SMTP_FROM`), with the settings' `email_config`.
@@ -162,7 +181,7 @@ fn with_email(_: OtpAuthLayer, _: &str) -> Result<OtpAuthLayer, String> {
 }
 
 /// A URL without its credentials, for the console.
-#[cfg(feature = "email")]
+#[cfg(any(feature = "email", feature = "redis-store"))]
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {

@@ -537,3 +537,87 @@ impl<T: TokenStore> DynTokenStore for T {
         Box::pin(TokenStore::hit_counter(self, key, window, now))
     }
 }
+
+/// The store of a layer built without the `memory-store` feature and without
+/// [`with_store`](crate::OtpAuthLayer::with_store): everything fails closed, with a message
+/// that says what is missing.
+#[cfg(not(feature = "memory-store"))]
+pub(crate) struct NoStore;
+
+#[cfg(not(feature = "memory-store"))]
+impl NoStore {
+    fn error<T>() -> Result<T, StoreError> {
+        Err(StoreError::Unavailable(
+            "no token store configured: call OtpAuthLayer::with_store or enable the \
+             `memory-store` feature"
+                .to_owned(),
+        ))
+    }
+}
+
+#[cfg(not(feature = "memory-store"))]
+impl TokenStore for NoStore {
+    async fn create_challenge(&self, _: &AccountKey, _: &NewChallenge) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn verify_challenge(
+        &self,
+        _: &AccountKey,
+        _: &VerifyAttempt<'_>,
+    ) -> Result<VerifyOutcome, StoreError> {
+        Self::error()
+    }
+    async fn resend_challenge(
+        &self,
+        _: &AccountKey,
+        _: &ResendRequest<'_>,
+    ) -> Result<ResendOutcome, StoreError> {
+        Self::error()
+    }
+    async fn delete_challenge(&self, _: &AccountKey, _: &Digest) -> Result<bool, StoreError> {
+        Self::error()
+    }
+    async fn issue_token(&self, _: &AccountKey, _: &NewToken) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn authenticate_token(
+        &self,
+        _: &AccountKey,
+        _: &Digest,
+        _: SystemTime,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        Self::error()
+    }
+    async fn revoke_token(&self, _: &AccountKey, _: &Digest) -> Result<bool, StoreError> {
+        Self::error()
+    }
+    async fn revoke_all_tokens(&self, _: &AccountKey) -> Result<u64, StoreError> {
+        Self::error()
+    }
+    async fn locked_until(
+        &self,
+        _: &AccountKey,
+        _: SystemTime,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        Self::error()
+    }
+    async fn record_failure(
+        &self,
+        _: &AccountKey,
+        _: SystemTime,
+        _: &LockoutPolicy,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        Self::error()
+    }
+    async fn clear_failures(&self, _: &AccountKey) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn hit_counter(
+        &self,
+        _: &str,
+        _: Duration,
+        _: SystemTime,
+    ) -> Result<CounterState, StoreError> {
+        Self::error()
+    }
+}

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unused_imports)]
 
+#[cfg(all(feature = "axum", feature = "memory-store"))]
 pub mod app;
 pub mod smtp;
 #[macro_use]

@@ -1,0 +1,195 @@
+//! The layer on `RedisStore`: the whole flow, two application instances sharing one Redis, and
+//! failing closed (503) while Redis is down or hanging, then recovering by itself.
+#![cfg(feature = "redis-store")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::app::*;
+use common::redis::{free_port, random_prefix, redis_url, RedisServer};
+use http::StatusCode;
+use serde_json::json;
+use tower_otp::notify::ConsoleNotifier;
+use tower_otp::store::RedisStore;
+use tower_otp::{ManualClock, OtpAuthLayer};
+
+const KEY: &[u8] = b"a server key shared by every instance!!";
+
+/// One application instance: its own layer and Redis client, the shared key and prefix.
+fn instance(store: RedisStore, console: &Console, clock: &ManualClock) -> TestApp {
+    let layer = OtpAuthLayer::new(demo_users(), ConsoleNotifier::with_writer(console.clone()))
+        .with_clock(clock.clone())
+        .with_store(store)
+        .with_secret_key(KEY)
+        .unwrap()
+        .with_protected_path("/api/");
+    TestApp {
+        router: routes().layer(layer),
+        clock: clock.clone(),
+        console: console.clone(),
+        store: Default::default(),
+    }
+}
+
+fn store(prefix: &str) -> RedisStore {
+    RedisStore::new(redis_url()).unwrap().with_prefix(prefix)
+}
+
+#[tokio::test]
+async fn the_whole_flow_on_redis() {
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let app = instance(store(&random_prefix()), &console, &clock);
+    let token = app.token_for("alice", PASSWORD).await;
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.json["username"],
+        "alice"
+    );
+    // Expiry follows the layer's clock, also on Redis.
+    clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_behave_as_one() {
+    let prefix = random_prefix();
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let a = instance(store(&prefix), &console, &clock);
+    let b = instance(store(&prefix), &console, &clock);
+
+    // Log in on A, verify on B, use the token on either.
+    let login = a.login("alice", PASSWORD).await;
+    let verify = b.verify(login.str("challenge"), &console.last_code()).await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+    let token = verify.str("token");
+    assert_eq!(a.get("/api/me", Some(token)).await.status, StatusCode::OK);
+    assert_eq!(b.get("/api/me", Some(token)).await.status, StatusCode::OK);
+
+    // A code used on one instance is used on both.
+    assert_eq!(
+        a.verify(login.str("challenge"), &console.last_code())
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Log out on B: revoked on A at once.
+    let logout = b
+        .send(
+            http::Request::post("/api-auth/logout/")
+                .header("authorization", format!("Token {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        a.get("/api/me", Some(token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Resend cooldowns and attempt counts are shared too.
+    let login = a.login("alice", PASSWORD).await;
+    clock.advance(Duration::from_secs(30));
+    let early = b
+        .post_json(
+            "/api-auth/resend-token/",
+            json!({ "challenge": login.str("challenge") }),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(early.header("retry-after"), Some("30"));
+}
+
+/// A token the layer would accept the form of, for probing a dead store.
+async fn well_formed_token() -> String {
+    let app = TestApp::new();
+    app.token_for("alice", PASSWORD).await
+}
+
+async fn assert_fails_closed(app: &TestApp, timeout: Duration) {
+    let token = well_formed_token().await;
+    let started = Instant::now();
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.text
+    );
+    assert_eq!(
+        login.text,
+        r#"{"detail":"Authentication is temporarily unavailable. Try again later."}"#
+    );
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::SERVICE_UNAVAILABLE);
+    let verify = app
+        .verify("AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA", "123456")
+        .await;
+    assert_eq!(verify.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Each of the three requests waited at most about one timeout.
+    assert!(
+        started.elapsed() < 3 * timeout + Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Public routes do not need Redis.
+    assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.console.codes().is_empty(),
+        "no code is sent without a store"
+    );
+}
+
+#[tokio::test]
+async fn redis_down_fails_closed_then_recovers_by_itself() {
+    let port = free_port();
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::new(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .with_prefix(random_prefix())
+        .with_timeout(timeout);
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let app = instance(store, &console, &clock);
+    assert_fails_closed(&app, timeout).await;
+
+    // Redis comes up on that port: the same layer serves again, without a restart.
+    let _server = RedisServer::start(port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let login = app.login("alice", PASSWORD).await;
+        if login.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(login.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "no recovery within 20 s");
+    }
+    assert_eq!(console.codes().len(), 1);
+}
+
+#[tokio::test]
+async fn hanging_redis_fails_closed_within_the_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::new(format!("redis://{addr}/"))
+        .unwrap()
+        .with_timeout(timeout);
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let app = instance(store, &console, &clock);
+    assert_fails_closed(&app, timeout).await;
+}
