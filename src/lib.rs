@@ -64,6 +64,8 @@ mod service;
 mod token;
 mod user;
 
+#[doc(hidden)]
+pub mod __bench;
 pub mod notify;
 pub mod store;
 pub mod strategy;

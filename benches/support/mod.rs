@@ -1,0 +1,146 @@
+//! What both benchmarks share: users that need no storage, a notifier that hands the codes back
+//! to the benchmark, and settings that keep throttling out of the measurements.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::get;
+use axum::{Extension, Router};
+use tower_otp::notify::{Delivery, Notifier, NotifyError};
+use tower_otp::{
+    verify_password, AuthenticatedUser, OtpSettings, PasswordError, User, UserStore, UserStoreError,
+};
+
+/// The password of every benchmark user.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Users made up from their names, so a benchmark can log in hundreds of thousands of them:
+/// `fast-<n>` users have their password compared as a plain string (no hashing: only for
+/// preparing challenges quickly), `argon-<n>` users are checked with argon2id against one hash
+/// made at start-up, as the default [`UserStore::check_password`] does.
+#[derive(Clone)]
+pub struct BenchUsers {
+    argon2_hash: Arc<str>,
+}
+
+impl BenchUsers {
+    /// Hashes the password once (one argon2id hash, tens of milliseconds).
+    pub fn new() -> Self {
+        let hash = tower_otp::hash_password(PASSWORD).expect("hash the benchmark password");
+        Self {
+            argon2_hash: hash.into(),
+        }
+    }
+
+    /// The argon2id hash every `argon-<n>` user has.
+    pub fn argon2_hash(&self) -> Arc<str> {
+        self.argon2_hash.clone()
+    }
+
+    fn user(&self, name: &str) -> Option<User> {
+        let (kind, number) = name.split_once('-')?;
+        if !matches!(kind, "fast" | "argon") || number.parse::<u64>().is_err() {
+            return None;
+        }
+        Some(User {
+            id: name.to_owned(),
+            username: name.to_owned(),
+            email: format!("{name}@example.com"),
+            first_name: "Bench".to_owned(),
+            last_name: "User".to_owned(),
+            is_active: true,
+            password_hash: if kind == "argon" {
+                self.argon2_hash.to_string()
+            } else {
+                String::new()
+            },
+        })
+    }
+}
+
+impl UserStore for BenchUsers {
+    async fn find_by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
+        Ok(self.user(username))
+    }
+
+    async fn find_by_id(&self, id: &str) -> Result<Option<User>, UserStoreError> {
+        Ok(self.user(id))
+    }
+
+    async fn check_password(&self, user: &User, password: &str) -> Result<bool, PasswordError> {
+        if user.password_hash.is_empty() {
+            // `fast-<n>`: benchmark set-up only.
+            Ok(password == PASSWORD)
+        } else {
+            verify_password(user.password_hash.clone(), password.to_owned()).await
+        }
+    }
+}
+
+/// Keeps the last code sent to each user, for the benchmark to verify.
+#[derive(Clone, Default)]
+pub struct CodeRecorder {
+    codes: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl CodeRecorder {
+    /// The last code sent to `username`, removed from the recorder.
+    pub fn take(&self, username: &str) -> Option<String> {
+        self.codes.lock().unwrap().remove(username)
+    }
+}
+
+impl Notifier for CodeRecorder {
+    async fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), NotifyError> {
+        self.codes
+            .lock()
+            .unwrap()
+            .insert(delivery.user.username.clone(), delivery.code.to_owned());
+        Ok(())
+    }
+}
+
+/// The default settings, minus what would throttle a benchmark: no per-client login limit, no
+/// account lockout, practically unlimited attempts per challenge (so one challenge takes wrong
+/// codes for the whole wrong-code row). Nothing else differs from the defaults.
+pub fn bench_settings() -> OtpSettings {
+    OtpSettings {
+        login_rate_limit: 0,
+        lockout_threshold: 0,
+        max_attempts: u32::MAX,
+        ..OtpSettings::default()
+    }
+}
+
+/// What [`bench_settings`] changes, for the reports.
+pub const SETTINGS_NOTE: &str = "settings: defaults except login_rate_limit = 0, \
+     lockout_threshold = 0 (no lockout), max_attempts = u32::MAX (so throttling does not distort \
+     the rates)";
+
+/// The routes behind the layer: a public `/health` and a `/api/me` that reads the user.
+pub fn routes() -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/api/me",
+            get(|Extension(user): Extension<AuthenticatedUser>| async move { user.username }),
+        )
+}
+
+/// A verify body.
+pub fn verify_body(challenge: &str, code: &str) -> String {
+    serde_json::json!({ "challenge": challenge, "token": code }).to_string()
+}
+
+/// A login body.
+pub fn login_body(username: &str) -> String {
+    serde_json::json!({ "username": username, "password": PASSWORD }).to_string()
+}
+
+/// A code of the same length that is certainly not `code`.
+pub fn wrong_code(code: &str) -> String {
+    code.bytes()
+        .map(|b| char::from(b'0' + (b - b'0' + 1) % 10))
+        .collect()
+}

@@ -1,0 +1,1062 @@
+//! Throughput over loopback: the layer served by axum in this process, driven by a hyper client
+//! load loop in this process, every row measured the same way in one run and reported as a ratio
+//! to baselines measured alongside it. See BENCHMARKS.md for what each row measures.
+//!
+//! ```text
+//! cargo bench --all-features --bench throughput                           # full run
+//! TOWER_OTP_BENCH_SMOKE=1 cargo bench --all-features --bench throughput   # every row briefly
+//! ```
+//!
+//! Environment (all optional):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `TOWER_OTP_BENCH_SMOKE` | unset | `1`: every row for a fraction of a second, fail on any wrong answer (also the mode when run by `cargo test`) |
+//! | `TOWER_OTP_BENCH_SECS` | 4 | measured seconds per row (after a warm-up of a quarter of that, at most 1 s) |
+//! | `TOWER_OTP_BENCH_CONNECTIONS` | 8 | keep-alive connections of the closed-loop rows |
+//! | `TOWER_OTP_BENCH_CLIENT_THREADS` | 2 | worker threads of the load generator's runtime |
+//! | `TOWER_OTP_BENCH_RSS_VERIFICATIONS` | 1000000 | verifications of the memory check |
+//! | `TOWER_OTP_BENCH_ONLY` | unset | comma-separated words: run only the rows whose key contains one (`rss`, `bare`, `pass`, `raw`, `token`, `verify`, `wrong`, `login`, `storm`) |
+//! | `TOWER_OTP_BENCH_REDIS_URL` | unset | use this Redis instead of starting a private `redis-server` |
+
+mod support;
+
+#[path = "throughput/load.rs"]
+mod load;
+#[path = "throughput/redis_server.rs"]
+mod redis_server;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use load::{NextRequest, Outcome, Plan};
+use redis_server::RedisServer;
+use serde_json::Value;
+use support::{
+    bench_settings, login_body, routes, verify_body, wrong_code, BenchUsers, CodeRecorder,
+    PASSWORD, SETTINGS_NOTE,
+};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+use tower_otp::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tower_otp::store::{MemoryStore, RedisStore};
+use tower_otp::{ManualClock, OtpAuthLayer};
+
+/// Verifies per second assumed when no token row ran to size the challenge pool from.
+const FALLBACK_RATE: f64 = 50_000.0;
+
+struct Config {
+    smoke: bool,
+    duration: Duration,
+    warmup: Duration,
+    connections: usize,
+    client_threads: usize,
+    rss_verifications: u64,
+    only: Option<Vec<String>>,
+    redis_url: Option<String>,
+    /// The latency probe: connections, and the period of each.
+    probe_connections: usize,
+    probe_period: Duration,
+    storm_connections: usize,
+}
+
+fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
+    )
+}
+
+impl Config {
+    fn from_env() -> Self {
+        // `cargo bench` passes `--bench`; `cargo test --benches` does not: smoke-test then.
+        let under_cargo_test = !std::env::args().any(|a| a == "--bench");
+        let smoke =
+            under_cargo_test || std::env::var("TOWER_OTP_BENCH_SMOKE").is_ok_and(|v| v != "0");
+        let duration = if smoke {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs_f64(env("TOWER_OTP_BENCH_SECS").unwrap_or(4.0))
+        };
+        Self {
+            smoke,
+            duration,
+            warmup: (duration / 4).min(Duration::from_secs(1)),
+            connections: env("TOWER_OTP_BENCH_CONNECTIONS").unwrap_or(8),
+            client_threads: env("TOWER_OTP_BENCH_CLIENT_THREADS").unwrap_or(2),
+            rss_verifications: env("TOWER_OTP_BENCH_RSS_VERIFICATIONS").unwrap_or(if smoke {
+                20_000
+            } else {
+                1_000_000
+            }),
+            only: std::env::var("TOWER_OTP_BENCH_ONLY")
+                .ok()
+                .map(|v| v.split(',').map(|w| w.trim().to_owned()).collect()),
+            redis_url: std::env::var("TOWER_OTP_BENCH_REDIS_URL").ok(),
+            probe_connections: 4,
+            probe_period: Duration::from_millis(4),
+            storm_connections: 8,
+        }
+    }
+
+    fn wants(&self, key: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|words| words.iter().any(|w| key.contains(w.as_str())))
+    }
+
+    fn plan(&self) -> Plan {
+        Plan {
+            connections: self.connections,
+            warmup: self.warmup,
+            duration: self.duration,
+            pace: None,
+        }
+    }
+}
+
+/// The servers under test, all on `server`'s runtime, each on its own loopback port.
+struct Servers {
+    bare: SocketAddr,
+    memory: App,
+    redis: App,
+    raw: SocketAddr,
+    users: BenchUsers,
+    /// Every `fast-<n>` user is used once: a new login would kill a challenge still in use.
+    next_user: AtomicU64,
+}
+
+/// The layer over the benchmark routes on one store, served, plus a handle for set-up requests
+/// through `oneshot` on the very same layer.
+struct App {
+    addr: SocketAddr,
+    router: Router,
+    codes: CodeRecorder,
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().unwrap();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+impl App {
+    async fn start(users: &BenchUsers, store: impl tower_otp::store::TokenStore) -> Self {
+        let codes = CodeRecorder::default();
+        let layer = OtpAuthLayer::new(users.clone(), codes.clone())
+            .with_settings(bench_settings())
+            .expect("valid settings")
+            .with_store(store)
+            .with_protected_path("/api/");
+        let router = routes().layer(layer);
+        Self {
+            addr: serve(router.clone()).await,
+            router,
+            codes,
+        }
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Logs `user` in through the layer: the challenge id and the code it was sent.
+    async fn login(&self, user: &str) -> (String, String) {
+        let request = Request::post("/api-auth/login/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(login_body(user)))
+            .unwrap();
+        let (status, body) = self.call(request).await;
+        assert_eq!(status, StatusCode::OK, "login set-up failed: {body}");
+        let challenge = body["challenge"].as_str().unwrap().to_owned();
+        let code = self.codes.take(user).expect("the code was delivered");
+        (challenge, code)
+    }
+
+    async fn token(&self, user: &str) -> String {
+        let (challenge, code) = self.login(user).await;
+        let request = Request::post("/api-auth/verify-token/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(verify_body(&challenge, &code)))
+            .unwrap();
+        let (status, body) = self.call(request).await;
+        assert_eq!(status, StatusCode::OK, "verify set-up failed: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Raw Redis baselines: an axum handler doing one GET, one doing one EVALSHA (of a script that
+/// does one GET), on the same kind of connection `RedisStore` uses.
+async fn raw_redis_server(url: &str) -> SocketAddr {
+    use tower_otp::redis::{AsyncCommands, Client, Script};
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    let client = Client::open(url).expect("valid Redis URL");
+    let mut manager = ConnectionManager::new_with_config(client, config)
+        .await
+        .expect("connect to Redis");
+    let _: () = manager
+        .set("bench:raw", "fast-0")
+        .await
+        .expect("SET the baseline key");
+    let script = Arc::new(Script::new("return redis.call('GET', KEYS[1])"));
+    let router = Router::new()
+        .route(
+            "/get",
+            get(
+                |State((mut c, _)): State<(ConnectionManager, Arc<Script>)>| async move {
+                    let value: String = c.get("bench:raw").await.expect("GET");
+                    value
+                },
+            ),
+        )
+        .route(
+            "/evalsha",
+            get(
+                |State((mut c, s)): State<(ConnectionManager, Arc<Script>)>| async move {
+                    let value: String = s
+                        .key("bench:raw")
+                        .invoke_async(&mut c)
+                        .await
+                        .expect("EVALSHA");
+                    value
+                },
+            ),
+        )
+        .with_state((manager, script));
+    serve(router).await
+}
+
+impl Servers {
+    async fn start(users: BenchUsers, redis_url: &str) -> Self {
+        let redis_store = RedisStore::new(redis_url)
+            .expect("valid Redis URL")
+            .with_prefix("bench:");
+        Self {
+            bare: serve(routes()).await,
+            memory: App::start(&users, MemoryStore::new()).await,
+            redis: App::start(&users, redis_store).await,
+            raw: raw_redis_server(redis_url).await,
+            users,
+            next_user: AtomicU64::new(0),
+        }
+    }
+
+    fn fresh_user(&self) -> String {
+        format!("fast-{}", self.next_user.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Logs `count` fresh users in through `app` (many at once) and returns their verify bodies,
+/// with the right code or, if `wrong`, a wrong one.
+async fn prepare_challenges(
+    servers: &Arc<Servers>,
+    app: fn(&Servers) -> &App,
+    count: usize,
+    wrong: bool,
+) -> Vec<Bytes> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(Mutex::new(Vec::with_capacity(count)));
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let (servers, next, bodies) = (servers.clone(), next.clone(), bodies.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    let user = servers.fresh_user();
+                    let (challenge, code) = app(&servers).login(&user).await;
+                    let code = if wrong { wrong_code(&code) } else { code };
+                    let body = Bytes::from(verify_body(&challenge, &code));
+                    bodies.lock().unwrap().push(body);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a set-up task panicked");
+    }
+    Arc::into_inner(bodies).unwrap().into_inner().unwrap()
+}
+
+fn request(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Bytes>,
+) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1");
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Token {token}"));
+    }
+    if body.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+    }
+    builder
+        .body(Full::new(body.unwrap_or_default()))
+        .expect("a valid request")
+}
+
+/// The same GET forever.
+fn same_get(path: &'static str) -> NextRequest {
+    Arc::new(move || Some(request(Method::GET, path, None, None)))
+}
+
+/// GETs with each token in turn.
+fn token_gets(tokens: Vec<String>) -> NextRequest {
+    let next = AtomicUsize::new(0);
+    Arc::new(move || {
+        let token = &tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()];
+        Some(request(Method::GET, "/api/me", Some(token), None))
+    })
+}
+
+/// POSTs of the bodies in turn; with `once`, each body is sent once and then the supply ends.
+fn posts(path: &'static str, bodies: Vec<Bytes>, once: bool) -> NextRequest {
+    let next = AtomicUsize::new(0);
+    Arc::new(move || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let body = if once {
+            bodies.get(i)?.clone()
+        } else {
+            bodies[i % bodies.len()].clone()
+        };
+        Some(request(Method::POST, path, None, Some(body)))
+    })
+}
+
+/// Process and Redis CPU time, to report the cost of a request on the whole machine.
+struct CpuClock {
+    redis: tower_otp::redis::Connection,
+}
+
+impl CpuClock {
+    fn new(redis_url: &str) -> Self {
+        let client = tower_otp::redis::Client::open(redis_url).expect("valid Redis URL");
+        Self {
+            redis: client.get_connection().expect("connect to Redis"),
+        }
+    }
+
+    /// CPU used so far by this process (server and client) and by Redis.
+    fn now(&mut self) -> Duration {
+        self.process() + self.redis()
+    }
+
+    fn process(&self) -> Duration {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name: state is the first, utime the 12th, stime the 13th,
+        // in clock ticks of 1/100 s.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks: u64 = fields
+            .get(11..13)
+            .map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+            .unwrap_or(0);
+        Duration::from_millis(ticks * 10)
+    }
+
+    fn redis(&mut self) -> Duration {
+        let info: String = tower_otp::redis::cmd("INFO")
+            .arg("cpu")
+            .query(&mut self.redis)
+            .unwrap_or_default();
+        let seconds: f64 = info
+            .lines()
+            .filter_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                matches!(key, "used_cpu_sys" | "used_cpu_user")
+                    .then(|| value.trim().parse::<f64>().ok())?
+            })
+            .sum();
+        Duration::from_secs_f64(seconds)
+    }
+}
+
+/// One line of the table.
+struct Row {
+    key: &'static str,
+    label: String,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    /// CPU of the whole machine's part in it (this process and Redis) per request.
+    cpu_per_request: Option<Duration>,
+    note: String,
+    problem: Option<String>,
+}
+
+impl Row {
+    fn from_outcome(
+        key: &'static str,
+        label: impl Into<String>,
+        outcome: &Outcome,
+        cpu: Option<Duration>,
+    ) -> Self {
+        let mut problems = Vec::new();
+        if outcome.unexpected > 0 {
+            problems.push(format!(
+                "{} unexpected answers (first: {})",
+                outcome.unexpected,
+                outcome.first_unexpected.unwrap()
+            ));
+        }
+        if outcome.counted == 0 {
+            problems.push("no request completed in the measured window".to_owned());
+        }
+        let mut note = String::new();
+        if outcome.ran_out {
+            note = format!(
+                "challenges ran out after {:.2} s",
+                outcome.window.as_secs_f64()
+            );
+        }
+        Self {
+            key,
+            label: label.into(),
+            per_second: outcome.per_second(),
+            p50: outcome.quantile(0.50),
+            p99: outcome.quantile(0.99),
+            cpu_per_request: cpu
+                .map(|c| c / u32::try_from(outcome.total.max(1)).unwrap_or(u32::MAX)),
+            note,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        }
+    }
+}
+
+struct Bench {
+    config: Config,
+    server: Runtime,
+    client: Runtime,
+    servers: Arc<Servers>,
+    cpu: CpuClock,
+    rows: Vec<Row>,
+}
+
+impl Bench {
+    /// Runs one closed-loop (or paced) load and records it as a row.
+    fn measure(
+        &mut self,
+        key: &'static str,
+        label: impl Into<String>,
+        addr: SocketAddr,
+        plan: Plan,
+        next: NextRequest,
+        expect: StatusCode,
+    ) -> &Row {
+        let before = self.cpu.now();
+        let outcome = self.client.block_on(load::run(addr, plan, next, expect));
+        let cpu = self.cpu.now().saturating_sub(before);
+        self.rows
+            .push(Row::from_outcome(key, label, &outcome, Some(cpu)));
+        self.rows.last().unwrap()
+    }
+
+    fn row(&self, key: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.key == key)
+    }
+
+    fn tokens(&self, app: fn(&Servers) -> &App) -> Vec<String> {
+        let servers = self.servers.clone();
+        let count = self.config.connections;
+        self.server.block_on(async move {
+            let mut tokens = Vec::with_capacity(count);
+            for _ in 0..count {
+                tokens.push(app(&servers).token(&servers.fresh_user()).await);
+            }
+            tokens
+        })
+    }
+
+    fn http_rows(&mut self) {
+        let plan = self.config.plan();
+        if self.config.wants("bare") {
+            let addr = self.servers.bare;
+            self.measure(
+                "bare",
+                "bare axum: GET /health",
+                addr,
+                plan,
+                same_get("/health"),
+                StatusCode::OK,
+            );
+        }
+        if self.config.wants("pass") {
+            let addr = self.servers.memory.addr;
+            self.measure(
+                "pass",
+                "axum + layer, no credentials (pass-through)",
+                addr,
+                plan,
+                same_get("/health"),
+                StatusCode::OK,
+            );
+        }
+        if self.config.wants("raw") {
+            let addr = self.servers.raw;
+            self.measure(
+                "raw-get",
+                "baseline: handler doing 1 Redis GET",
+                addr,
+                plan,
+                same_get("/get"),
+                StatusCode::OK,
+            );
+            self.measure(
+                "raw-evalsha",
+                "baseline: handler doing 1 Redis EVALSHA",
+                addr,
+                plan,
+                same_get("/evalsha"),
+                StatusCode::OK,
+            );
+        }
+        let stores: [(&str, fn(&Servers) -> &App); 2] =
+            [("memory", |s| &s.memory), ("Redis", |s| &s.redis)];
+        for (store, app) in stores {
+            let keys = if store == "memory" {
+                ["token-memory", "verify-memory", "wrong-memory"]
+            } else {
+                ["token-redis", "verify-redis", "wrong-redis"]
+            };
+            let addr = app(&self.servers).addr;
+            if self.config.wants(keys[0]) {
+                let tokens = self.tokens(app);
+                self.measure(
+                    keys[0],
+                    format!("token-authenticated GET /api/me, {store}"),
+                    addr,
+                    plan,
+                    token_gets(tokens),
+                    StatusCode::OK,
+                );
+            }
+            if self.config.wants(keys[1]) {
+                // Verify does strictly more than a token check: its rate is below that row's.
+                let rate = self.row(keys[0]).map_or(FALLBACK_RATE, |r| r.per_second);
+                let total = plan.warmup + plan.duration;
+                let count = (rate * total.as_secs_f64() * 1.2) as usize + 1000;
+                let servers = self.servers.clone();
+                let started = Instant::now();
+                let bodies = self
+                    .server
+                    .block_on(prepare_challenges(&servers, app, count, false));
+                let setup = started.elapsed();
+                let row = self.measure(
+                    keys[1],
+                    format!("verify (fresh challenge), {store}"),
+                    addr,
+                    plan,
+                    posts("/api-auth/verify-token/", bodies, true),
+                    StatusCode::OK,
+                );
+                let _ = row;
+                let last = self.rows.last_mut().unwrap();
+                let prepared = format!(
+                    "{count} challenges prepared in {:.1} s",
+                    setup.as_secs_f64()
+                );
+                last.note = join_notes(&last.note, &prepared);
+            }
+            if self.config.wants(keys[2]) {
+                let servers = self.servers.clone();
+                let count = self.config.connections;
+                let bodies = self
+                    .server
+                    .block_on(prepare_challenges(&servers, app, count, true));
+                self.measure(
+                    keys[2],
+                    format!("wrong-code verify, {store}"),
+                    addr,
+                    plan,
+                    posts("/api-auth/verify-token/", bodies, false),
+                    StatusCode::BAD_REQUEST,
+                );
+            }
+        }
+    }
+
+    /// argon2id alone, then logins (each one argon2id verification), then the login storm.
+    fn password_rows(&mut self) {
+        let plan = self.config.plan();
+        let threads = parallelism();
+        if self.config.wants("login") {
+            let before = self.cpu.now();
+            let outcome = self
+                .server
+                .block_on(argon2_rate(&self.servers.users, threads, plan));
+            let cpu = self.cpu.now().saturating_sub(before);
+            let mut row = Row::from_outcome(
+                "argon2",
+                format!("argon2id verify_password alone, {threads} at a time"),
+                &outcome,
+                Some(cpu),
+            );
+            row.note = "the reference for the login row".to_owned();
+            self.rows.push(row);
+            let addr = self.servers.memory.addr;
+            self.measure(
+                "login",
+                "login (argon2id), memory",
+                addr,
+                plan,
+                logins(plan.connections),
+                StatusCode::OK,
+            );
+        }
+        if self.config.wants("storm") {
+            let tokens = self.tokens(|s| &s.memory);
+            let addr = self.servers.memory.addr;
+            let probe = Plan {
+                connections: self.config.probe_connections,
+                pace: Some(self.config.probe_period),
+                ..plan
+            };
+            let rate = probe.connections as f64 / self.config.probe_period.as_secs_f64();
+            self.measure(
+                "idle",
+                format!("token-auth probe ({rate:.0} req/s), idle"),
+                addr,
+                probe,
+                token_gets(tokens.clone()),
+                StatusCode::OK,
+            );
+            let storm = Plan {
+                connections: self.config.storm_connections,
+                ..plan
+            };
+            let before = self.cpu.now();
+            let (probe_outcome, storm_outcome) = self.client.block_on(async move {
+                let storm = tokio::spawn(load::run(
+                    addr,
+                    storm,
+                    logins(storm.connections),
+                    StatusCode::OK,
+                ));
+                let probe = load::run(addr, probe, token_gets(tokens), StatusCode::OK).await;
+                (probe, storm.await.expect("the storm panicked"))
+            });
+            let cpu = self.cpu.now().saturating_sub(before);
+            let mut row = Row::from_outcome(
+                "storm",
+                format!("token-auth probe ({rate:.0} req/s), login storm"),
+                &probe_outcome,
+                None,
+            );
+            let storm_row = Row::from_outcome("storm-logins", "", &storm_outcome, None);
+            row.note = format!(
+                "storm: {} connections logging in, {:.1} logins/s",
+                storm.connections, storm_row.per_second
+            );
+            if let Some(problem) = storm_row.problem {
+                row.problem = Some(format!("login storm: {problem}"));
+            }
+            row.cpu_per_request = None;
+            let _ = cpu;
+            self.rows.push(row);
+        }
+    }
+}
+
+fn join_notes(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (false, true) => a.to_owned(),
+        (false, false) => format!("{a}; {b}"),
+    }
+}
+
+/// Logins of `argon-<i>` users, one per connection (a user's new login replaces its challenge).
+fn logins(users: usize) -> NextRequest {
+    let bodies = (0..users)
+        .map(|i| Bytes::from(login_body(&format!("argon-{i}"))))
+        .collect();
+    posts("/api-auth/login/", bodies, false)
+}
+
+/// `threads` tasks verifying the benchmark password with argon2id on the blocking pool, back to
+/// back, as the login endpoint does.
+async fn argon2_rate(users: &BenchUsers, threads: usize, plan: Plan) -> Outcome {
+    let hash = users.argon2_hash();
+    let start = Instant::now() + plan.warmup;
+    let end = start + plan.duration;
+    let tasks: Vec<_> = (0..threads)
+        .map(|_| {
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut total = 0;
+                while Instant::now() < end {
+                    let sent = Instant::now();
+                    let ok = tower_otp::verify_password(hash.to_string(), PASSWORD.to_owned())
+                        .await
+                        .expect("argon2 verification");
+                    assert!(ok);
+                    let done = Instant::now();
+                    total += 1;
+                    if sent >= start && done <= end {
+                        latencies.push(done - sent);
+                    }
+                }
+                (latencies, total)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut total = 0;
+    for task in tasks {
+        let (l, t) = task.await.unwrap();
+        latencies.extend(l);
+        total += t;
+    }
+    Outcome::from_latencies(latencies, total, plan.duration)
+}
+
+/// RSS before and after many verifications on a `MemoryStore`.
+struct RssReport {
+    verifications: u64,
+    warmup: u64,
+    rss_before: u64,
+    rss_after: u64,
+    records_before: usize,
+    records_after: usize,
+}
+
+impl RssReport {
+    fn growth(&self) -> f64 {
+        self.rss_after as f64 / self.rss_before as f64 - 1.0
+    }
+
+    fn flat(&self) -> bool {
+        // Allocator noise: a few percent, or 1 MiB on a small heap.
+        self.rss_after <= (self.rss_before as f64 * 1.05) as u64 + 1024 * 1024
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `verifications` logins and verifies through `oneshot` on a `MemoryStore`, with a manual clock
+/// moving one second per verification (so tokens, challenges and markers expire along the way,
+/// as in 11 days of traffic), over 1000 users. RSS after the first tenth, and at the
+/// end.
+async fn rss_check(users: &BenchUsers, verifications: u64) -> RssReport {
+    let clock = ManualClock::new(SystemTime::now());
+    let store = MemoryStore::new();
+    let codes = CodeRecorder::default();
+    let layer = OtpAuthLayer::new(users.clone(), codes.clone())
+        .with_settings(bench_settings())
+        .expect("valid settings")
+        .with_store(store.clone())
+        .with_clock(clock.clone());
+    let app = Arc::new(App {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        router: routes().layer(layer),
+        codes,
+    });
+    // One task: with several, one preempted between its login and its verify could find its
+    // code expired by the others' clock moves.
+    let run = |count: u64| {
+        let (app, clock) = (app.clone(), clock.clone());
+        async move {
+            for i in 0..count {
+                let _token = app.token(&format!("fast-{}", i % 1000)).await;
+                clock.advance(Duration::from_secs(1));
+            }
+        }
+    };
+    let warmup = verifications / 10;
+    run(warmup).await;
+    let (rss_before, records_before) = (rss_kib(), store.len());
+    run(verifications - warmup).await;
+    RssReport {
+        verifications,
+        warmup,
+        rss_before,
+        rss_after: rss_kib(),
+        records_before,
+        records_after: store.len(),
+    }
+}
+
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn main() {
+    let config = Config::from_env();
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()
+        .unwrap();
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.client_threads)
+        .enable_all()
+        .thread_name("bench-client")
+        .build()
+        .unwrap();
+    eprintln!(
+        "tower-otp throughput benchmark{}",
+        if config.smoke { " (smoke mode)" } else { "" }
+    );
+
+    let users = BenchUsers::new();
+    // First, while the heap is small, so that freed memory of other rows cannot hide growth.
+    let rss = config.wants("rss").then(|| {
+        eprintln!(
+            "memory check: {} verifications ...",
+            config.rss_verifications
+        );
+        server.block_on(rss_check(&users, config.rss_verifications))
+    });
+
+    let _redis_server;
+    let redis_url = match &config.redis_url {
+        Some(url) => url.clone(),
+        None => {
+            let started = RedisServer::start();
+            let url = started.url();
+            _redis_server = started;
+            url
+        }
+    };
+    let servers = Arc::new(server.block_on(Servers::start(users, &redis_url)));
+    let mut bench = Bench {
+        cpu: CpuClock::new(&redis_url),
+        config,
+        server,
+        client,
+        servers,
+        rows: Vec::new(),
+    };
+    eprintln!("measuring ...");
+    bench.http_rows();
+    bench.password_rows();
+    let ok = report(&bench, rss.as_ref(), &redis_url);
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// Prints the table and the targets; whether every row answered as expected.
+fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
+    let config = &bench.config;
+    let rate = |key: &str| bench.row(key).map(|r| r.per_second);
+    let (bare, get, evalsha) = (rate("bare"), rate("raw-get"), rate("raw-evalsha"));
+    println!();
+    println!(
+        "tower-otp throughput: {} CPUs ({}), {}, Redis {} at {redis_url}",
+        parallelism(),
+        cpu_model(),
+        rustc_version(),
+        redis_version(redis_url),
+    );
+    println!(
+        "load: {} keep-alive HTTP/1.1 connections per row (hyper client, closed loop, {} client \
+         threads in this process), {:.2} s measured after {:.2} s warm-up; the server runs on {} \
+         Tokio workers in this process",
+        config.connections,
+        config.client_threads,
+        config.duration.as_secs_f64(),
+        config.warmup.as_secs_f64(),
+        parallelism(),
+    );
+    println!("{SETTINGS_NOTE}");
+    if config.smoke {
+        println!("SMOKE RUN: rows too short for the figures to mean anything; checks that every row works");
+    }
+    println!();
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}  notes",
+        "row", "req/s", "p50", "p99", "×bare", "×GET", "×EVALSHA", "CPU/req"
+    );
+    let ratio = |value: f64, base: Option<f64>| {
+        base.map_or("-".to_owned(), |b| format!("{:.2}", value / b))
+    };
+    let mut ok = true;
+    for row in &bench.rows {
+        let http = !matches!(row.key, "argon2" | "login" | "idle" | "storm");
+        let mut note = row.note.clone();
+        if row.key == "login" {
+            if let Some(argon2) = rate("argon2") {
+                note = join_notes(
+                    &format!("{:.2} × the argon2id rate", row.per_second / argon2),
+                    &note,
+                );
+            }
+        }
+        if row.key == "storm" {
+            if let Some(idle) = bench.row("idle") {
+                note = join_notes(
+                    &format!("p99 {:.2} × idle", ratio_of(row.p99, idle.p99)),
+                    &note,
+                );
+            }
+        }
+        if let Some(problem) = &row.problem {
+            ok = false;
+            note = join_notes(&format!("ERROR: {problem}"), &note);
+        }
+        let (x_bare, x_get, x_evalsha) = if http {
+            (
+                ratio(row.per_second, bare),
+                ratio(row.per_second, get),
+                ratio(row.per_second, evalsha),
+            )
+        } else {
+            ("-".into(), "-".into(), "-".into())
+        };
+        println!(
+            "{:<46} {:>9.0} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}  {}",
+            row.label,
+            row.per_second,
+            micros(row.p50),
+            micros(row.p99),
+            x_bare,
+            x_get,
+            x_evalsha,
+            row.cpu_per_request.map_or("-".to_owned(), micros),
+            note,
+        );
+    }
+    println!();
+    println!(
+        "CPU/req: CPU time of this process (server and load generator) and of Redis, per request."
+    );
+    println!("targets (ratios measured side by side in this run):");
+    let target = |name: &str, value: Option<f64>, bound: f64, at_least: bool| {
+        let Some(value) = value else {
+            println!("  {name:<44} not measured");
+            return;
+        };
+        let met = if at_least {
+            value >= bound
+        } else {
+            value <= bound
+        };
+        let sign = if at_least { "≥" } else { "≤" };
+        println!(
+            "  {name:<44} {value:>6.2} ({sign} {bound:.2}) {}",
+            if met { "met" } else { "MISSED" }
+        );
+    };
+    let over = |a: &str, b: Option<f64>| rate(a).zip(b).map(|(a, b)| a / b);
+    target("pass-through / bare axum", over("pass", bare), 0.95, true);
+    target(
+        "token-authenticated (Redis) / raw GET",
+        over("token-redis", get),
+        0.90,
+        true,
+    );
+    target(
+        "verify (Redis) / raw EVALSHA",
+        over("verify-redis", evalsha),
+        0.80,
+        true,
+    );
+    let storm = bench
+        .row("storm")
+        .zip(bench.row("idle"))
+        .map(|(s, i)| ratio_of(s.p99, i.p99));
+    target(
+        "token-auth p99 during login storm / idle",
+        storm,
+        2.0,
+        false,
+    );
+    match rss {
+        Some(rss) => println!(
+            "  {:<44} {:>+5.1}% ({} → {} KiB RSS between verification {} and {}; store records {} → {}) {}",
+            "RSS over the verifications, MemoryStore",
+            rss.growth() * 100.0,
+            rss.rss_before,
+            rss.rss_after,
+            rss.warmup,
+            rss.verifications,
+            rss.records_before,
+            rss.records_after,
+            if rss.flat() { "flat: met" } else { "GROWS: MISSED" },
+        ),
+        None => println!("  {:<44} not measured", "RSS over the verifications, MemoryStore"),
+    }
+    ok
+}
+
+fn ratio_of(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+fn micros(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+fn rustc_version() -> String {
+    std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "rustc ?".to_owned(), |v| v.trim().to_owned())
+}
+
+fn redis_version(url: &str) -> String {
+    let info: Option<String> = tower_otp::redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| tower_otp::redis::cmd("INFO").arg("server").query(&mut c))
+        .ok();
+    info.and_then(|i| {
+        i.lines()
+            .find_map(|l| l.strip_prefix("redis_version:").map(str::to_owned))
+    })
+    .unwrap_or_else(|| "?".to_owned())
+}
