@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | `TOWER_OTP_BENCH_SMOKE` | unset | `1`: every row for a fraction of a second, fail on any wrong answer (also the mode when run by `cargo test`) |
 //! | `TOWER_OTP_BENCH_SECS` | 4 | measured seconds per row (after a warm-up of a quarter of that, at most 1 s) |
+//! | `TOWER_OTP_BENCH_ROUNDS` | 2 | slices each HTTP row is measured in, interleaved with the other rows' |
 //! | `TOWER_OTP_BENCH_CONNECTIONS` | 8 | keep-alive connections of the closed-loop rows |
 //! | `TOWER_OTP_BENCH_CLIENT_THREADS` | 2 | worker threads of the load generator's runtime |
 //! | `TOWER_OTP_BENCH_RSS_VERIFICATIONS` | 1000000 | verifications of the memory check |
@@ -60,6 +61,8 @@ struct Config {
     duration: Duration,
     warmup: Duration,
     connections: usize,
+    /// Each HTTP row is measured in this many slices, one per round over all rows.
+    rounds: u32,
     client_threads: usize,
     rss_verifications: u64,
     only: Option<Vec<String>>,
@@ -95,6 +98,11 @@ impl Config {
             duration,
             warmup: (duration / 4).min(Duration::from_secs(1)),
             connections: env("TOWER_OTP_BENCH_CONNECTIONS").unwrap_or(8),
+            rounds: if smoke {
+                1
+            } else {
+                env("TOWER_OTP_BENCH_ROUNDS").unwrap_or(2).max(1)
+            },
             client_threads: env("TOWER_OTP_BENCH_CLIENT_THREADS").unwrap_or(2),
             rss_verifications: env("TOWER_OTP_BENCH_RSS_VERIFICATIONS").unwrap_or(if smoke {
                 20_000
@@ -351,7 +359,29 @@ fn posts(path: &'static str, bodies: Vec<Bytes>, once: bool) -> NextRequest {
     })
 }
 
-/// Process and Redis CPU time, to report the cost of a request on the whole machine.
+/// CPU time used so far, read before and after each measurement.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpu {
+    /// This process: the servers and the load generator.
+    process: Duration,
+    /// The Redis server.
+    redis: Duration,
+}
+
+impl Cpu {
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            process: self.process.saturating_sub(before.process),
+            redis: self.redis.saturating_sub(before.redis),
+        }
+    }
+
+    fn add(&mut self, other: Cpu) {
+        self.process += other.process;
+        self.redis += other.redis;
+    }
+}
+
 struct CpuClock {
     redis: tower_otp::redis::Connection,
 }
@@ -364,27 +394,14 @@ impl CpuClock {
         }
     }
 
-    /// CPU used so far by this process (server and client) and by Redis.
-    fn now(&mut self) -> Duration {
-        self.process() + self.redis()
+    fn now(&mut self) -> Cpu {
+        Cpu {
+            process: process_cpu(),
+            redis: self.redis_cpu(),
+        }
     }
 
-    fn process(&self) -> Duration {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        // Fields after the command name: state is the first, utime the 12th, stime the 13th,
-        // in clock ticks of 1/100 s.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks: u64 = fields
-            .get(11..13)
-            .map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
-            .unwrap_or(0);
-        Duration::from_millis(ticks * 10)
-    }
-
-    fn redis(&mut self) -> Duration {
+    fn redis_cpu(&mut self) -> Duration {
         let info: String = tower_otp::redis::cmd("INFO")
             .arg("cpu")
             .query(&mut self.redis)
@@ -401,56 +418,92 @@ impl CpuClock {
     }
 }
 
+/// CPU time of this process, from `/proc/self/stat` (clock ticks of 1/100 s).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 /// One line of the table.
 struct Row {
     key: &'static str,
     label: String,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    /// CPU of the whole machine's part in it (this process and Redis) per request.
-    cpu_per_request: Option<Duration>,
-    note: String,
-    problem: Option<String>,
+    outcome: Outcome,
+    /// CPU used while it was measured (warm-ups included); `None` when other work shared it.
+    cpu: Option<Cpu>,
+    notes: Vec<String>,
+    /// Problems found besides the row's own answers.
+    errors: Vec<String>,
 }
 
 impl Row {
-    fn from_outcome(
-        key: &'static str,
-        label: impl Into<String>,
-        outcome: &Outcome,
-        cpu: Option<Duration>,
-    ) -> Self {
-        let mut problems = Vec::new();
-        if outcome.unexpected > 0 {
-            problems.push(format!(
-                "{} unexpected answers (first: {})",
-                outcome.unexpected,
-                outcome.first_unexpected.unwrap()
-            ));
-        }
-        if outcome.counted == 0 {
-            problems.push("no request completed in the measured window".to_owned());
-        }
-        let mut note = String::new();
-        if outcome.ran_out {
-            note = format!(
-                "challenges ran out after {:.2} s",
-                outcome.window.as_secs_f64()
-            );
-        }
+    fn new(key: &'static str, label: impl Into<String>) -> Self {
         Self {
             key,
             label: label.into(),
-            per_second: outcome.per_second(),
-            p50: outcome.quantile(0.50),
-            p99: outcome.quantile(0.99),
-            cpu_per_request: cpu
-                .map(|c| c / u32::try_from(outcome.total.max(1)).unwrap_or(u32::MAX)),
-            note,
-            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            outcome: Outcome::default(),
+            cpu: Some(Cpu::default()),
+            notes: Vec::new(),
+            errors: Vec::new(),
         }
     }
+
+    fn per_second(&self) -> f64 {
+        self.outcome.per_second()
+    }
+
+    fn cpu_per_request(&self) -> Option<Cpu> {
+        let n = u32::try_from(self.outcome.total).ok().filter(|&n| n > 0)?;
+        self.cpu.map(|c| Cpu {
+            process: c.process / n,
+            redis: c.redis / n,
+        })
+    }
+
+    fn problem(&self) -> Option<String> {
+        let o = &self.outcome;
+        let mut problems = self.errors.clone();
+        if let Some(status) = o.first_unexpected {
+            problems.push(format!(
+                "{} unexpected answers (first: {status})",
+                o.unexpected
+            ));
+        }
+        if o.counted == 0 {
+            problems.push("no request completed in the measured window".to_owned());
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+/// Where the requests of an HTTP row come from.
+enum Source {
+    /// The same supply for every slice.
+    Fixed(NextRequest),
+    /// Verifies of fresh challenges: before each slice (outside the measurement) enough users
+    /// log in through the app's layer for the slice at the expected rate.
+    FreshChallenges {
+        app: fn(&Servers) -> &App,
+        /// The row whose rate bounds this one's, to size the first slice's supply.
+        bounded_by: &'static str,
+    },
+}
+
+/// A row measured over HTTP, in slices interleaved with the other rows.
+struct HttpRow {
+    row: Row,
+    addr: SocketAddr,
+    source: Source,
+    expect: StatusCode,
 }
 
 struct Bench {
@@ -462,32 +515,16 @@ struct Bench {
     rows: Vec<Row>,
 }
 
-impl Bench {
-    /// Runs one closed-loop (or paced) load and records it as a row.
-    fn measure(
-        &mut self,
-        key: &'static str,
-        label: impl Into<String>,
-        addr: SocketAddr,
-        plan: Plan,
-        next: NextRequest,
-        expect: StatusCode,
-    ) -> &Row {
-        let before = self.cpu.now();
-        let outcome = self.client.block_on(load::run(addr, plan, next, expect));
-        let cpu = self.cpu.now().saturating_sub(before);
-        self.rows
-            .push(Row::from_outcome(key, label, &outcome, Some(cpu)));
-        self.rows.last().unwrap()
-    }
+type AppOf = fn(&Servers) -> &App;
 
+impl Bench {
     fn row(&self, key: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.key == key)
     }
 
-    fn tokens(&self, app: fn(&Servers) -> &App) -> Vec<String> {
+    /// Tokens of fresh users, one per connection.
+    fn tokens(&self, app: AppOf, count: usize) -> Vec<String> {
         let servers = self.servers.clone();
-        let count = self.config.connections;
         self.server.block_on(async move {
             let mut tokens = Vec::with_capacity(count);
             for _ in 0..count {
@@ -497,116 +534,187 @@ impl Bench {
         })
     }
 
-    fn http_rows(&mut self) {
-        let plan = self.config.plan();
-        if self.config.wants("bare") {
-            let addr = self.servers.bare;
-            self.measure(
-                "bare",
-                "bare axum: GET /health",
-                addr,
-                plan,
-                same_get("/health"),
-                StatusCode::OK,
-            );
-        }
-        if self.config.wants("pass") {
-            let addr = self.servers.memory.addr;
-            self.measure(
-                "pass",
-                "axum + layer, no credentials (pass-through)",
-                addr,
-                plan,
-                same_get("/health"),
-                StatusCode::OK,
-            );
-        }
-        if self.config.wants("raw") {
-            let addr = self.servers.raw;
-            self.measure(
-                "raw-get",
-                "baseline: handler doing 1 Redis GET",
-                addr,
-                plan,
-                same_get("/get"),
-                StatusCode::OK,
-            );
-            self.measure(
-                "raw-evalsha",
-                "baseline: handler doing 1 Redis EVALSHA",
-                addr,
-                plan,
-                same_get("/evalsha"),
-                StatusCode::OK,
-            );
-        }
-        let stores: [(&str, fn(&Servers) -> &App); 2] =
-            [("memory", |s| &s.memory), ("Redis", |s| &s.redis)];
-        for (store, app) in stores {
-            let keys = if store == "memory" {
-                ["token-memory", "verify-memory", "wrong-memory"]
-            } else {
-                ["token-redis", "verify-redis", "wrong-redis"]
-            };
-            let addr = app(&self.servers).addr;
-            if self.config.wants(keys[0]) {
-                let tokens = self.tokens(app);
-                self.measure(
-                    keys[0],
-                    format!("token-authenticated GET /api/me, {store}"),
+    /// Wrong-code verifies: one challenge per connection, each taking wrong codes all along.
+    fn wrong_codes(&self, app: AppOf) -> NextRequest {
+        let servers = self.servers.clone();
+        let count = self.config.connections;
+        let bodies = self
+            .server
+            .block_on(async move { prepare_challenges(&servers, app, count, true).await });
+        posts("/api-auth/verify-token/", bodies, false)
+    }
+
+    /// The HTTP rows, in the order they are measured in each round: each target's pair side by
+    /// side.
+    fn http_rows(&self) -> Vec<HttpRow> {
+        let s = &self.servers;
+        let n = self.config.connections;
+        let mut rows = Vec::new();
+        let mut add = |key, label: &str, addr, source, expect| {
+            if self.config.wants(key) {
+                rows.push(HttpRow {
+                    row: Row::new(key, label),
                     addr,
-                    plan,
-                    token_gets(tokens),
-                    StatusCode::OK,
-                );
+                    source,
+                    expect,
+                });
             }
-            if self.config.wants(keys[1]) {
-                // Verify does strictly more than a token check: its rate is below that row's.
-                let rate = self.row(keys[0]).map_or(FALLBACK_RATE, |r| r.per_second);
-                let total = plan.warmup + plan.duration;
-                let count = (rate * total.as_secs_f64() * 1.2) as usize + 1000;
-                let servers = self.servers.clone();
-                let started = Instant::now();
-                let bodies = self
-                    .server
-                    .block_on(prepare_challenges(&servers, app, count, false));
-                let setup = started.elapsed();
-                let row = self.measure(
-                    keys[1],
-                    format!("verify (fresh challenge), {store}"),
-                    addr,
-                    plan,
-                    posts("/api-auth/verify-token/", bodies, true),
-                    StatusCode::OK,
-                );
-                let _ = row;
-                let last = self.rows.last_mut().unwrap();
-                let prepared = format!(
-                    "{count} challenges prepared in {:.1} s",
-                    setup.as_secs_f64()
-                );
-                last.note = join_notes(&last.note, &prepared);
-            }
-            if self.config.wants(keys[2]) {
-                let servers = self.servers.clone();
-                let count = self.config.connections;
-                let bodies = self
-                    .server
-                    .block_on(prepare_challenges(&servers, app, count, true));
-                self.measure(
-                    keys[2],
-                    format!("wrong-code verify, {store}"),
-                    addr,
-                    plan,
-                    posts("/api-auth/verify-token/", bodies, false),
-                    StatusCode::BAD_REQUEST,
-                );
+        };
+        let fixed = |next| Source::Fixed(next);
+        let ok = StatusCode::OK;
+        add(
+            "bare",
+            "bare axum: GET /health",
+            s.bare,
+            fixed(same_get("/health")),
+            ok,
+        );
+        add(
+            "pass",
+            "axum + layer, no credentials (pass-through)",
+            s.memory.addr,
+            fixed(same_get("/health")),
+            ok,
+        );
+        add(
+            "raw-get",
+            "baseline: handler doing 1 Redis GET",
+            s.raw,
+            fixed(same_get("/get")),
+            ok,
+        );
+        if self.config.wants("token-redis") {
+            let tokens = self.tokens(|s| &s.redis, n);
+            add(
+                "token-redis",
+                "token-authenticated GET /api/me, Redis",
+                s.redis.addr,
+                fixed(token_gets(tokens)),
+                ok,
+            );
+        }
+        add(
+            "raw-evalsha",
+            "baseline: handler doing 1 Redis EVALSHA",
+            s.raw,
+            fixed(same_get("/evalsha")),
+            ok,
+        );
+        add(
+            "verify-redis",
+            "verify (fresh challenge), Redis",
+            s.redis.addr,
+            Source::FreshChallenges {
+                app: |s| &s.redis,
+                bounded_by: "token-redis",
+            },
+            ok,
+        );
+        if self.config.wants("wrong-redis") {
+            let next = self.wrong_codes(|s| &s.redis);
+            add(
+                "wrong-redis",
+                "wrong-code verify, Redis",
+                s.redis.addr,
+                fixed(next),
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        if self.config.wants("token-memory") {
+            let tokens = self.tokens(|s| &s.memory, n);
+            add(
+                "token-memory",
+                "token-authenticated GET /api/me, memory",
+                s.memory.addr,
+                fixed(token_gets(tokens)),
+                ok,
+            );
+        }
+        add(
+            "verify-memory",
+            "verify (fresh challenge), memory",
+            s.memory.addr,
+            Source::FreshChallenges {
+                app: |s| &s.memory,
+                bounded_by: "token-memory",
+            },
+            ok,
+        );
+        if self.config.wants("wrong-memory") {
+            let next = self.wrong_codes(|s| &s.memory);
+            add(
+                "wrong-memory",
+                "wrong-code verify, memory",
+                s.memory.addr,
+                fixed(next),
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        rows
+    }
+
+    /// Measures the HTTP rows in `rounds` slices each, one slice of every row per round, so a
+    /// drift of the machine's speed during the run hits every row alike.
+    fn measure_http_rows(&mut self) {
+        let mut rows = self.http_rows();
+        let rounds = self.config.rounds;
+        let slice = Plan {
+            duration: self.config.duration / rounds,
+            warmup: self.config.warmup / rounds,
+            ..self.config.plan()
+        };
+        for round in 0..rounds {
+            eprintln!("round {} of {rounds} ...", round + 1);
+            for i in 0..rows.len() {
+                let next = match rows[i].source {
+                    Source::Fixed(ref next) => next.clone(),
+                    Source::FreshChallenges { app, bounded_by } => {
+                        // Verify does strictly more than a token check: its rate is below that
+                        // row's, and after a first slice, about its own.
+                        let rate = if rows[i].row.outcome.counted > 0 {
+                            rows[i].row.per_second()
+                        } else {
+                            rows.iter()
+                                .find(|r| r.row.key == bounded_by && r.row.outcome.counted > 0)
+                                .map_or(FALLBACK_RATE, |r| r.row.per_second())
+                        };
+                        let time = (slice.warmup + slice.duration).as_secs_f64();
+                        let count = (rate * time * 1.3) as usize + 1000;
+                        let servers = self.servers.clone();
+                        let started = Instant::now();
+                        let bodies = self
+                            .server
+                            .block_on(prepare_challenges(&servers, app, count, false));
+                        rows[i].row.notes.push(format!(
+                            "{count} challenges prepared in {:.1} s",
+                            started.elapsed().as_secs_f64()
+                        ));
+                        posts("/api-auth/verify-token/", bodies, true)
+                    }
+                };
+                let row = &mut rows[i];
+                let before = self.cpu.now();
+                let outcome = self
+                    .client
+                    .block_on(load::run(row.addr, slice, next, row.expect));
+                let used = self.cpu.now().since(before);
+                if outcome.ran_out {
+                    row.row.notes.push(format!(
+                        "challenges ran out after {:.2} s",
+                        outcome.window.as_secs_f64()
+                    ));
+                }
+                row.row.outcome.merge(outcome);
+                if let Some(cpu) = &mut row.row.cpu {
+                    cpu.add(used);
+                }
             }
         }
+        self.rows.extend(rows.into_iter().map(|r| r.row));
     }
 
     /// argon2id alone, then logins (each one argon2id verification), then the login storm.
-    fn password_rows(&mut self) {
+    fn measure_password_rows(&mut self) {
         let plan = self.config.plan();
         let threads = parallelism();
         if self.config.wants("login") {
@@ -614,27 +722,30 @@ impl Bench {
             let outcome = self
                 .server
                 .block_on(argon2_rate(&self.servers.users, threads, plan));
-            let cpu = self.cpu.now().saturating_sub(before);
-            let mut row = Row::from_outcome(
+            let mut row = Row::new(
                 "argon2",
                 format!("argon2id verify_password alone, {threads} at a time"),
-                &outcome,
-                Some(cpu),
             );
-            row.note = "the reference for the login row".to_owned();
+            row.outcome = outcome;
+            row.cpu = Some(self.cpu.now().since(before));
+            row.notes.push("the reference for the login row".to_owned());
             self.rows.push(row);
+
             let addr = self.servers.memory.addr;
-            self.measure(
-                "login",
-                "login (argon2id), memory",
+            let before = self.cpu.now();
+            let outcome = self.client.block_on(load::run(
                 addr,
                 plan,
                 logins(plan.connections),
                 StatusCode::OK,
-            );
+            ));
+            let mut row = Row::new("login", "login (argon2id), memory");
+            row.outcome = outcome;
+            row.cpu = Some(self.cpu.now().since(before));
+            self.rows.push(row);
         }
         if self.config.wants("storm") {
-            let tokens = self.tokens(|s| &s.memory);
+            let tokens = self.tokens(|s| &s.memory, self.config.probe_connections);
             let addr = self.servers.memory.addr;
             let probe = Plan {
                 connections: self.config.probe_connections,
@@ -642,19 +753,22 @@ impl Bench {
                 ..plan
             };
             let rate = probe.connections as f64 / self.config.probe_period.as_secs_f64();
-            self.measure(
-                "idle",
-                format!("token-auth probe ({rate:.0} req/s), idle"),
+            let before = self.cpu.now();
+            let outcome = self.client.block_on(load::run(
                 addr,
                 probe,
                 token_gets(tokens.clone()),
                 StatusCode::OK,
-            );
+            ));
+            let mut row = Row::new("idle", format!("token-auth probe ({rate:.0} req/s), idle"));
+            row.outcome = outcome;
+            row.cpu = Some(self.cpu.now().since(before));
+            self.rows.push(row);
+
             let storm = Plan {
                 connections: self.config.storm_connections,
                 ..plan
             };
-            let before = self.cpu.now();
             let (probe_outcome, storm_outcome) = self.client.block_on(async move {
                 let storm = tokio::spawn(load::run(
                     addr,
@@ -665,33 +779,25 @@ impl Bench {
                 let probe = load::run(addr, probe, token_gets(tokens), StatusCode::OK).await;
                 (probe, storm.await.expect("the storm panicked"))
             });
-            let cpu = self.cpu.now().saturating_sub(before);
-            let mut row = Row::from_outcome(
+            let mut row = Row::new(
                 "storm",
                 format!("token-auth probe ({rate:.0} req/s), login storm"),
-                &probe_outcome,
-                None,
             );
-            let storm_row = Row::from_outcome("storm-logins", "", &storm_outcome, None);
-            row.note = format!(
+            row.outcome = probe_outcome;
+            // The CPU of the storm's logins is not the probe's.
+            row.cpu = None;
+            row.notes.push(format!(
                 "storm: {} connections logging in, {:.1} logins/s",
-                storm.connections, storm_row.per_second
-            );
-            if let Some(problem) = storm_row.problem {
-                row.problem = Some(format!("login storm: {problem}"));
+                storm.connections,
+                storm_outcome.per_second()
+            ));
+            let mut storm_row = Row::new("storm-logins", "");
+            storm_row.outcome = storm_outcome;
+            if let Some(problem) = storm_row.problem() {
+                row.errors.push(format!("login storm: {problem}"));
             }
-            row.cpu_per_request = None;
-            let _ = cpu;
             self.rows.push(row);
         }
-    }
-}
-
-fn join_notes(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_owned(),
-        (false, true) => a.to_owned(),
-        (false, false) => format!("{a}; {b}"),
     }
 }
 
@@ -865,9 +971,9 @@ fn main() {
         servers,
         rows: Vec::new(),
     };
-    eprintln!("measuring ...");
-    bench.http_rows();
-    bench.password_rows();
+    bench.measure_http_rows();
+    eprintln!("password rows ...");
+    bench.measure_password_rows();
     let ok = report(&bench, rss.as_ref(), &redis_url);
     if !ok {
         std::process::exit(1);
@@ -877,34 +983,37 @@ fn main() {
 /// Prints the table and the targets; whether every row answered as expected.
 fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     let config = &bench.config;
-    let rate = |key: &str| bench.row(key).map(|r| r.per_second);
+    let rate = |key: &str| bench.row(key).map(Row::per_second);
     let (bare, get, evalsha) = (rate("bare"), rate("raw-get"), rate("raw-evalsha"));
     println!();
     println!(
-        "tower-otp throughput: {} CPUs ({}), {}, Redis {} at {redis_url}",
+        "tower-otp throughput: {} CPUs ({}), {}, Redis {} (private, loopback)",
         parallelism(),
         cpu_model(),
         rustc_version(),
         redis_version(redis_url),
     );
     println!(
-        "load: {} keep-alive HTTP/1.1 connections per row (hyper client, closed loop, {} client \
-         threads in this process), {:.2} s measured after {:.2} s warm-up; the server runs on {} \
-         Tokio workers in this process",
+        "load: {} keep-alive HTTP/1.1 connections (hyper client, closed loop, {} threads) and \
+         the servers ({} Tokio workers) in this process; {:.2} s measured per row after \
+         {:.2} s warm-up, HTTP rows in {} interleaved slices",
         config.connections,
         config.client_threads,
+        parallelism(),
         config.duration.as_secs_f64(),
         config.warmup.as_secs_f64(),
-        parallelism(),
+        config.rounds,
     );
     println!("{SETTINGS_NOTE}");
     if config.smoke {
-        println!("SMOKE RUN: rows too short for the figures to mean anything; checks that every row works");
+        println!(
+            "SMOKE RUN: rows too short for the figures to mean anything; checks that every row works"
+        );
     }
     println!();
     println!(
-        "{:<46} {:>9} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}  notes",
-        "row", "req/s", "p50", "p99", "×bare", "×GET", "×EVALSHA", "CPU/req"
+        "{:<46} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8}  notes",
+        "row", "req/s", "p50", "p99", "×bare", "×GET", "×EVALSHA", "CPU/req", "Redis/req"
     );
     let ratio = |value: f64, base: Option<f64>| {
         base.map_or("-".to_owned(), |b| format!("{:.2}", value / b))
@@ -912,52 +1021,51 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     let mut ok = true;
     for row in &bench.rows {
         let http = !matches!(row.key, "argon2" | "login" | "idle" | "storm");
-        let mut note = row.note.clone();
-        if row.key == "login" {
-            if let Some(argon2) = rate("argon2") {
-                note = join_notes(
-                    &format!("{:.2} × the argon2id rate", row.per_second / argon2),
-                    &note,
-                );
-            }
-        }
-        if row.key == "storm" {
-            if let Some(idle) = bench.row("idle") {
-                note = join_notes(
-                    &format!("p99 {:.2} × idle", ratio_of(row.p99, idle.p99)),
-                    &note,
-                );
-            }
-        }
-        if let Some(problem) = &row.problem {
+        let mut notes = Vec::new();
+        if let Some(problem) = row.problem() {
             ok = false;
-            note = join_notes(&format!("ERROR: {problem}"), &note);
+            notes.push(format!("ERROR: {problem}"));
         }
+        match row.key {
+            "login" => notes.extend(
+                rate("argon2")
+                    .map(|argon2| format!("{:.2} × the argon2id rate", row.per_second() / argon2)),
+            ),
+            "storm" => notes.extend(bench.row("idle").map(|idle| {
+                let p99 = row.outcome.quantile(0.99);
+                format!(
+                    "p99 {:.2} × idle",
+                    ratio_of(p99, idle.outcome.quantile(0.99))
+                )
+            })),
+            _ => {}
+        }
+        notes.extend(row.notes.iter().cloned());
         let (x_bare, x_get, x_evalsha) = if http {
-            (
-                ratio(row.per_second, bare),
-                ratio(row.per_second, get),
-                ratio(row.per_second, evalsha),
-            )
+            let r = row.per_second();
+            (ratio(r, bare), ratio(r, get), ratio(r, evalsha))
         } else {
             ("-".into(), "-".into(), "-".into())
         };
+        let cpu = row.cpu_per_request();
         println!(
-            "{:<46} {:>9.0} {:>9} {:>9} {:>6} {:>6} {:>8} {:>8}  {}",
+            "{:<46} {:>8.0} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8}  {}",
             row.label,
-            row.per_second,
-            micros(row.p50),
-            micros(row.p99),
+            row.per_second(),
+            micros(row.outcome.quantile(0.50)),
+            micros(row.outcome.quantile(0.99)),
             x_bare,
             x_get,
             x_evalsha,
-            row.cpu_per_request.map_or("-".to_owned(), micros),
-            note,
+            cpu.map_or("-".to_owned(), |c| micros(c.process)),
+            cpu.map_or("-".to_owned(), |c| micros(c.redis)),
+            notes.join("; "),
         );
     }
     println!();
     println!(
-        "CPU/req: CPU time of this process (server and load generator) and of Redis, per request."
+        "CPU/req: CPU time of this process (servers and load generator) per request; Redis/req: \
+         the Redis server's."
     );
     println!("targets (ratios measured side by side in this run):");
     let target = |name: &str, value: Option<f64>, bound: f64, at_least: bool| {
@@ -993,17 +1101,18 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     let storm = bench
         .row("storm")
         .zip(bench.row("idle"))
-        .map(|(s, i)| ratio_of(s.p99, i.p99));
+        .map(|(s, i)| ratio_of(s.outcome.quantile(0.99), i.outcome.quantile(0.99)));
     target(
         "token-auth p99 during login storm / idle",
         storm,
         2.0,
         false,
     );
+    let rss_name = "RSS over the verifications, MemoryStore";
     match rss {
         Some(rss) => println!(
-            "  {:<44} {:>+5.1}% ({} → {} KiB RSS between verification {} and {}; store records {} → {}) {}",
-            "RSS over the verifications, MemoryStore",
+            "  {rss_name:<44} {:>+5.1}% ({} → {} KiB RSS from verification {} to {}; store \
+             records {} → {}) {}",
             rss.growth() * 100.0,
             rss.rss_before,
             rss.rss_after,
@@ -1011,9 +1120,13 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
             rss.verifications,
             rss.records_before,
             rss.records_after,
-            if rss.flat() { "flat: met" } else { "GROWS: MISSED" },
+            if rss.flat() {
+                "flat: met"
+            } else {
+                "GROWS: MISSED"
+            },
         ),
-        None => println!("  {:<44} not measured", "RSS over the verifications, MemoryStore"),
+        None => println!("  {rss_name:<44} not measured"),
     }
     ok
 }

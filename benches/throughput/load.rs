@@ -68,6 +68,18 @@ impl Outcome {
 }
 
 impl Outcome {
+    /// Adds another run's measurements of the same thing (the rows are measured in slices).
+    pub fn merge(&mut self, other: Outcome) {
+        self.counted += other.counted;
+        self.total += other.total;
+        self.window += other.window;
+        self.ran_out |= other.ran_out;
+        self.unexpected += other.unexpected;
+        self.first_unexpected = self.first_unexpected.or(other.first_unexpected);
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+    }
+
     /// An outcome of work measured elsewhere (not over HTTP): every latency is counted.
     pub fn from_latencies(latencies: Vec<Duration>, total: u64, window: Duration) -> Self {
         let mut latencies: Vec<u64> = latencies.iter().map(|l| l.as_nanos() as u64).collect();
