@@ -12,16 +12,18 @@ use super::{
     ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt, VerifyOutcome,
 };
 
-/// How many operations pass between two sweeps of expired records.
-const SWEEP_EVERY: u64 = 1024;
+/// The fewest operations between two sweeps of expired records.
+const SWEEP_MIN_OPS: usize = 1024;
 
 /// A [`TokenStore`] in the memory of one process: the embedded default, for development, tests
 /// and single-instance deployments. Records disappear on restart, and several instances of an
 /// application do not share it (use `RedisStore` for that).
 ///
 /// Every operation runs under one lock, which makes each of them atomic. Expired records are
-/// dropped when touched and by a sweep every 1024 operations, so memory stays bounded by the
-/// live records.
+/// dropped when touched, and by a sweep once there have been as many operations since the last
+/// one as the store holds records (at least 1024): a sweep visits every record, so this costs
+/// O(1) per operation on average whatever the size, and memory stays within a small multiple
+/// of the live records.
 ///
 /// Clones share the same data.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +36,7 @@ struct Inner {
     accounts: HashMap<AccountKey, Account>,
     tokens: HashMap<Digest, StoredToken>,
     counters: HashMap<String, Counter>,
-    ops: u64,
+    ops_since_sweep: usize,
 }
 
 #[derive(Debug, Default)]
@@ -163,12 +165,22 @@ impl Inner {
         Some(token)
     }
 
-    /// Counts an operation and sweeps everything expired now and then.
+    fn len(&self) -> usize {
+        self.accounts.len() + self.tokens.len() + self.counters.len()
+    }
+
+    /// Counts an operation and sweeps everything expired now and then: after as many
+    /// operations as there are records, so that on average an operation pays for visiting about
+    /// one record, however large the store.
     fn tick(&mut self, now: SystemTime) {
-        self.ops += 1;
-        if !self.ops.is_multiple_of(SWEEP_EVERY) {
-            return;
+        self.ops_since_sweep += 1;
+        if self.ops_since_sweep >= self.len().max(SWEEP_MIN_OPS) {
+            self.sweep(now);
         }
+    }
+
+    fn sweep(&mut self, now: SystemTime) {
+        self.ops_since_sweep = 0;
         let dead: Vec<Digest> = self
             .tokens
             .iter()
@@ -195,8 +207,7 @@ impl MemoryStore {
     /// Number of records held (accounts with any record, tokens and counters), expired ones
     /// not yet swept included. For tests and metrics.
     pub fn len(&self) -> usize {
-        let inner = self.lock();
-        inner.accounts.len() + inner.tokens.len() + inner.counters.len()
+        self.lock().len()
     }
 
     /// Whether the store holds nothing.
@@ -206,9 +217,7 @@ impl MemoryStore {
 
     /// Drops every expired record now rather than at the next periodic sweep.
     pub fn sweep(&self, now: SystemTime) {
-        let mut inner = self.lock();
-        inner.ops = SWEEP_EVERY - 1;
-        inner.tick(now);
+        self.lock().sweep(now);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -467,5 +476,34 @@ impl TokenStore for MemoryStore {
                 resets_at,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn records_nobody_touches_again_are_swept_by_later_operations() {
+        let store = MemoryStore::new();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        for i in 0..5000 {
+            store
+                .hit_counter(&format!("client-{i}"), Duration::from_secs(1), t0)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 5000);
+        // Once they are over, as many operations as there are records bring a sweep.
+        let later = t0 + Duration::from_secs(10);
+        for _ in 0..5000 {
+            store
+                .hit_counter("other", Duration::from_secs(60), later)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 1);
     }
 }
