@@ -1,9 +1,10 @@
 //! Password hashing: argon2id PHC strings, verified off the async runtime.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
 
 /// A password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +49,33 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// How many password verifications run at once in this process: one per CPU; the others wait
+/// their turn asynchronously. Without a bound, a burst of logins runs one CPU-bound thread
+/// (and 19 MiB of argon2 memory) per login on Tokio's blocking pool, up to 512 of them, and the
+/// async workers serving every other request get a correspondingly small share of the CPUs.
+static VERIFICATIONS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    Arc::new(Semaphore::new(cpus))
+});
+
 /// Verifies `password` against a PHC `hash` on a blocking thread. An unparsable or empty hash
 /// is verified against a dummy hash and reported as a mismatch, taking the same time.
+///
+/// At most one verification per CPU runs at a time in the process; further calls wait (without
+/// holding a thread) for their turn, first come, first served.
 pub async fn verify_password(hash: String, password: String) -> Result<bool, PasswordError> {
-    tokio::task::spawn_blocking(move || verify_password_blocking(&hash, &password))
+    let turn = VERIFICATIONS
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|e| PasswordError::Task(e.to_string()))
+        .map_err(|e| PasswordError::Task(e.to_string()))?;
+    // The turn ends with the hashing, even if the caller stops waiting for it.
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        verify_password_blocking(&hash, &password)
+    })
+    .await
+    .map_err(|e| PasswordError::Task(e.to_string()))
 }
 
 /// Spends the time of one password verification and always fails: used for unknown users.
@@ -97,5 +119,20 @@ mod tests {
             .await
             .unwrap());
         assert!(!dummy_verify("anything".into()).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_larger_than_the_turns_waits_and_completes() {
+        let hash = hash_password("pw").unwrap();
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let burst: Vec<_> = (0..2 * cpus + 1)
+            .map(|i| {
+                let password = if i % 2 == 0 { "pw" } else { "wrong" };
+                tokio::spawn(verify_password(hash.clone(), password.to_owned()))
+            })
+            .collect();
+        for (i, call) in burst.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap().unwrap(), i % 2 == 0);
+        }
     }
 }
