@@ -346,3 +346,32 @@ async fn prefixes_keep_stores_apart() {
         .unwrap()
         .is_some());
 }
+
+/// A token in steady use is only read: its idle timer restarts once the last restart is at
+/// least 1/60 of the idle timeout old (30 s of 30 min). It dies at most that much earlier than
+/// with a restart on every use, never later.
+#[tokio::test]
+async fn the_idle_timer_restarts_once_a_sixtieth_of_the_timeout_has_passed() {
+    let store = single_store();
+    let alive = |account, tok: &tower_otp::store::NewToken, at| {
+        let (store, digest) = (store.clone(), tok.digest);
+        async move {
+            store
+                .authenticate_token(&account, &digest, at)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    // Used 20 s after its issue: read only, the timer still runs from the issue.
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(alive(account.clone(), &tok, t0() + secs(20)).await);
+    assert!(!alive(account, &tok, t0() + secs(1800)).await);
+    // Used 30 s after its issue: the timer restarts.
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(alive(account.clone(), &tok, t0() + secs(30)).await);
+    assert!(alive(account.clone(), &tok, t0() + secs(1829)).await);
+    assert!(!alive(account, &tok, t0() + secs(1829 + 1800)).await);
+}
