@@ -920,8 +920,11 @@ impl TokenStore for RedisStore {
         let mut keys = self.account_keys(account);
         // A token in use is mostly read: one plain HMGET. The script (a write) only runs when
         // the token is over (to delete it) or its idle timer is due for a restart.
-        let mut read = ::redis::cmd("HMGET");
-        read.arg(keys.token(&token_hex)).arg(&TOKEN_FIELDS[..]);
+        // Sized for the key and the field names, so the command is built without regrowing.
+        let mut read = Cmd::with_capacity(8, 192);
+        read.arg("HMGET")
+            .arg(keys.token(&token_hex))
+            .arg(&TOKEN_FIELDS[..]);
         let found: TokenFields = self.send(&read, None).await?;
         let now_ms = time_ms(now);
         match found {
