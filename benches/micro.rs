@@ -17,20 +17,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::Router;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
-use serde_json::Value;
 use support::{
-    bench_settings, login_body, routes, verify_body, wrong_code, BenchUsers, CodeRecorder, PASSWORD,
+    login_body, post_json, routes, verify_request, wrong_code, App, BenchUsers, PASSWORD,
 };
 use tower::ServiceExt;
 use tower_otp::__bench::{new_auth_token, parse_auth_token, ServerKey};
 use tower_otp::store::MemoryStore;
 use tower_otp::strategy::{hotp, totp, Algorithm, HotpStrategy, OtpStrategy};
 use tower_otp::strategy::{RandomCodeStrategy, TotpStrategy};
-use tower_otp::{hash_password, verify_password, OtpAuthLayer};
+use tower_otp::{hash_password, verify_password};
 
 fn strategies(c: &mut Criterion) {
     let mut group = c.benchmark_group("strategy");
@@ -98,64 +95,10 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The layer over the benchmark routes, on a `MemoryStore`.
-struct App {
-    router: Router,
-    codes: CodeRecorder,
-    next_user: AtomicU64,
-}
-
-impl App {
-    fn new() -> Self {
-        let codes = CodeRecorder::default();
-        let layer = OtpAuthLayer::new(BenchUsers::new(), codes.clone())
-            .with_settings(bench_settings())
-            .unwrap()
-            .with_store(MemoryStore::new())
-            .with_protected_path("/api/");
-        Self {
-            router: routes().layer(layer),
-            codes,
-            next_user: AtomicU64::new(0),
-        }
-    }
-
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    /// Logs a new `fast-<n>` user in (no password hashing): its challenge and code.
-    async fn fresh_challenge(&self) -> (String, String) {
-        let user = format!("fast-{}", self.next_user.fetch_add(1, Ordering::Relaxed));
-        let (status, body) = self.call(post("/api-auth/login/", login_body(&user))).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let challenge = body["challenge"].as_str().unwrap().to_owned();
-        (challenge, self.codes.take(&user).unwrap())
-    }
-
-    async fn token(&self) -> String {
-        let (challenge, code) = self.fresh_challenge().await;
-        let (status, body) = self.call(verify(&challenge, &code)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-}
-
-fn post(path: &str, body: String) -> Request<Body> {
-    Request::post(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap()
-}
-
-fn verify(challenge: &str, code: &str) -> Request<Body> {
-    post("/api-auth/verify-token/", verify_body(challenge, code))
+/// Every `fast-<n>` user logs in once: a second login would kill the first one's challenge.
+fn fresh_user() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("fast-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<Body> {
@@ -168,7 +111,9 @@ fn get(path: &str, token: Option<&str>) -> Request<Body> {
 
 fn layer_flows(c: &mut Criterion) {
     let rt = runtime();
-    let app = App::new();
+    let app = App::new(&BenchUsers::new(), |layer| {
+        layer.with_store(MemoryStore::new())
+    });
     let bare = routes();
     let mut group = c.benchmark_group("layer");
 
@@ -185,7 +130,7 @@ fn layer_flows(c: &mut Criterion) {
         })
     });
 
-    let token = rt.block_on(app.token());
+    let token = rt.block_on(app.token(&fresh_user()));
     group.bench_function("token_authenticated", |b| {
         b.to_async(&rt).iter(|| async {
             let response = app
@@ -204,8 +149,8 @@ fn layer_flows(c: &mut Criterion) {
             async move {
                 let mut requests = Vec::with_capacity(iters as usize);
                 for _ in 0..iters {
-                    let (challenge, code) = app.fresh_challenge().await;
-                    requests.push(verify(&challenge, &code));
+                    let (challenge, code) = app.login(&fresh_user()).await;
+                    requests.push(verify_request(&challenge, &code));
                 }
                 let started = Instant::now();
                 for request in requests {
@@ -217,11 +162,11 @@ fn layer_flows(c: &mut Criterion) {
         })
     });
 
-    let (challenge, code) = rt.block_on(app.fresh_challenge());
+    let (challenge, code) = rt.block_on(app.login(&fresh_user()));
     let wrong = wrong_code(&code);
     group.bench_function("wrong_code_verify", |b| {
         b.to_async(&rt).iter_batched(
-            || verify(&challenge, &wrong),
+            || verify_request(&challenge, &wrong),
             |request| async {
                 let response = app.router.clone().oneshot(request).await.unwrap();
                 assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -236,7 +181,7 @@ fn layer_flows(c: &mut Criterion) {
     let argon2_rt = tokio::runtime::Runtime::new().unwrap();
     group.bench_function("login_argon2id", |b| {
         b.to_async(&argon2_rt).iter(|| async {
-            let request = post("/api-auth/login/", login_body("argon-1"));
+            let request = post_json("/api-auth/login/", login_body("argon-1"));
             let response = app.router.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
         })

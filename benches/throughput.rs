@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | `TOWER_OTP_BENCH_SMOKE` | unset | `1`: every row for a fraction of a second, fail on any wrong answer (also the mode when run by `cargo test`) |
 //! | `TOWER_OTP_BENCH_SECS` | 4 | measured seconds per row (after a warm-up of a quarter of that, at most 1 s) |
-//! | `TOWER_OTP_BENCH_ROUNDS` | 2 | slices each HTTP row is measured in, interleaved with the other rows' |
+//! | `TOWER_OTP_BENCH_ROUNDS` | 4 | slices each HTTP row is measured in, interleaved with the other rows' |
 //! | `TOWER_OTP_BENCH_CONNECTIONS` | 8 | keep-alive connections of the closed-loop rows |
 //! | `TOWER_OTP_BENCH_CLIENT_THREADS` | 2 | worker threads of the load generator's runtime |
 //! | `TOWER_OTP_BENCH_RSS_VERIFICATIONS` | 1000000 | verifications of the memory check |
@@ -32,26 +32,22 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use load::{NextRequest, Outcome, Plan};
 use redis_server::RedisServer;
-use serde_json::Value;
 use support::{
-    bench_settings, login_body, routes, verify_body, wrong_code, BenchUsers, CodeRecorder,
-    PASSWORD, SETTINGS_NOTE,
+    login_body, routes, verify_body, wrong_code, App, BenchUsers, PASSWORD, SETTINGS_NOTE,
 };
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 use tower_otp::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tower_otp::store::{MemoryStore, RedisStore};
-use tower_otp::{ManualClock, OtpAuthLayer};
+use tower_otp::store::{MemoryStore, RedisStore, TokenStore};
+use tower_otp::ManualClock;
 
 /// Verifies per second assumed when no token row ran to size the challenge pool from.
 const FALLBACK_RATE: f64 = 50_000.0;
@@ -101,7 +97,7 @@ impl Config {
             rounds: if smoke {
                 1
             } else {
-                env("TOWER_OTP_BENCH_ROUNDS").unwrap_or(2).max(1)
+                env("TOWER_OTP_BENCH_ROUNDS").unwrap_or(4).max(1)
             },
             client_threads: env("TOWER_OTP_BENCH_CLIENT_THREADS").unwrap_or(2),
             rss_verifications: env("TOWER_OTP_BENCH_RSS_VERIFICATIONS").unwrap_or(if smoke {
@@ -138,20 +134,31 @@ impl Config {
 /// The servers under test, all on `server`'s runtime, each on its own loopback port.
 struct Servers {
     bare: SocketAddr,
-    memory: App,
-    redis: App,
+    memory: Served,
+    redis: Served,
     raw: SocketAddr,
     users: BenchUsers,
     /// Every `fast-<n>` user is used once: a new login would kill a challenge still in use.
     next_user: AtomicU64,
 }
 
-/// The layer over the benchmark routes on one store, served, plus a handle for set-up requests
-/// through `oneshot` on the very same layer.
-struct App {
+/// Picks one of the [`Servers`]' apps.
+type AppOf = fn(&Servers) -> &Served;
+
+/// An app and where it is served.
+struct Served {
+    app: App,
     addr: SocketAddr,
-    router: Router,
-    codes: CodeRecorder,
+}
+
+impl Served {
+    async fn start(users: &BenchUsers, store: impl TokenStore) -> Self {
+        let app = App::new(users, |layer| layer.with_store(store));
+        Self {
+            addr: serve(app.router.clone()).await,
+            app,
+        }
+    }
 }
 
 async fn serve(router: Router) -> SocketAddr {
@@ -164,57 +171,6 @@ async fn serve(router: Router) -> SocketAddr {
     });
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
-}
-
-impl App {
-    async fn start(users: &BenchUsers, store: impl tower_otp::store::TokenStore) -> Self {
-        let codes = CodeRecorder::default();
-        let layer = OtpAuthLayer::new(users.clone(), codes.clone())
-            .with_settings(bench_settings())
-            .expect("valid settings")
-            .with_store(store)
-            .with_protected_path("/api/");
-        let router = routes().layer(layer);
-        Self {
-            addr: serve(router.clone()).await,
-            router,
-            codes,
-        }
-    }
-
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    /// Logs `user` in through the layer: the challenge id and the code it was sent.
-    async fn login(&self, user: &str) -> (String, String) {
-        let request = Request::post("/api-auth/login/")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(login_body(user)))
-            .unwrap();
-        let (status, body) = self.call(request).await;
-        assert_eq!(status, StatusCode::OK, "login set-up failed: {body}");
-        let challenge = body["challenge"].as_str().unwrap().to_owned();
-        let code = self.codes.take(user).expect("the code was delivered");
-        (challenge, code)
-    }
-
-    async fn token(&self, user: &str) -> String {
-        let (challenge, code) = self.login(user).await;
-        let request = Request::post("/api-auth/verify-token/")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(verify_body(&challenge, &code)))
-            .unwrap();
-        let (status, body) = self.call(request).await;
-        assert_eq!(status, StatusCode::OK, "verify set-up failed: {body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
 }
 
 /// Raw Redis baselines: an axum handler doing one GET, one doing one EVALSHA (of a script that
@@ -267,8 +223,8 @@ impl Servers {
             .with_prefix("bench:");
         Self {
             bare: serve(routes()).await,
-            memory: App::start(&users, MemoryStore::new()).await,
-            redis: App::start(&users, redis_store).await,
+            memory: Served::start(&users, MemoryStore::new()).await,
+            redis: Served::start(&users, redis_store).await,
             raw: raw_redis_server(redis_url).await,
             users,
             next_user: AtomicU64::new(0),
@@ -284,7 +240,7 @@ impl Servers {
 /// with the right code or, if `wrong`, a wrong one.
 async fn prepare_challenges(
     servers: &Arc<Servers>,
-    app: fn(&Servers) -> &App,
+    app: AppOf,
     count: usize,
     wrong: bool,
 ) -> Vec<Bytes> {
@@ -296,7 +252,7 @@ async fn prepare_challenges(
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < count {
                     let user = servers.fresh_user();
-                    let (challenge, code) = app(&servers).login(&user).await;
+                    let (challenge, code) = app(&servers).app.login(&user).await;
                     let code = if wrong { wrong_code(&code) } else { code };
                     let body = Bytes::from(verify_body(&challenge, &code));
                     bodies.lock().unwrap().push(body);
@@ -492,7 +448,7 @@ enum Source {
     /// Verifies of fresh challenges: before each slice (outside the measurement) enough users
     /// log in through the app's layer for the slice at the expected rate.
     FreshChallenges {
-        app: fn(&Servers) -> &App,
+        app: AppOf,
         /// The row whose rate bounds this one's, to size the first slice's supply.
         bounded_by: &'static str,
     },
@@ -504,6 +460,30 @@ struct HttpRow {
     addr: SocketAddr,
     source: Source,
     expect: StatusCode,
+    /// Fresh challenges prepared for it, and how long that took (outside the measurement).
+    prepared: usize,
+    preparing: Duration,
+    /// Slices whose supply of fresh challenges ran out before their end.
+    ran_out: u32,
+}
+
+impl HttpRow {
+    fn into_row(mut self) -> Row {
+        if self.prepared > 0 {
+            self.row.notes.push(format!(
+                "{} challenges prepared in {:.1} s",
+                self.prepared,
+                self.preparing.as_secs_f64()
+            ));
+        }
+        if self.ran_out > 0 {
+            self.row.notes.push(format!(
+                "challenges ran out early in {} slices",
+                self.ran_out
+            ));
+        }
+        self.row
+    }
 }
 
 struct Bench {
@@ -514,8 +494,6 @@ struct Bench {
     cpu: CpuClock,
     rows: Vec<Row>,
 }
-
-type AppOf = fn(&Servers) -> &App;
 
 impl Bench {
     fn row(&self, key: &str) -> Option<&Row> {
@@ -528,7 +506,7 @@ impl Bench {
         self.server.block_on(async move {
             let mut tokens = Vec::with_capacity(count);
             for _ in 0..count {
-                tokens.push(app(&servers).token(&servers.fresh_user()).await);
+                tokens.push(app(&servers).app.token(&servers.fresh_user()).await);
             }
             tokens
         })
@@ -557,6 +535,9 @@ impl Bench {
                     addr,
                     source,
                     expect,
+                    prepared: 0,
+                    preparing: Duration::ZERO,
+                    ran_out: 0,
                 });
             }
         };
@@ -685,10 +666,8 @@ impl Bench {
                         let bodies = self
                             .server
                             .block_on(prepare_challenges(&servers, app, count, false));
-                        rows[i].row.notes.push(format!(
-                            "{count} challenges prepared in {:.1} s",
-                            started.elapsed().as_secs_f64()
-                        ));
+                        rows[i].prepared += count;
+                        rows[i].preparing += started.elapsed();
                         posts("/api-auth/verify-token/", bodies, true)
                     }
                 };
@@ -698,19 +677,14 @@ impl Bench {
                     .client
                     .block_on(load::run(row.addr, slice, next, row.expect));
                 let used = self.cpu.now().since(before);
-                if outcome.ran_out {
-                    row.row.notes.push(format!(
-                        "challenges ran out after {:.2} s",
-                        outcome.window.as_secs_f64()
-                    ));
-                }
+                row.ran_out += u32::from(outcome.ran_out);
                 row.row.outcome.merge(outcome);
                 if let Some(cpu) = &mut row.row.cpu {
                     cpu.add(used);
                 }
             }
         }
-        self.rows.extend(rows.into_iter().map(|r| r.row));
+        self.rows.extend(rows.into_iter().map(HttpRow::into_row));
     }
 
     /// argon2id alone, then logins (each one argon2id verification), then the login storm.
@@ -884,17 +858,9 @@ fn rss_kib() -> u64 {
 async fn rss_check(users: &BenchUsers, verifications: u64) -> RssReport {
     let clock = ManualClock::new(SystemTime::now());
     let store = MemoryStore::new();
-    let codes = CodeRecorder::default();
-    let layer = OtpAuthLayer::new(users.clone(), codes.clone())
-        .with_settings(bench_settings())
-        .expect("valid settings")
-        .with_store(store.clone())
-        .with_clock(clock.clone());
-    let app = Arc::new(App {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        router: routes().layer(layer),
-        codes,
-    });
+    let app = Arc::new(App::new(users, |layer| {
+        layer.with_store(store.clone()).with_clock(clock.clone())
+    }));
     // One task: with several, one preempted between its login and its verify could find its
     // code expired by the others' clock moves.
     let run = |count: u64| {

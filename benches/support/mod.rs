@@ -1,15 +1,22 @@
 //! What both benchmarks share: users that need no storage, a notifier that hands the codes back
-//! to the benchmark, and settings that keep throttling out of the measurements.
+//! to the benchmark, settings that keep throttling out of the measurements, and the layer over
+//! a small router driven through `oneshot`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
+use http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
 use tower_otp::notify::{Delivery, Notifier, NotifyError};
 use tower_otp::{
-    verify_password, AuthenticatedUser, OtpSettings, PasswordError, User, UserStore, UserStoreError,
+    verify_password, AuthenticatedUser, OtpAuthLayer, OtpSettings, PasswordError, User, UserStore,
+    UserStoreError,
 };
 
 /// The password of every benchmark user.
@@ -126,6 +133,68 @@ pub fn routes() -> Router {
             "/api/me",
             get(|Extension(user): Extension<AuthenticatedUser>| async move { user.username }),
         )
+}
+
+/// The benchmark routes behind a layer with [`bench_settings`], protecting `/api/`, and the
+/// codes it sends; requests go through `oneshot`.
+pub struct App {
+    pub router: Router,
+    pub codes: CodeRecorder,
+}
+
+impl App {
+    /// `configure` sets the store (and clock) of the layer.
+    pub fn new(users: &BenchUsers, configure: impl FnOnce(OtpAuthLayer) -> OtpAuthLayer) -> Self {
+        let codes = CodeRecorder::default();
+        let layer = OtpAuthLayer::new(users.clone(), codes.clone())
+            .with_settings(bench_settings())
+            .expect("valid settings")
+            .with_protected_path("/api/");
+        Self {
+            router: routes().layer(configure(layer)),
+            codes,
+        }
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Logs `user` in: the challenge id and the code it was sent.
+    pub async fn login(&self, user: &str) -> (String, String) {
+        let (status, body) = self
+            .call(post_json("/api-auth/login/", login_body(user)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        let challenge = body["challenge"].as_str().unwrap().to_owned();
+        let code = self.codes.take(user).expect("the code was delivered");
+        (challenge, code)
+    }
+
+    /// Logs `user` in and verifies the code: an auth token.
+    pub async fn token(&self, user: &str) -> String {
+        let (challenge, code) = self.login(user).await;
+        let (status, body) = self.call(verify_request(&challenge, &code)).await;
+        assert_eq!(status, StatusCode::OK, "verify failed: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn post_json(path: &str, body: String) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+pub fn verify_request(challenge: &str, code: &str) -> Request<Body> {
+    post_json("/api-auth/verify-token/", verify_body(challenge, code))
 }
 
 /// A verify body.
