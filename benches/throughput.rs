@@ -37,7 +37,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use bytes::Bytes;
-use http::{header, Method, Request, StatusCode};
+use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
 use load::{NextRequest, Outcome, Plan};
 use redis_server::RedisServer;
@@ -266,18 +266,20 @@ async fn prepare_challenges(
     Arc::into_inner(bodies).unwrap().into_inner().unwrap()
 }
 
+/// A request as the load loop sends it; headers are built beforehand, so that every row's
+/// client does the same work per request.
 fn request(
     method: Method,
-    path: &str,
-    token: Option<&str>,
+    path: &'static str,
+    authorization: Option<&HeaderValue>,
     body: Option<Bytes>,
 ) -> Request<Full<Bytes>> {
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
         .header(header::HOST, "127.0.0.1");
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Token {token}"));
+    if let Some(value) = authorization {
+        builder = builder.header(header::AUTHORIZATION, value.clone());
     }
     if body.is_some() {
         builder = builder.header(header::CONTENT_TYPE, "application/json");
@@ -294,6 +296,10 @@ fn same_get(path: &'static str) -> NextRequest {
 
 /// GETs with each token in turn.
 fn token_gets(tokens: Vec<String>) -> NextRequest {
+    let tokens: Vec<HeaderValue> = tokens
+        .iter()
+        .map(|t| HeaderValue::from_str(&format!("Token {t}")).expect("a valid header"))
+        .collect();
     let next = AtomicUsize::new(0);
     Arc::new(move || {
         let token = &tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()];
