@@ -437,7 +437,7 @@ const FAILURES: &str = "failures";
 const TOKENS: &str = "tokens";
 const TOKEN_PREFIX: &str = "token:";
 
-/// The fields of a token record, in the order of [`TokenFields`].
+/// The fields of a token record that `authenticate_token` reads, in the order of [`TokenFields`].
 const TOKEN_FIELDS: [&str; 6] = [
     "user_id",
     "username",
@@ -456,9 +456,9 @@ type TokenFields = (
 );
 
 /// `authenticate_token` restarts a token's idle timer only once the last restart is at least
-/// this fraction of the idle timeout old (30 s of the default 30 min): a token in steady use is
-/// then read, not written, on almost every request. It may so die up to 1/60 of its idle
-/// timeout earlier than if every use restarted the timer, never later.
+/// 1/`IDLE_RESTART_FRACTION` of the idle timeout old (30 s of the default 30 min): a token in
+/// steady use is then read, not written, on almost every request. It may so die up to that much
+/// earlier than if every use restarted the timer, never later.
 const IDLE_RESTART_FRACTION: u64 = 60;
 
 /// A digest in lowercase hex, on the stack.
