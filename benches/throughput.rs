@@ -11,7 +11,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `TOWER_OTP_BENCH_SMOKE` | unset | `1`: every row for a fraction of a second, fail on any wrong answer (also the mode when run by `cargo test`) |
+//! | `TOWER_OTP_BENCH_SMOKE` | unset | `1`: every row briefly (0.25 s, password rows 1 s), fail on any wrong answer (also the mode when run by `cargo test`) |
 //! | `TOWER_OTP_BENCH_SECS` | 4 | measured seconds per row (after a warm-up of a quarter of that, at most 1 s) |
 //! | `TOWER_OTP_BENCH_ROUNDS` | 4 | slices each HTTP row is measured in, interleaved with the other rows' |
 //! | `TOWER_OTP_BENCH_CONNECTIONS` | 8 | keep-alive connections of the closed-loop rows |
@@ -432,17 +432,12 @@ impl Row {
     }
 
     fn problem(&self) -> Option<String> {
-        let o = &self.outcome;
-        let mut problems = self.errors.clone();
-        if let Some(status) = o.first_unexpected {
-            problems.push(format!(
-                "{} unexpected answers (first: {status})",
-                o.unexpected
-            ));
-        }
-        if o.counted == 0 {
-            problems.push("no request completed in the measured window".to_owned());
-        }
+        let problems: Vec<String> = self
+            .errors
+            .iter()
+            .cloned()
+            .chain(self.outcome.problem())
+            .collect();
         (!problems.is_empty()).then(|| problems.join("; "))
     }
 }
@@ -693,56 +688,59 @@ impl Bench {
         self.rows.extend(rows.into_iter().map(HttpRow::into_row));
     }
 
+    /// Runs `work`, and makes a row of its outcome and of the CPU used meanwhile.
+    fn row_of(
+        &mut self,
+        key: &'static str,
+        label: impl Into<String>,
+        work: impl FnOnce(&Self) -> Outcome,
+    ) -> Row {
+        let before = self.cpu.now();
+        let mut row = Row::new(key, label);
+        row.outcome = work(self);
+        row.cpu = Some(self.cpu.now().since(before));
+        row
+    }
+
     /// argon2id alone, then logins (each one argon2id verification), then the login storm.
     fn measure_password_rows(&mut self) {
-        let plan = self.config.plan();
+        // At tens of milliseconds a request, a smoke run's fraction of a second is too short.
+        let plan = Plan {
+            duration: self.config.duration.max(Duration::from_secs(1)),
+            warmup: self.config.warmup.max(Duration::from_millis(250)),
+            ..self.config.plan()
+        };
         let threads = parallelism();
+        let memory = self.servers.memory.addr;
         if self.config.wants("login") {
-            let before = self.cpu.now();
-            let outcome = self
-                .server
-                .block_on(argon2_rate(&self.servers.users, threads, plan));
-            let mut row = Row::new(
-                "argon2",
-                format!("argon2id verify_password alone, {threads} at a time"),
-            );
-            row.outcome = outcome;
-            row.cpu = Some(self.cpu.now().since(before));
+            let label = format!("argon2id verify_password alone, {threads} at a time");
+            let mut row = self.row_of("argon2", label, |b| {
+                b.server
+                    .block_on(argon2_rate(&b.servers.users, threads, plan))
+            });
             row.notes.push("the reference for the login row".to_owned());
             self.rows.push(row);
-
-            let addr = self.servers.memory.addr;
-            let before = self.cpu.now();
-            let outcome = self.client.block_on(load::run(
-                addr,
-                plan,
-                logins(plan.connections),
-                StatusCode::OK,
-            ));
-            let mut row = Row::new("login", "login (argon2id), memory");
-            row.outcome = outcome;
-            row.cpu = Some(self.cpu.now().since(before));
+            let row = self.row_of("login", "login (argon2id), memory", |b| {
+                let logins = logins(plan.connections);
+                b.client
+                    .block_on(load::run(memory, plan, logins, StatusCode::OK))
+            });
             self.rows.push(row);
         }
         if self.config.wants("storm") {
             let tokens = self.tokens(|s| &s.memory, self.config.probe_connections);
-            let addr = self.servers.memory.addr;
             let probe = Plan {
                 connections: self.config.probe_connections,
                 pace: Some(self.config.probe_period),
                 ..plan
             };
             let rate = probe.connections as f64 / self.config.probe_period.as_secs_f64();
-            let before = self.cpu.now();
-            let outcome = self.client.block_on(load::run(
-                addr,
-                probe,
-                token_gets(tokens.clone()),
-                StatusCode::OK,
-            ));
-            let mut row = Row::new("idle", format!("token-auth probe ({rate:.0} req/s), idle"));
-            row.outcome = outcome;
-            row.cpu = Some(self.cpu.now().since(before));
+            let label = format!("token-auth probe ({rate:.0} req/s), idle");
+            let row = self.row_of("idle", label, |b| {
+                let gets = token_gets(tokens.clone());
+                b.client
+                    .block_on(load::run(memory, probe, gets, StatusCode::OK))
+            });
             self.rows.push(row);
 
             let storm = Plan {
@@ -750,19 +748,13 @@ impl Bench {
                 ..plan
             };
             let (probe_outcome, storm_outcome) = self.client.block_on(async move {
-                let storm = tokio::spawn(load::run(
-                    addr,
-                    storm,
-                    logins(storm.connections),
-                    StatusCode::OK,
-                ));
-                let probe = load::run(addr, probe, token_gets(tokens), StatusCode::OK).await;
+                let logins = logins(storm.connections);
+                let storm = tokio::spawn(load::run(memory, storm, logins, StatusCode::OK));
+                let probe = load::run(memory, probe, token_gets(tokens), StatusCode::OK).await;
                 (probe, storm.await.expect("the storm panicked"))
             });
-            let mut row = Row::new(
-                "storm",
-                format!("token-auth probe ({rate:.0} req/s), login storm"),
-            );
+            let label = format!("token-auth probe ({rate:.0} req/s), login storm");
+            let mut row = Row::new("storm", label);
             row.outcome = probe_outcome;
             // The CPU of the storm's logins is not the probe's.
             row.cpu = None;
@@ -771,9 +763,7 @@ impl Bench {
                 storm.connections,
                 storm_outcome.per_second()
             ));
-            let mut storm_row = Row::new("storm-logins", "");
-            storm_row.outcome = storm_outcome;
-            if let Some(problem) = storm_row.problem() {
+            if let Some(problem) = storm_outcome.problem() {
                 row.errors.push(format!("login storm: {problem}"));
             }
             self.rows.push(row);

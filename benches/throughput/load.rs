@@ -56,6 +56,21 @@ impl Outcome {
         self.counted as f64 / self.window.as_secs_f64().max(1e-9)
     }
 
+    /// What went wrong, if anything: unexpected answers, or none at all in the window.
+    pub fn problem(&self) -> Option<String> {
+        let mut problems = Vec::new();
+        if let Some(status) = self.first_unexpected {
+            problems.push(format!(
+                "{} unexpected answers (first: {status})",
+                self.unexpected
+            ));
+        }
+        if self.counted == 0 {
+            problems.push("no request completed in the measured window".to_owned());
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+
     /// The `q`-quantile latency (0 < q < 1).
     pub fn quantile(&self, q: f64) -> Duration {
         if self.latencies.is_empty() {
