@@ -1010,7 +1010,7 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
             ("-".into(), "-".into(), "-".into())
         };
         let cpu = row.cpu_per_request();
-        println!(
+        let line = format!(
             "{:<46} {:>8.0} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8}  {}",
             row.label,
             row.per_second(),
@@ -1023,6 +1023,7 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
             cpu.map_or("-".to_owned(), |c| micros(c.redis)),
             notes.join("; "),
         );
+        println!("{}", line.trim_end());
     }
     println!();
     println!(
