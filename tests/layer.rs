@@ -51,24 +51,10 @@ async fn full_flow_login_verify_use_logout() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json, json!({ "id": "1", "username": "alice" }));
     // Bearer works as well as Token.
-    let bearer = app
-        .send(
-            Request::get("/api/me")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let bearer = app.get_with("/api/me", &format!("Bearer {token}")).await;
     assert_eq!(bearer.status, StatusCode::OK);
 
-    let logout = app
-        .send(
-            Request::post("/api-auth/logout/")
-                .header(header::AUTHORIZATION, format!("Token {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let logout = app.logout(&token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     let after = app.get("/api/me", Some(&token)).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
@@ -364,13 +350,11 @@ async fn logout_all_revokes_every_token_of_the_user() {
     let second = app.token_for("alice", PASSWORD).await;
     let zoe = app.token_for("zoë", PASSWORD).await;
     let reply = app
-        .send(
-            Request::post("/api-auth/logout/")
-                .header(header::AUTHORIZATION, format!("Token {first}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"all": true}"#))
-                .unwrap(),
-        )
+        .send(authorized(
+            Request::post("/api-auth/logout/").header(header::CONTENT_TYPE, "application/json"),
+            &format!("Token {first}"),
+            Body::from(r#"{"all": true}"#),
+        ))
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -396,14 +380,8 @@ async fn logout_needs_a_valid_token() {
         r#"{"detail":"Authentication credentials were not provided."}"#
     );
     let token = app.token_for("alice", PASSWORD).await;
-    let logout = || {
-        Request::post("/api-auth/logout/")
-            .header(header::AUTHORIZATION, format!("Token {token}"))
-            .body(Body::empty())
-            .unwrap()
-    };
-    assert_eq!(app.send(logout()).await.status, StatusCode::NO_CONTENT);
-    let again = app.send(logout()).await;
+    assert_eq!(app.logout(&token).await.status, StatusCode::NO_CONTENT);
+    let again = app.logout(&token).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert_eq!(again.header("www-authenticate"), Some("Token"));
 }
@@ -439,23 +417,9 @@ async fn protected_and_public_routes() {
     assert_eq!(app.get("/whoami", Some(&token)).await.text, "alice");
 
     // Another scheme is none of the layer's business.
-    let basic = app
-        .send(
-            Request::get("/whoami")
-                .header(header::AUTHORIZATION, "Basic YWxpY2U6cHc=")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let basic = app.get_with("/whoami", "Basic YWxpY2U6cHc=").await;
     assert_eq!(basic.text, "anonymous");
-    let spaced = app
-        .send(
-            Request::get("/whoami")
-                .header(header::AUTHORIZATION, "Token a b")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let spaced = app.get_with("/whoami", "Token a b").await;
     assert_eq!(spaced.status, StatusCode::UNAUTHORIZED);
 }
 

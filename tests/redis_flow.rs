@@ -77,14 +77,7 @@ async fn two_instances_sharing_redis_behave_as_one() {
     );
 
     // Log out on B: revoked on A at once.
-    let logout = b
-        .send(
-            http::Request::post("/api-auth/logout/")
-                .header("authorization", format!("Token {token}"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let logout = b.logout(token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     assert_eq!(
         a.get("/api/me", Some(token)).await.status,
