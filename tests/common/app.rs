@@ -129,6 +129,9 @@ pub fn routes() -> Router {
                 Json(json!({ "id": user.id, "username": user.username }))
             }),
         )
+        .route("/api/plain", get(|| async { "plain" }))
+        .route("/api", get(|| async { "api index" }))
+        .route("/apiary", get(|| async { "apiary" }))
         .route(
             "/whoami",
             get(|user: Option<AuthenticatedUser>| async move {
