@@ -40,7 +40,7 @@ async fn run_every_flow(store: &RedisStore) {
     let right = verify(store, &account, Some(&id), &code, now + secs(1), &tok).await;
     assert!(matches!(right, VerifyOutcome::Verified(_)), "{right:?}");
     assert!(matches!(
-        verify(store, &account, None, &random_digest(), now + secs(2), &tok).await,
+        verify(store, &account, None, &code, now + secs(2), &tok).await,
         VerifyOutcome::Replayed
     ));
     let other = random_account();
@@ -345,4 +345,45 @@ async fn prefixes_keep_stores_apart() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// The account's token index drops the members of tokens past their absolute end whenever a
+/// token is stored, so an account that logs in often does not pile up dead members.
+#[tokio::test]
+async fn token_index_is_pruned_of_expired_tokens() {
+    use common::conformance::{random_account, t0, token};
+    use std::time::Duration;
+    use tower_otp::store::{NewToken, TokenStore};
+
+    let prefix = common::redis::random_prefix();
+    let store = tower_otp::store::RedisStore::new(common::redis::redis_url())
+        .unwrap()
+        .with_prefix(prefix.as_str());
+    let account = random_account();
+    for _ in 0..5 {
+        let short = NewToken {
+            expires_at: t0() + Duration::from_secs(10),
+            ..token(t0())
+        };
+        store.issue_token(&account, &short).await.unwrap();
+    }
+    let index = format!("{prefix}{{{account}}}:tokens");
+    let client = tower_otp::redis::Client::open(common::redis::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let card = |con: &mut tower_otp::redis::aio::MultiplexedConnection| {
+        let index = index.clone();
+        let mut con = con.clone();
+        async move {
+            tower_otp::redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async::<i64>(&mut con)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(card(&mut con).await, 5);
+    let later = t0() + Duration::from_secs(20);
+    store.issue_token(&account, &token(later)).await.unwrap();
+    assert_eq!(card(&mut con).await, 1, "the five dead members are gone");
+    assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 1);
 }
