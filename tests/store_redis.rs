@@ -213,18 +213,10 @@ async fn cluster_fails_closed_when_nothing_listens() {
 
 #[tokio::test]
 async fn fails_closed_when_the_server_never_answers() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("redis://{}/", listener.local_addr().unwrap());
     // Accepts every connection and keeps it open without a byte of answer.
-    let silent = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
+    let url = format!("redis://{}/", common::net::silent_server().await);
     let store = RedisStore::new(url).unwrap().with_timeout(SHORT);
     assert_every_method_fails_closed(&store, SHORT).await;
-    silent.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
