@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::{routing::get, Extension, Json, Router};
@@ -16,21 +15,16 @@ use tower_otp::AuthenticatedUser;
 
 #[tokio::main]
 async fn main() {
-    if let Err(message) = run().await {
-        eprintln!("{message}");
-        std::process::exit(2);
-    }
+    common::exit_on_error(run().await);
 }
 
 async fn run() -> Result<(), String> {
-    let args = common::parse_args()?;
-    let users = common::load_users(args.users.as_ref())?;
-    let layer = common::build_layer(&args, users.clone()).await?;
+    let common::Setup { args, users, layer } = common::setup()?;
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/api/me", get(me))
-        .with_state(Arc::new(users))
+        .with_state(users)
         .layer(layer)
         // The per-client login limit reads the peer address as a plain `SocketAddr` (with the
         // crate's `axum` feature it reads `ConnectInfo` itself).

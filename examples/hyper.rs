@@ -7,7 +7,6 @@
 mod common;
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -21,16 +20,11 @@ use tower_otp::AuthenticatedUser;
 
 #[tokio::main]
 async fn main() {
-    if let Err(message) = run().await {
-        eprintln!("{message}");
-        std::process::exit(2);
-    }
+    common::exit_on_error(run().await);
 }
 
 async fn run() -> Result<(), String> {
-    let args = common::parse_args()?;
-    let users = Arc::new(common::load_users(args.users.as_ref())?);
-    let layer = common::build_layer(&args, (*users).clone()).await?;
+    let common::Setup { args, users, layer } = common::setup()?;
 
     let service = ServiceBuilder::new()
         .layer(layer)

@@ -8,26 +8,38 @@ use http::request::Parts;
 ///
 /// The peer address comes from the request extensions: a `SocketAddr` (insert it yourself
 /// under hyper) or, with the `axum` feature, axum's `ConnectInfo<SocketAddr>`. When the peer is
-/// one of `trusted_proxies`, the rightmost `X-Forwarded-For` entry that is not a trusted proxy
-/// is the client; the header is ignored otherwise, since anyone can send it.
+/// one of `trusted_proxies`, `X-Forwarded-For` is read from the right: each trusted proxy names
+/// the hop before it, and the first hop that is not a trusted proxy is the client. An entry that
+/// cannot be read ends the walk at the proxy that wrote it, so junk sent by a client is charged
+/// to that client's proxy instead of switching the limit off.
 pub(crate) fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer_ip(parts)?;
-    if !trusted_proxies.contains(&peer) {
-        return Some(peer);
+    let mut hop = peer_ip(parts)?;
+    if !trusted_proxies.contains(&hop) {
+        return Some(hop);
     }
-    let mut forwarded = Vec::new();
-    for value in parts.headers.get_all("x-forwarded-for") {
-        for entry in value.to_str().ok()?.split(',') {
-            forwarded.push(entry.trim().parse::<IpAddr>().ok()?);
+    let values: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        match parse_forwarded(entry) {
+            Some(ip) if trusted_proxies.contains(&ip) => hop = ip,
+            Some(ip) => return Some(ip),
+            None => return Some(hop),
         }
     }
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted_proxies.contains(ip))
-            .unwrap_or(peer),
-    )
+    Some(hop)
+}
+
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    entry.parse::<SocketAddr>().ok().map(|addr| addr.ip())
 }
 
 fn peer_ip(parts: &Parts) -> Option<IpAddr> {
@@ -90,9 +102,22 @@ mod tests {
         // Trusted peer: the rightmost untrusted entry is the client.
         let p = parts("10.0.0.1:5000", Some("6.6.6.6, 198.51.100.1, 10.0.0.1"));
         assert_eq!(client_ip(&p, &proxy), Some(ip("198.51.100.1")));
-        // Garbage from a trusted proxy: no client IP rather than a spoofable one.
+        // Junk in the header is charged to the proxy that passed it on, never ignored.
         let p = parts("10.0.0.1:5000", Some("not-an-ip"));
-        assert_eq!(client_ip(&p, &proxy), None);
+        assert_eq!(client_ip(&p, &proxy), Some(ip("10.0.0.1")));
+        let p = parts("10.0.0.1:5000", Some("junk, 198.51.100.1"));
+        assert_eq!(client_ip(&p, &proxy), Some(ip("198.51.100.1")));
+        let p = parts("10.0.0.1:5000", Some("198.51.100.1, junk"));
+        assert_eq!(client_ip(&p, &proxy), Some(ip("10.0.0.1")));
+        // Ports and brackets, as some proxies write them.
+        let p = parts("10.0.0.1:5000", Some("198.51.100.1:4711"));
+        assert_eq!(client_ip(&p, &proxy), Some(ip("198.51.100.1")));
+        let p = parts("10.0.0.1:5000", Some("[2001:db8::7]:443"));
+        assert_eq!(client_ip(&p, &proxy), Some(ip("2001:db8::7")));
+        // A chain of trusted proxies is walked through.
+        let two = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let p = parts("10.0.0.1:5000", Some("198.51.100.1, 10.0.0.2"));
+        assert_eq!(client_ip(&p, &two), Some(ip("198.51.100.1")));
         let p = parts("10.0.0.1:5000", None);
         assert_eq!(client_ip(&p, &proxy), Some(ip("10.0.0.1")));
         assert_eq!(client_ip(&Request::new(()).into_parts().0, &proxy), None);

@@ -99,6 +99,11 @@ pub struct OtpSettings {
     pub resend_cooldown: u64,
     /// Codes one challenge may send, the first included. Default 5.
     pub max_sends: u32,
+    /// Logins that send a code, per account per `account_send_window`; then 429 (against
+    /// e-mail bombing by repeated logins). 0 switches it off. Default 5.
+    pub account_send_limit: u64,
+    /// The window of `account_send_limit`, in seconds. Default 600.
+    pub account_send_window: u64,
     /// An auth token unused this long dies, in seconds. Default 1800.
     pub token_idle_ttl: u64,
     /// An auth token dies this long after its issue, in seconds. Default 43200.
@@ -139,6 +144,8 @@ impl Default for OtpSettings {
             pending_login_ttl: 600,
             resend_cooldown: 60,
             max_sends: 5,
+            account_send_limit: 5,
+            account_send_window: 600,
             token_idle_ttl: 30 * 60,
             token_absolute_ttl: 12 * 3600,
             lockout_threshold: 10,
@@ -225,6 +232,7 @@ impl OtpSettings {
             ("lockout_base", self.lockout_base),
             ("lockout_forget_after", self.lockout_forget_after),
             ("login_rate_window", self.login_rate_window),
+            ("account_send_window", self.account_send_window),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(bad(key, "must be positive"));

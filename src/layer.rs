@@ -71,12 +71,16 @@ impl Shared {
         }
     }
 
-    /// Whether `path` requires authentication.
+    /// Whether `path` requires authentication: it starts with a protected prefix, or is a
+    /// prefix ending in `/` without that slash (`/api/` protects `/api` too, which routers
+    /// often serve as the same thing).
     pub(crate) fn is_protected(&self, path: &str) -> bool {
-        self.settings
-            .protected_paths
-            .iter()
-            .any(|prefix| path.starts_with(prefix.as_str()))
+        self.settings.protected_paths.iter().any(|prefix| {
+            path.starts_with(prefix.as_str())
+                || prefix
+                    .strip_suffix('/')
+                    .is_some_and(|bare| !bare.is_empty() && path == bare)
+        })
     }
 
     pub(crate) fn code_ttl(&self) -> Duration {
@@ -167,7 +171,11 @@ impl OtpAuthLayer {
         Arc::make_mut(&mut self.shared)
     }
 
-    /// Replaces every setting at once, after checking them.
+    /// Replaces the settings, after checking them.
+    ///
+    /// Protected paths and trusted proxies configured before are kept (added to those of
+    /// `settings`), so protection is never dropped by accident. Every other setting is
+    /// replaced: call `with_settings` first, then the `with_*` methods that change one setting.
     ///
     /// ```
     /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, OtpSettings};
@@ -178,13 +186,27 @@ impl OtpAuthLayer {
     ///     .unwrap();
     /// assert_eq!(layer.settings().totp_token_ttl, 120);
     /// ```
-    pub fn with_settings(mut self, settings: OtpSettings) -> Result<Self, ConfigError> {
+    pub fn with_settings(mut self, mut settings: OtpSettings) -> Result<Self, ConfigError> {
         settings.validate()?;
         let shared = self.shared_mut();
-        if !shared.custom_strategy {
-            shared.strategy =
-                strategy::for_token_type(settings.default_token_type, settings.totp_token_ttl);
+        let strategy = if shared.custom_strategy {
+            shared.strategy.clone()
+        } else {
+            strategy::for_token_type(settings.default_token_type, settings.totp_token_ttl)
+        };
+        check_digits(&*strategy, settings.token_length)?;
+        let old = &shared.settings;
+        for path in &old.protected_paths {
+            if !settings.protected_paths.contains(path) {
+                settings.protected_paths.push(path.clone());
+            }
         }
+        for proxy in &old.trusted_proxies {
+            if !settings.trusted_proxies.contains(proxy) {
+                settings.trusted_proxies.push(*proxy);
+            }
+        }
+        shared.strategy = strategy;
         shared.lockout = settings.lockout_policy();
         shared.settings = settings;
         Ok(self)
@@ -218,19 +240,22 @@ impl OtpAuthLayer {
         self
     }
 
-    /// How codes are made (default: the one `default_token_type` names).
+    /// How codes are made (default: the one `default_token_type` names). Fails when the
+    /// strategy cannot make codes of `token_length` digits.
     ///
     /// ```
     /// use tower_otp::{notify::ConsoleNotifier, strategy::RandomCodeStrategy, MemoryUserStore, OtpAuthLayer};
     ///
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_strategy(RandomCodeStrategy);
+    ///     .with_strategy(RandomCodeStrategy)
+    ///     .unwrap();
     /// ```
-    pub fn with_strategy(mut self, strategy: impl OtpStrategy) -> Self {
+    pub fn with_strategy(mut self, strategy: impl OtpStrategy) -> Result<Self, ConfigError> {
+        check_digits(&strategy, self.shared.settings.token_length)?;
         let shared = self.shared_mut();
         shared.strategy = Arc::new(strategy);
         shared.custom_strategy = true;
-        self
+        Ok(self)
     }
 
     /// The clock every expiry is measured with (default: the system clock). Tests pass a
@@ -448,6 +473,17 @@ impl<S> Layer<S> for OtpAuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         OtpAuth::new(inner, self.shared.clone())
     }
+}
+
+fn check_digits(strategy: &dyn OtpStrategy, token_length: u8) -> Result<(), ConfigError> {
+    let max = strategy.max_digits();
+    if token_length > max {
+        return Err(ConfigError {
+            key: "token_length",
+            reason: format!("the code strategy makes at most {max} digits, not {token_length}"),
+        });
+    }
+    Ok(())
 }
 
 fn normalize_path(path: &str) -> String {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
@@ -120,7 +120,8 @@ where
             }));
         }
         match Credentials::from_headers(request.headers()) {
-            Credentials::None if self.shared.is_protected(path) => {
+            // A CORS preflight never carries credentials: it passes, for a CORS layer inside.
+            Credentials::None if self.shared.is_protected(path) && !is_preflight(&request) => {
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))
             }
             Credentials::None => ResponseFuture::inner(self.take_ready().call(request)),
@@ -142,6 +143,14 @@ where
             }
         }
     }
+}
+
+/// A CORS preflight: `OPTIONS` with `Access-Control-Request-Method`.
+fn is_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 impl<S: Clone> OtpAuth<S> {

@@ -2,6 +2,8 @@
 //! independently of lettre (with `mail-parser`).
 #![cfg(feature = "email")]
 
+#[path = "common/net.rs"]
+mod net;
 #[path = "common/smtp.rs"]
 mod smtp;
 
@@ -389,15 +391,8 @@ async fn a_server_that_is_down_is_unavailable_at_once() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     // Accepts every connection and keeps it open without ever sending the greeting.
-    let _silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let addr = net::silent_server().await;
     let timeout = Duration::from_millis(300);
     let notifier = EmailNotifier::from_url(&format!("smtp://{addr}"), FROM)
         .unwrap()

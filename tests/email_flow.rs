@@ -77,14 +77,7 @@ async fn a_mail_server_that_is_down_fails_closed() {
 #[tokio::test]
 async fn a_hanging_mail_server_fails_closed_within_the_timeout() {
     // Accepts connections and never says a word.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _server = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let addr = common::net::silent_server().await;
     let timeout = Duration::from_millis(400);
     let app = TestApp::with(|layer| layer.with_notifier(email(&format!("smtp://{addr}"), timeout)));
     let started = Instant::now();

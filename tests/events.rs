@@ -4,9 +4,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
 use common::app::*;
-use http::{header, Request, StatusCode};
+use http::StatusCode;
 use tower_otp::{AuthEvent, CodeFailure, LoginFailure, OtpSettings};
 
 fn recording_app() -> (TestApp, Arc<Mutex<Vec<AuthEvent>>>, tower_otp::OtpAuthLayer) {
@@ -46,14 +45,7 @@ async fn the_flow_reports_what_happened_without_secrets() {
     let verify = app.verify(&challenge, &code).await;
     let token = verify.str("token").to_owned();
     app.verify(&challenge, &code).await;
-    let logout = app
-        .send(
-            Request::post("/api-auth/logout/")
-                .header(header::AUTHORIZATION, format!("Token {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let logout = app.logout(&token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
 
     assert_eq!(

@@ -51,24 +51,10 @@ async fn full_flow_login_verify_use_logout() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json, json!({ "id": "1", "username": "alice" }));
     // Bearer works as well as Token.
-    let bearer = app
-        .send(
-            Request::get("/api/me")
-                .header(header::AUTHORIZATION, format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let bearer = app.get_with("/api/me", &format!("Bearer {token}")).await;
     assert_eq!(bearer.status, StatusCode::OK);
 
-    let logout = app
-        .send(
-            Request::post("/api-auth/logout/")
-                .header(header::AUTHORIZATION, format!("Token {token}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let logout = app.logout(&token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     let after = app.get("/api/me", Some(&token)).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
@@ -364,13 +350,11 @@ async fn logout_all_revokes_every_token_of_the_user() {
     let second = app.token_for("alice", PASSWORD).await;
     let zoe = app.token_for("zoë", PASSWORD).await;
     let reply = app
-        .send(
-            Request::post("/api-auth/logout/")
-                .header(header::AUTHORIZATION, format!("Token {first}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"all": true}"#))
-                .unwrap(),
-        )
+        .send(authorized(
+            Request::post("/api-auth/logout/").header(header::CONTENT_TYPE, "application/json"),
+            &format!("Token {first}"),
+            Body::from(r#"{"all": true}"#),
+        ))
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -396,14 +380,8 @@ async fn logout_needs_a_valid_token() {
         r#"{"detail":"Authentication credentials were not provided."}"#
     );
     let token = app.token_for("alice", PASSWORD).await;
-    let logout = || {
-        Request::post("/api-auth/logout/")
-            .header(header::AUTHORIZATION, format!("Token {token}"))
-            .body(Body::empty())
-            .unwrap()
-    };
-    assert_eq!(app.send(logout()).await.status, StatusCode::NO_CONTENT);
-    let again = app.send(logout()).await;
+    assert_eq!(app.logout(&token).await.status, StatusCode::NO_CONTENT);
+    let again = app.logout(&token).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert_eq!(again.header("www-authenticate"), Some("Token"));
 }
@@ -439,23 +417,9 @@ async fn protected_and_public_routes() {
     assert_eq!(app.get("/whoami", Some(&token)).await.text, "alice");
 
     // Another scheme is none of the layer's business.
-    let basic = app
-        .send(
-            Request::get("/whoami")
-                .header(header::AUTHORIZATION, "Basic YWxpY2U6cHc=")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let basic = app.get_with("/whoami", "Basic YWxpY2U6cHc=").await;
     assert_eq!(basic.text, "anonymous");
-    let spaced = app
-        .send(
-            Request::get("/whoami")
-                .header(header::AUTHORIZATION, "Token a b")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let spaced = app.get_with("/whoami", "Token a b").await;
     assert_eq!(spaced.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -806,7 +770,7 @@ async fn paths_are_configurable_one_by_one_and_as_a_prefix() {
     assert_eq!(verify.status, StatusCode::OK, "trailing slash optional");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_verifies_of_one_code_one_success() {
     let app = std::sync::Arc::new(TestApp::new());
     let login = app.login("alice", PASSWORD).await;
@@ -950,4 +914,249 @@ async fn login_attempts_are_limited_per_client_ip() {
         .send(login_from("203.0.113.7:4003", None, PASSWORD))
         .await;
     assert_eq!(later.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn junk_in_x_forwarded_for_does_not_switch_the_limit_off() {
+    let app = TestApp::with(|layer| {
+        let settings = tower_otp::OtpSettings {
+            login_rate_limit: 3,
+            ..Default::default()
+        };
+        layer
+            .with_settings(settings)
+            .unwrap()
+            .with_trusted_proxies(["10.0.0.1".parse().unwrap()])
+    });
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        // The proxy appends the real client after whatever the client claimed.
+        let claimed = format!("junk-{n}, 198.51.100.9");
+        let reply = app
+            .send(login_from("10.0.0.1:80", Some(&claimed), "wrong"))
+            .await;
+        statuses.push(reply.status.as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 400, 429, 429]);
+}
+
+#[tokio::test]
+async fn with_settings_keeps_the_protected_paths() {
+    let app = TestApp::with(|layer| {
+        // test_layer protects /api/ before the settings arrive.
+        layer
+            .with_settings(tower_otp::OtpSettings::default())
+            .unwrap()
+    });
+    let plain = app.get("/api/plain", None).await;
+    assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn protection_does_not_depend_on_the_handler() {
+    let app = TestApp::new();
+    // /api/plain does not extract the user: the layer alone refuses it.
+    let plain = app.get("/api/plain", None).await;
+    assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        plain.text,
+        r#"{"detail":"Authentication credentials were not provided."}"#
+    );
+    // "/api/" protects "/api" too.
+    assert_eq!(app.get("/api", None).await.status, StatusCode::UNAUTHORIZED);
+    // But not a sibling that merely shares the letters.
+    assert_eq!(app.get("/apiary", None).await.text, "apiary");
+    let token = app.token_for("alice", PASSWORD).await;
+    assert_eq!(app.get("/api/plain", Some(&token)).await.text, "plain");
+}
+
+#[tokio::test]
+async fn cors_preflights_pass_protected_paths() {
+    let app = TestApp::new();
+    let preflight = app
+        .send(
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/api/plain")
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "GET")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(preflight.status, StatusCode::UNAUTHORIZED);
+    // A plain OPTIONS without the preflight header is still refused.
+    let options = app
+        .send(
+            Request::builder()
+                .method(Method::OPTIONS)
+                .uri("/api/plain")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(options.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_with_a_json_content_type_and_no_body() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let reply = app
+        .send(authorized(
+            Request::post("/api-auth/logout/").header(header::CONTENT_TYPE, "application/json"),
+            &format!("Token {token}"),
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let empty_json = app
+        .send(
+            Request::post("/api-auth/login/")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        empty_json.text,
+        r#"{"password":["This field is required."],"username":["This field is required."]}"#
+    );
+}
+
+#[tokio::test]
+async fn repeated_logins_cannot_bomb_a_mailbox() {
+    let app = TestApp::new();
+    for _ in 0..5 {
+        assert_eq!(app.login("alice", PASSWORD).await.status, StatusCode::OK);
+    }
+    let sixth = app.login("alice", PASSWORD).await;
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sixth.header("retry-after"), Some("600"));
+    assert_eq!(app.console.codes().len(), 5);
+    // Another account is not affected; the next window starts afresh.
+    assert_eq!(app.login("zoë", PASSWORD).await.status, StatusCode::OK);
+    app.clock.advance(Duration::from_secs(600));
+    assert_eq!(app.login("alice", PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn resend_after_the_last_allowed_code_ends_the_login() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let challenge = login.str("challenge");
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(60));
+        let resent = app
+            .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+            .await;
+        assert_eq!(resent.status, StatusCode::OK);
+    }
+    app.clock.advance(Duration::from_secs(60));
+    let sixth = app
+        .post_json("/api-auth/resend-token/", json!({ "challenge": challenge }))
+        .await;
+    assert_eq!(sixth.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        sixth.text,
+        r#"{"non_field_errors":["Too many codes were sent for this login. Log in again."]}"#
+    );
+    assert_eq!(app.console.codes().len(), 5);
+}
+
+#[tokio::test]
+async fn strategies_refuse_code_lengths_they_cannot_make() {
+    use tower_otp::strategy::{HotpStrategy, RandomCodeStrategy};
+    let layer = || {
+        let (clock, console) = (tower_otp::ManualClock::default(), Console::default());
+        test_layer(&clock, &console, &tower_otp::store::MemoryStore::new())
+    };
+    let ten_random_digits = tower_otp::OtpSettings {
+        default_token_type: tower_otp::TokenType::Code,
+        token_length: 10,
+        ..Default::default()
+    };
+    let err = layer()
+        .with_strategy(HotpStrategy)
+        .unwrap()
+        .with_settings(ten_random_digits.clone())
+        .unwrap_err();
+    assert_eq!(err.key, "token_length");
+    let long = layer().with_settings(ten_random_digits).unwrap();
+    assert_eq!(
+        long.clone().with_strategy(HotpStrategy).unwrap_err().key,
+        "token_length"
+    );
+    let random = long.with_strategy(RandomCodeStrategy).unwrap();
+    assert_eq!(random.settings().token_length, 10);
+}
+
+/// Users whose `is_active` can be switched off while the layer runs.
+#[derive(Clone)]
+struct SwitchableUsers {
+    users: tower_otp::MemoryUserStore,
+    active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tower_otp::UserStore for SwitchableUsers {
+    async fn find_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<tower_otp::User>, tower_otp::UserStoreError> {
+        let found = self.users.find_by_username(username).await?;
+        Ok(found.map(|user| self.apply(user)))
+    }
+
+    async fn find_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<tower_otp::User>, tower_otp::UserStoreError> {
+        let found = self.users.find_by_id(id).await?;
+        Ok(found.map(|user| self.apply(user)))
+    }
+}
+
+impl SwitchableUsers {
+    fn apply(&self, mut user: tower_otp::User) -> tower_otp::User {
+        user.is_active &= self.active.load(std::sync::atomic::Ordering::SeqCst);
+        user
+    }
+}
+
+#[tokio::test]
+async fn a_user_deactivated_after_the_password_step_gets_no_token() {
+    use tower_otp::UserStore as _;
+    let active = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let users = SwitchableUsers {
+        users: demo_users(),
+        active: active.clone(),
+    };
+    assert!(users.find_by_id("1").await.unwrap().unwrap().is_active);
+    let (clock, console) = (
+        tower_otp::ManualClock::new(start_time()),
+        Console::default(),
+    );
+    let layer = tower_otp::OtpAuthLayer::new(
+        users,
+        tower_otp::notify::ConsoleNotifier::with_writer(console.clone()),
+    )
+    .with_clock(clock.clone())
+    .with_protected_path("/api/");
+    let app = TestApp {
+        router: routes().layer(layer),
+        clock,
+        console: console.clone(),
+        store: Default::default(),
+    };
+    let login = app.login("alice", PASSWORD).await;
+    active.store(false, std::sync::atomic::Ordering::SeqCst);
+    let verify = app
+        .verify(login.str("challenge"), &console.last_code())
+        .await;
+    assert_eq!(verify.status, StatusCode::BAD_REQUEST);
+    assert_eq!(verify.text, INVALID_TOKEN);
 }

@@ -77,14 +77,7 @@ async fn two_instances_sharing_redis_behave_as_one() {
     );
 
     // Log out on B: revoked on A at once.
-    let logout = b
-        .send(
-            http::Request::post("/api-auth/logout/")
-                .header("authorization", format!("Token {token}"))
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let logout = b.logout(token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     assert_eq!(
         a.get("/api/me", Some(token)).await.status,
@@ -177,14 +170,7 @@ async fn redis_down_fails_closed_then_recovers_by_itself() {
 #[tokio::test]
 async fn hanging_redis_fails_closed_within_the_timeout() {
     // Accepts connections and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
+    let addr = common::net::silent_server().await;
     let timeout = Duration::from_millis(500);
     let store = RedisStore::new(format!("redis://{addr}/"))
         .unwrap()

@@ -29,7 +29,7 @@ const USAGE: &str = "usage: [--addr 127.0.0.1:3000] [--users users.json] [--conf
 environment: OTP_SECRET_KEY (>= 32 bytes, shared by instances that share a store),
              REDIS_URL (use Redis; feature redis-store), SMTP_URL and SMTP_FROM (send e-mail; feature email)";
 
-pub fn parse_args() -> Result<Args, String> {
+fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         addr: "127.0.0.1:3000".parse().unwrap(),
         users: None,
@@ -78,7 +78,7 @@ fn yes() -> bool {
     true
 }
 
-pub fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
+fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
     let text = match path {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
@@ -113,7 +113,7 @@ pub fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
     Ok(MemoryUserStore::new(users))
 }
 
-pub fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
+fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
     let Some(path) = path else {
         return Ok(OtpSettings::default());
     };
@@ -122,8 +122,34 @@ pub fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
     toml::from_str(&text).map_err(|e| format!("bad settings file {}: {e}", path.display()))
 }
 
+/// What both examples start from: the command line, the users and the layer.
+pub struct Setup {
+    pub args: Args,
+    pub users: Users,
+    pub layer: OtpAuthLayer,
+}
+
+pub fn setup() -> Result<Setup, String> {
+    let args = parse_args()?;
+    let users = load_users(args.users.as_ref())?;
+    let layer = build_layer(&args, users.clone())?;
+    Ok(Setup {
+        args,
+        users: Arc::new(users),
+        layer,
+    })
+}
+
+/// Ends the process with the message of a failed start.
+pub fn exit_on_error(result: Result<(), String>) {
+    if let Err(message) = result {
+        eprintln!("{message}");
+        std::process::exit(2);
+    }
+}
+
 /// The layer as both examples configure it, from the command line and the environment.
-pub async fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
+fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
     let settings = load_settings(args.config.as_ref())?;
     let mut layer = OtpAuthLayer::new(users, ConsoleNotifier::new())
         .with_settings(settings)

@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::request::Parts;
 use http_body::Body;
@@ -9,7 +9,9 @@ use super::{
 use crate::event::AuthEvent;
 use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Trim};
-use crate::response::{non_field_error, unavailable, JsonResponse, INVALID_CREDENTIALS};
+use crate::response::{
+    non_field_error, seconds_until, throttled, unavailable, JsonResponse, INVALID_CREDENTIALS,
+};
 use crate::store::{AccountKey, NewChallenge};
 use crate::token::new_challenge_id;
 use crate::user::User;
@@ -52,6 +54,9 @@ async fn start_challenge(
 ) -> JsonResponse {
     let settings = &shared.settings;
     let now = shared.clock.now();
+    if let Err(response) = limit_sends(shared, account, now).await {
+        return response;
+    }
     let ttl = shared.code_ttl();
     let code = shared.strategy.generate(settings.token_length, now);
     let id = new_challenge_id(account);
@@ -84,6 +89,28 @@ async fn start_challenge(
         Some(user),
         challenge_body(&id.secret, now, ttl),
     )
+}
+
+/// At most `account_send_limit` logins per window send a code to one account.
+async fn limit_sends(
+    shared: &Shared,
+    account: &AccountKey,
+    now: SystemTime,
+) -> Result<(), JsonResponse> {
+    let settings = &shared.settings;
+    if settings.account_send_limit == 0 {
+        return Ok(());
+    }
+    let window = Duration::from_secs(settings.account_send_window);
+    let state = shared
+        .store
+        .hit_counter(&format!("send:{account}"), window, now)
+        .await
+        .map_err(unavailable)?;
+    if state.count > settings.account_send_limit {
+        return Err(throttled(seconds_until(state.resets_at, now)));
+    }
+    Ok(())
 }
 
 /// OTP switched off: the password alone earns a token.

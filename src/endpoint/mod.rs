@@ -13,7 +13,7 @@ use http_body::Body;
 use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::client::{client_ip, throttle_key};
+use crate::client::throttle_key;
 use crate::event::{AuthEvent, LoginFailure};
 use crate::layer::{Endpoint, Shared};
 use crate::notify::Delivery;
@@ -131,7 +131,7 @@ async fn limit_client(shared: &Shared, parts: &Parts, now: SystemTime) -> Result
         return Ok(());
     }
     // Without a known peer address there is no fair key: every client would share one budget.
-    let Some(ip) = client_ip(parts, &settings.trusted_proxies) else {
+    let Some(ip) = shared.client_ip(parts) else {
         return Ok(());
     };
     let key = format!("login:{}", throttle_key(ip));

@@ -57,11 +57,9 @@ where
     let info = match outcome {
         Ok(ResendOutcome::Resent(info)) => info,
         Ok(ResendOutcome::Cooldown { until }) => return throttled(seconds_until(until, now)),
+        // Nothing to wait for: this login is over, a new one gets new codes.
         Ok(ResendOutcome::Exhausted) => {
-            return detail(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many codes were sent for this login. Log in again.",
-            )
+            return non_field_error("Too many codes were sent for this login. Log in again.")
         }
         Ok(_) => return non_field_error(INVALID_CHALLENGE),
         Err(error) => return unavailable(error),

@@ -68,20 +68,34 @@ where
     };
     match outcome {
         VerifyOutcome::Verified(info) => {
+            // The user may have been deactivated or deleted since the password step: the
+            // token just stored is withdrawn, and so is one the user store cannot vouch for.
+            let user = match target.user {
+                Some(user) => Ok(Some(user)),
+                None => shared.users.find_by_id(&info.user_id).await,
+            };
+            let user = match user {
+                Ok(Some(user)) if user.is_active => user,
+                refused => {
+                    let _ = shared.store.revoke_token(&account, &token.digest).await;
+                    return match refused {
+                        Err(error) => unavailable(error),
+                        Ok(_) => {
+                            shared.emit(code_failed(CodeFailure::UnknownChallenge));
+                            non_field_error(INVALID_TOKEN)
+                        }
+                    };
+                }
+            };
             shared.emit(AuthEvent::LoginSucceeded {
-                user_id: info.user_id.clone(),
+                user_id: info.user_id,
                 account: account.clone(),
                 client_ip,
             });
-            let user = match (target.user, &shared.success_body) {
-                (Some(user), _) => Some(user),
-                (None, Some(_)) => shared.users.find_by_id(&info.user_id).await.ok().flatten(),
-                (None, None) => None,
-            };
             success(
                 shared,
                 Endpoint::Verify,
-                user.as_ref(),
+                Some(&user),
                 token_body(&issued.secret),
             )
         }

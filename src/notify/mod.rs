@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::user::User;
 
-/// One code to deliver.
-#[derive(Debug, Clone, Copy)]
+/// One code to deliver. Its `Debug` output leaves the code out.
+#[derive(Clone, Copy)]
 pub struct Delivery<'a> {
     /// The recipient.
     pub user: &'a User,
@@ -31,6 +31,18 @@ pub struct Delivery<'a> {
     /// Extra template context from the application's hook
     /// ([`OtpAuthLayer::with_extra_context`](crate::OtpAuthLayer::with_extra_context)).
     pub extra_context: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for Delivery<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("user", self.user)
+            .field("code", &"<redacted>")
+            .field("ttl", &self.ttl)
+            .field("issued_at", &self.issued_at)
+            .field("extra_context", self.extra_context)
+            .finish()
+    }
 }
 
 /// A delivery failure. The layer answers 503 and kills the undelivered code.
@@ -84,5 +96,35 @@ pub(crate) trait DynNotifier: Send + Sync + 'static {
 impl<T: Notifier> DynNotifier for T {
     fn deliver<'a>(&'a self, delivery: &'a Delivery<'a>) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(Notifier::deliver(self, delivery))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_code_out() {
+        let user = User {
+            id: "1".into(),
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_active: true,
+            password_hash: "$argon2id$secret-hash".into(),
+        };
+        let extra = serde_json::Map::new();
+        let delivery = Delivery {
+            user: &user,
+            code: "482913",
+            ttl: Duration::from_secs(300),
+            issued_at: SystemTime::UNIX_EPOCH,
+            extra_context: &extra,
+        };
+        let debug = format!("{delivery:?}");
+        assert!(debug.contains("alice"));
+        assert!(!debug.contains("482913"), "{debug}");
+        assert!(!debug.contains("secret-hash"), "{debug}");
     }
 }

@@ -42,10 +42,17 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Account {
     challenge: Option<StoredChallenge>,
-    /// The id of the last challenge consumed by a successful verify, to tell a replay.
-    consumed: Option<(Digest, SystemTime)>,
+    /// The last challenge consumed by a successful verify, to tell a replay of its code.
+    consumed: Option<Consumed>,
     failures: Option<Failures>,
     tokens: HashSet<Digest>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Consumed {
+    id: Digest,
+    code: Digest,
+    until: SystemTime,
 }
 
 #[derive(Debug)]
@@ -98,7 +105,7 @@ impl Account {
         {
             self.challenge = None;
         }
-        if self.consumed.is_some_and(|(_, until)| now >= until) {
+        if self.consumed.is_some_and(|c| now >= c.until) {
             self.consumed = None;
         }
         if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
@@ -266,7 +273,10 @@ impl TokenStore for MemoryStore {
             };
             let Some(challenge) = acc.challenge.as_mut().filter(|c| matches_id(&c.record.id))
             else {
-                let replayed = acc.consumed.is_some_and(|(id, _)| matches_id(&id));
+                // A replay is the consumed challenge's own code again, not any guess at it.
+                let replayed = acc
+                    .consumed
+                    .is_some_and(|c| matches_id(&c.id) && bool::from(c.code.ct_eq(attempt.code)));
                 return if replayed {
                     VerifyOutcome::Replayed
                 } else {
@@ -286,11 +296,16 @@ impl TokenStore for MemoryStore {
                     id,
                     user_id,
                     username,
+                    code,
                     expires_at,
                     ..
                 } = challenge.record.clone();
                 acc.challenge = None;
-                acc.consumed = Some((id, expires_at));
+                acc.consumed = Some(Consumed {
+                    id,
+                    code,
+                    until: expires_at,
+                });
                 acc.failures = None;
                 let token = NewToken {
                     user_id,

@@ -203,7 +203,8 @@ pub enum VerifyOutcome {
     },
     /// The code's lifetime is over. Nothing was counted.
     Expired,
-    /// The challenge was already consumed by a successful verify (a replay).
+    /// The code of a challenge already consumed by a successful verify was sent again (a
+    /// replay). A wrong code for a consumed challenge is `NotFound`.
     Replayed,
     /// No such live challenge (never issued, superseded, out of attempts or past its life).
     NotFound,

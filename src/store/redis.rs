@@ -68,10 +68,10 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// | key | type | fields | TTL | written by |
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends` | until `expires_at` | `create_challenge`, `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
-/// | `P{A}:consumed` | hash | `id` of the last challenge a right code consumed, `until` (that challenge's `expires_at`) | until `until` | `verify_challenge` |
+/// | `P{A}:consumed` | hash | `id` and `code` (digests) of the last challenge a right code consumed, `until` (that challenge's `expires_at`) | until `until` | `verify_challenge` |
 /// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `record_failure`, `verify_challenge`; deleted by `clear_failures` and a right code |
 /// | `P{A}:token:<hex>` | hash | `user_id`, `username`, `issued_at`, `expires_at`, `idle_timeout`, `last_used` (the idle timer's last restart); `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
-/// | `P{A}:tokens` | set | hex SHA-256 of each token of the account | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge`; pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
+/// | `P{A}:tokens` | sorted set | hex SHA-256 of each token of the account, scored by its `expires_at` | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which also drop members past their `expires_at`); pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
 ///
 /// The braces are part of the key: they are Redis Cluster hash tags, so all keys of one account
@@ -545,12 +545,14 @@ local function record_failure(key, now, threshold, base, cap, forget_after)
   return locked_until
 end
 
--- Stores a token and files it in the account's index, whose TTL covers its latest token.
+-- Stores a token and files it in the account's index (scored by its absolute end, so the
+-- members of tokens past it are dropped here), whose TTL covers its latest token.
 local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
   redis.call('HSET', key, 'user_id', user_id, 'username', username, 'issued_at', issued,
     'expires_at', expires, 'idle_timeout', idle, 'last_used', issued)
   redis.call('PEXPIRE', key, ttl(math.min(expires, issued + idle), now))
-  redis.call('SADD', index, member)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  redis.call('ZADD', index, expires, member)
   local left = ttl(expires, now)
   if redis.call('PTTL', index) < left then
     redis.call('PEXPIRE', index, left)
@@ -592,8 +594,10 @@ if id and now >= expires then
   id = false
 end
 if not id or (wanted ~= '' and wanted ~= id) then
-  local used = redis.call('HMGET', KEYS[2], 'id', 'until')
-  if used[1] and now < tonumber(used[2]) and (wanted == '' or wanted == used[1]) then
+  -- A replay is the consumed challenge's own code again, not any guess at it.
+  local used = redis.call('HMGET', KEYS[2], 'id', 'code', 'until')
+  if used[1] and now < tonumber(used[3]) and (wanted == '' or wanted == used[1])
+      and ARGV[3] == used[2] then
     return {4, 0, -1, '', ''}
   end
   return {5, 0, -1, '', ''}
@@ -610,7 +614,8 @@ end
 -- Both are 32-byte digests: HMACs under a key Redis never sees (see the module docs).
 if ARGV[3] == c[2] then
   redis.call('DEL', KEYS[1], KEYS[3])
-  redis.call('HSET', KEYS[2], 'id', id, 'until', expires)
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'id', id, 'code', c[2], 'until', expires)
   redis.call('PEXPIRE', KEYS[2], ttl(expires, now))
   put_token(KEYS[4], KEYS[5], ARGV[9], now, c[5], c[6], tonumber(ARGV[10]), tonumber(ARGV[11]),
     tonumber(ARGV[12]))
@@ -716,7 +721,7 @@ end
 local now, expires, idle = tonumber(ARGV[1]), tonumber(t[4]), tonumber(t[5])
 if now >= expires or now >= tonumber(t[6]) + idle then
   redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
   return false
 end
 redis.call('HSET', KEYS[1], 'last_used', now)
@@ -730,7 +735,7 @@ return {t[1], t[2], tonumber(t[3]), expires}
 static REVOKE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 "#,
     )
@@ -741,7 +746,7 @@ static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local n = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   n = n + redis.call('DEL', ARGV[1] .. member)
 end
 redis.call('DEL', KEYS[1])

@@ -13,6 +13,10 @@ impl OtpStrategy for HotpStrategy {
         hotp(&random_secret(), Algorithm::SHA1, digits, 0)
             .expect("a 160-bit secret and 6 to 8 digits are valid HOTP parameters")
     }
+
+    fn max_digits(&self) -> u8 {
+        8
+    }
 }
 
 /// The RFC 4226 HOTP value of `secret` at `counter`: `digits` (6 to 8) digits. HOTP is TOTP

@@ -35,11 +35,21 @@ pub trait OtpStrategy: Send + Sync + 'static {
     /// A fresh code of `digits` decimal digits (the layer asks for 6 to 10; TOTP and HOTP
     /// support 6 to 8). `now` is the layer's clock.
     fn generate(&self, digits: u8, now: SystemTime) -> String;
+
+    /// The longest code this strategy makes; the layer refuses a longer `token_length` when it
+    /// is built. Default 10.
+    fn max_digits(&self) -> u8 {
+        10
+    }
 }
 
 impl<T: OtpStrategy + ?Sized> OtpStrategy for Arc<T> {
     fn generate(&self, digits: u8, now: SystemTime) -> String {
         (**self).generate(digits, now)
+    }
+
+    fn max_digits(&self) -> u8 {
+        (**self).max_digits()
     }
 }
 

@@ -31,6 +31,10 @@ impl OtpStrategy for TotpStrategy {
         totp(&random_secret(), Algorithm::SHA1, digits, self.step, time)
             .expect("a 160-bit secret and 6 to 8 digits are valid TOTP parameters")
     }
+
+    fn max_digits(&self) -> u8 {
+        8
+    }
 }
 
 /// The RFC 6238 TOTP value of `secret` at Unix time `time`: `digits` (6 to 8) digits, time step

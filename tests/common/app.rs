@@ -129,6 +129,9 @@ pub fn routes() -> Router {
                 Json(json!({ "id": user.id, "username": user.username }))
             }),
         )
+        .route("/api/plain", get(|| async { "plain" }))
+        .route("/api", get(|| async { "api index" }))
+        .route("/apiary", get(|| async { "apiary" }))
         .route(
             "/whoami",
             get(|user: Option<AuthenticatedUser>| async move {
@@ -166,11 +169,30 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut request = Request::get(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Token {token}"));
+        match token {
+            Some(token) => self.get_with(path, &format!("Token {token}")).await,
+            None => {
+                self.send(Request::get(path).body(Body::empty()).unwrap())
+                    .await
+            }
         }
-        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// `GET path` with this `Authorization` header value.
+    pub async fn get_with(&self, path: &str, authorization: &str) -> Reply {
+        self.send(authorized(Request::get(path), authorization, Body::empty()))
+            .await
+    }
+
+    /// Logs out with `token`.
+    pub async fn logout(&self, token: &str) -> Reply {
+        let request = Request::post("/api-auth/logout/");
+        self.send(authorized(
+            request,
+            &format!("Token {token}"),
+            Body::empty(),
+        ))
+        .await
     }
 
     /// Logs alice in and returns the challenge id.
@@ -200,6 +222,18 @@ impl TestApp {
         assert_eq!(verify.status, StatusCode::OK, "{:?}", verify.json);
         verify.str("token").to_owned()
     }
+}
+
+/// A request with an `Authorization` header.
+pub fn authorized(
+    builder: http::request::Builder,
+    authorization: &str,
+    body: Body,
+) -> Request<Body> {
+    builder
+        .header(header::AUTHORIZATION, authorization)
+        .body(body)
+        .unwrap()
 }
 
 pub fn json_request(path: &str, body: &Value) -> Request<Body> {

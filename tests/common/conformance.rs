@@ -125,6 +125,23 @@ pub async fn right_code_verifies_once_and_issues_its_token<S: TokenStore>(store:
         verify(&store, &account, Some(&id), &code, t0() + secs(11), &again).await,
         VerifyOutcome::Replayed
     );
+    // Only the consumed code itself is a replay; any other code is just unknown.
+    assert_eq!(
+        verify(
+            &store,
+            &account,
+            Some(&id),
+            &random_digest(),
+            t0() + secs(11),
+            &again
+        )
+        .await,
+        VerifyOutcome::NotFound
+    );
+    assert_eq!(
+        verify(&store, &account, None, &code, t0() + secs(11), &again).await,
+        VerifyOutcome::Replayed
+    );
     let info = store
         .authenticate_token(&account, &tok.digest, t0() + secs(12))
         .await

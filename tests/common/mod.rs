@@ -3,6 +3,7 @@
 
 #[cfg(all(feature = "axum", feature = "memory-store"))]
 pub mod app;
+pub mod net;
 pub mod smtp;
 #[macro_use]
 pub mod conformance;
