@@ -1041,9 +1041,14 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
         } else {
             value <= bound
         };
-        let sign = if at_least { "≥" } else { "≤" };
+        // Shown rounded towards missing, so that the figure never contradicts the verdict.
+        let (sign, shown) = if at_least {
+            ("≥", (value * 1000.0).floor() / 1000.0)
+        } else {
+            ("≤", (value * 1000.0).ceil() / 1000.0)
+        };
         println!(
-            "  {name:<44} {value:>6.2} ({sign} {bound:.2}) {}",
+            "  {name:<44} {shown:>7.3} ({sign} {bound:.2}) {}",
             if met { "met" } else { "MISSED" }
         );
     };
@@ -1074,7 +1079,7 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     let rss_name = "RSS over the verifications, MemoryStore";
     match rss {
         Some(rss) => println!(
-            "  {rss_name:<44} {:>+5.1}% ({} → {} KiB RSS from verification {} to {}; store \
+            "  {rss_name:<44} {:>+6.1}% ({} → {} KiB RSS from verification {} to {}; store \
              records {} → {}) {}",
             rss.growth() * 100.0,
             rss.rss_before,
