@@ -24,7 +24,8 @@ mod support;
 
 #[path = "throughput/load.rs"]
 mod load;
-#[path = "throughput/redis_server.rs"]
+// The tests' private redis-server, shared.
+#[path = "../tests/common/redis_server.rs"]
 mod redis_server;
 
 use std::net::SocketAddr;
@@ -918,7 +919,7 @@ fn main() {
     let redis_url = match &config.redis_url {
         Some(url) => url.clone(),
         None => {
-            let started = RedisServer::start();
+            let started = RedisServer::start(redis_server::free_port(), &[]);
             let url = started.url();
             _redis_server = started;
             url

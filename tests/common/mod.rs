@@ -10,3 +10,4 @@ pub mod conformance;
 
 #[cfg(feature = "redis-store")]
 pub mod redis;
+pub mod redis_server;
