@@ -133,4 +133,3 @@ pub fn require_binary(name: &str) {
          TOWER_OTP_BENCH_REDIS_URL)"
     );
 }
-
