@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::response::{detail, json, JsonResponse};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::BoxError;
 
 /// The decoded body of an endpoint request.
 #[derive(Debug, Default)]

@@ -14,7 +14,7 @@ use crate::layer::Shared;
 use crate::response::{unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
 use crate::token::{parse_auth_token, Presented};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::BoxError;
 
 /// The service [`OtpAuthLayer`](crate::OtpAuthLayer) wraps around yours.
 #[derive(Clone)]

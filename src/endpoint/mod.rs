@@ -25,7 +25,7 @@ use crate::store::{AccountKey, Digest, NewToken};
 use crate::token::{new_auth_token, Issued};
 use crate::user::User;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::BoxError;
 
 /// Answers a request to one of the endpoints.
 pub(crate) async fn handle<B>(

@@ -12,7 +12,6 @@ pub use console::ConsoleNotifier;
 pub use email::{EmailNotifier, EmailSetupError};
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use crate::user::User;
@@ -86,7 +85,7 @@ pub trait Notifier: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::future::BoxFuture;
 
 /// The object-safe twin of [`Notifier`].
 pub(crate) trait DynNotifier: Send + Sync + 'static {

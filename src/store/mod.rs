@@ -30,7 +30,6 @@ mod redis;
 pub use self::redis::RedisStore;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A SHA-256 or HMAC-SHA256 digest.
@@ -385,7 +384,7 @@ pub fn window_end(now: SystemTime, window: Duration) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(end).unwrap_or(u64::MAX))
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::future::BoxFuture;
 
 /// The object-safe twin of [`TokenStore`], so the layer can hold any store behind an `Arc`
 /// without a type parameter.
