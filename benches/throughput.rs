@@ -19,6 +19,8 @@
 //! | `TOWER_OTP_BENCH_RSS_VERIFICATIONS` | 1000000 | verifications of the memory check |
 //! | `TOWER_OTP_BENCH_ONLY` | unset | comma-separated words: run only the rows whose key contains one (`rss`, `bare`, `pass`, `raw`, `token`, `verify`, `wrong`, `login`, `storm`) |
 //! | `TOWER_OTP_BENCH_REDIS_URL` | unset | use this Redis instead of starting a private `redis-server` |
+//! | `TOWER_OTP_BENCH_PERF_CTL` | unset | a `perf record --control=fifo:CTL,ACK -D -1` control FIFO: profiling is enabled only while an HTTP row is measured (not while challenges are prepared) |
+//! | `TOWER_OTP_BENCH_PERF_ACK` | unset | that command's ACK FIFO |
 
 mod support;
 
@@ -320,6 +322,27 @@ fn posts(path: &'static str, bodies: Vec<Bytes>, once: bool) -> NextRequest {
         };
         Some(request(Method::POST, path, None, Some(body)))
     })
+}
+
+/// Sends `command` to a waiting `perf record --control=fifo:CTL,ACK -D -1` when
+/// `TOWER_OTP_BENCH_PERF_CTL` names its control FIFO (and waits for the ACK FIFO's answer when
+/// `TOWER_OTP_BENCH_PERF_ACK` names it), so that a profile holds the measured load only.
+fn perf_control(command: &str) {
+    use std::io::{Read, Write};
+    let Ok(control) = std::env::var("TOWER_OTP_BENCH_PERF_CTL") else {
+        return;
+    };
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&control)
+        .unwrap_or_else(|e| panic!("open the perf control FIFO {control}: {e}"));
+    writeln!(fifo, "{command}").expect("write to the perf control FIFO");
+    if let Ok(ack) = std::env::var("TOWER_OTP_BENCH_PERF_ACK") {
+        let mut answer = [0u8; 4];
+        std::fs::File::open(&ack)
+            .and_then(|mut f| f.read_exact(&mut answer))
+            .unwrap_or_else(|e| panic!("read the perf ACK FIFO {ack}: {e}"));
+    }
 }
 
 /// CPU time used so far, read before and after each measurement.
@@ -675,9 +698,11 @@ impl Bench {
                 };
                 let row = &mut rows[i];
                 let before = self.cpu.now();
+                perf_control("enable");
                 let outcome = self
                     .client
                     .block_on(load::run(row.addr, slice, next, row.expect));
+                perf_control("disable");
                 let used = self.cpu.now().since(before);
                 row.ran_out += u32::from(outcome.ran_out);
                 row.row.outcome.merge(outcome);

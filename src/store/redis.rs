@@ -68,9 +68,9 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// | key | type | fields | TTL | written by |
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends` | until `expires_at` | `create_challenge`, `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
-/// | `P{A}:consumed` | hash | `id` and `code` (digests) of the last challenge a right code consumed, `until` (that challenge's `expires_at`) | until `until` | `verify_challenge` |
+/// | `P{A}:consumed` | string | `<until>:<id><code>`: the last challenge a right code consumed, its id and code (32-byte digests) and `until` (its `expires_at`) | until `until` | `verify_challenge` |
 /// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `record_failure`, `verify_challenge`; deleted by `clear_failures` and a right code |
-/// | `P{A}:token:<hex>` | hash | `user_id`, `username`, `issued_at`, `expires_at`, `idle_timeout`, `last_used` (the idle timer's last restart); `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
+/// | `P{A}:token:<hex>` | string | `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes; `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
 /// | `P{A}:tokens` | sorted set | hex SHA-256 of each token of the account, scored by its `expires_at` | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which also drop members past their `expires_at`); pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
 ///
@@ -89,7 +89,7 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// - `create_challenge` replaces the account's challenge in one step; `resend_challenge` checks
 ///   the cooldown and send cap and replaces the code in one step; `delete_challenge` deletes only
 ///   the named challenge.
-/// - `authenticate_token` reads the token with one `HMGET` and decides absolute and idle expiry
+/// - `authenticate_token` reads the token with one `GET` and decides absolute and idle expiry
 ///   from it. Only when the token is over (it is then deleted) or its idle timer was last
 ///   restarted 1/60 of the idle timeout ago or more (30 s for 30 min) does it run a script, which
 ///   decides again and restarts the timer in one step. A token in steady use thus costs one plain
@@ -437,23 +437,56 @@ const FAILURES: &str = "failures";
 const TOKENS: &str = "tokens";
 const TOKEN_PREFIX: &str = "token:";
 
-/// The fields of a token record that `authenticate_token` reads, in the order of [`TokenFields`].
-const TOKEN_FIELDS: [&str; 6] = [
-    "user_id",
-    "username",
-    "issued_at",
-    "expires_at",
-    "idle_timeout",
-    "last_used",
-];
-type TokenFields = (
-    Option<String>,
-    Option<String>,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-);
+/// A token record: one string, `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:`
+/// followed by the user id (`n` bytes) and the username, so that reading it is one `GET`.
+/// `put_token` in the scripts writes it.
+#[derive(Debug, PartialEq)]
+struct TokenRecord<'a> {
+    issued_at: u64,
+    expires_at: u64,
+    idle_timeout: u64,
+    last_used: u64,
+    user_id: &'a str,
+    username: &'a str,
+}
+
+impl<'a> TokenRecord<'a> {
+    fn parse(record: &'a str) -> Result<Self, StoreError> {
+        let malformed = || StoreError::Backend("malformed token record".to_owned());
+        let mut parts = record.splitn(6, ':');
+        let mut number = || -> Result<u64, StoreError> {
+            parts
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(malformed)
+        };
+        let (issued_at, expires_at, idle_timeout, last_used) =
+            (number()?, number()?, number()?, number()?);
+        let user_id_len = usize::try_from(number()?).map_err(|_| malformed())?;
+        let rest = parts.next().ok_or_else(malformed)?;
+        if !rest.is_char_boundary(user_id_len) {
+            return Err(malformed());
+        }
+        let (user_id, username) = rest.split_at(user_id_len);
+        Ok(Self {
+            issued_at,
+            expires_at,
+            idle_timeout,
+            last_used,
+            user_id,
+            username,
+        })
+    }
+
+    fn info(&self) -> TokenInfo {
+        TokenInfo {
+            user_id: self.user_id.to_owned(),
+            username: self.username.to_owned(),
+            issued_at: time_at(self.issued_at),
+            expires_at: time_at(self.expires_at),
+        }
+    }
+}
 
 /// `authenticate_token` restarts a token's idle timer only once the last restart is at least
 /// 1/`IDLE_RESTART_FRACTION` of the idle timeout old (30 s of the default 30 min): a token in
@@ -547,10 +580,15 @@ end
 
 -- Stores a token and files it in the account's index (scored by its absolute end, so the
 -- members of tokens past it are dropped here), whose TTL covers its latest token.
+-- The record is the one `TokenRecord::parse` reads.
+local function token_record(issued, expires, idle, last_used, user_id, username)
+  return string.format('%d:%d:%d:%d:%d:', issued, expires, idle, last_used, #user_id) .. user_id
+    .. username
+end
+
 local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
-  redis.call('HSET', key, 'user_id', user_id, 'username', username, 'issued_at', issued,
-    'expires_at', expires, 'idle_timeout', idle, 'last_used', issued)
-  redis.call('PEXPIRE', key, ttl(math.min(expires, issued + idle), now))
+  redis.call('SET', key, token_record(issued, expires, idle, issued, user_id, username), 'PX',
+    ttl(math.min(expires, issued + idle), now))
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   redis.call('ZADD', index, expires, member)
   local left = ttl(expires, now)
@@ -587,7 +625,7 @@ if lock then
   return {6, lock, -1, '', ''}
 end
 local c = redis.call('HMGET', KEYS[1], 'id', 'code', 'code_expires_at', 'expires_at', 'user_id',
-  'username')
+  'username', 'attempts')
 local id, expires = c[1], tonumber(c[4])
 if id and now >= expires then
   redis.call('DEL', KEYS[1])
@@ -595,18 +633,25 @@ if id and now >= expires then
 end
 if not id or (wanted ~= '' and wanted ~= id) then
   -- A replay is the consumed challenge's own code again, not any guess at it.
-  local used = redis.call('HMGET', KEYS[2], 'id', 'code', 'until')
-  if used[1] and now < tonumber(used[3]) and (wanted == '' or wanted == used[1])
-      and ARGV[3] == used[2] then
-    return {4, 0, -1, '', ''}
+  -- The consumed record is 'until:' then the challenge id and its code, 32 bytes each.
+  local used = redis.call('GET', KEYS[2])
+  if used then
+    local sep = string.find(used, ':', 1, true)
+    local used_id = string.sub(used, sep + 1, sep + 32)
+    if now < tonumber(string.sub(used, 1, sep - 1)) and (wanted == '' or wanted == used_id)
+        and ARGV[3] == string.sub(used, sep + 33) then
+      return {4, 0, -1, '', ''}
+    end
   end
   return {5, 0, -1, '', ''}
 end
 if now >= tonumber(c[3]) then
   return {3, 0, -1, '', ''}
 end
+-- The attempt counts before the comparison; it is stored only if the code is wrong, since a
+-- right code deletes the challenge (the script runs atomically either way).
 local max = tonumber(ARGV[4])
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local attempts = tonumber(c[7]) + 1
 if attempts > max then
   redis.call('DEL', KEYS[1])
   return {5, 0, -1, '', ''}
@@ -614,9 +659,7 @@ end
 -- Both are 32-byte digests: HMACs under a key Redis never sees (see the module docs).
 if ARGV[3] == c[2] then
   redis.call('DEL', KEYS[1], KEYS[3])
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[2], 'id', id, 'code', c[2], 'until', expires)
-  redis.call('PEXPIRE', KEYS[2], ttl(expires, now))
+  redis.call('SET', KEYS[2], c[4] .. ':' .. id .. c[2], 'PX', ttl(expires, now))
   put_token(KEYS[4], KEYS[5], ARGV[9], now, c[5], c[6], tonumber(ARGV[10]), tonumber(ARGV[11]),
     tonumber(ARGV[12]))
   return {1, 0, -1, c[5], c[6]}
@@ -624,6 +667,8 @@ end
 local left = max - attempts
 if left == 0 then
   redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'attempts', attempts)
 end
 local locked_until = record_failure(KEYS[3], now, tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7]), tonumber(ARGV[8]))
@@ -713,20 +758,24 @@ return 1
 static AUTHENTICATE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local t = redis.call('HMGET', KEYS[1], 'user_id', 'username', 'issued_at', 'expires_at',
-  'idle_timeout', 'last_used')
-if not t[1] then
+local record = redis.call('GET', KEYS[1])
+if not record then
   return false
 end
-local now, expires, idle = tonumber(ARGV[1]), tonumber(t[4]), tonumber(t[5])
-if now >= expires or now >= tonumber(t[6]) + idle then
+local issued, expires, idle, used, n, at = string.match(record,
+  '^(%d+):(%d+):(%d+):(%d+):(%d+):()')
+local now = tonumber(ARGV[1])
+issued, expires, idle, used, n = tonumber(issued), tonumber(expires), tonumber(idle),
+  tonumber(used), tonumber(n)
+if now >= expires or now >= used + idle then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
   return false
 end
-redis.call('HSET', KEYS[1], 'last_used', now)
-redis.call('PEXPIRE', KEYS[1], ttl(math.min(expires, now + idle), now))
-return {t[1], t[2], tonumber(t[3]), expires}
+local user_id, username = string.sub(record, at, at + n - 1), string.sub(record, at + n)
+redis.call('SET', KEYS[1], token_record(issued, expires, idle, now, user_id, username), 'PX',
+  ttl(math.min(expires, now + idle), now))
+return {user_id, username, issued, expires}
 "#,
     )
 });
@@ -923,36 +972,22 @@ impl TokenStore for RedisStore {
     ) -> Result<Option<TokenInfo>, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
-        // A token in use is mostly read: one plain HMGET. The script (a write) only runs when
+        // A token in use is mostly read: one plain GET. The script (a write) only runs when
         // the token is over (to delete it) or its idle timer is due for a restart.
-        // Sized for the key and the field names, so the command is built without regrowing.
-        let mut read = Cmd::with_capacity(8, 192);
-        read.arg("HMGET")
-            .arg(keys.token(&token_hex))
-            .arg(&TOKEN_FIELDS[..]);
-        let found: TokenFields = self.send(&read, None).await?;
+        // Sized for the key, so the command is built without regrowing.
+        let mut read = Cmd::with_capacity(2, 128);
+        read.arg("GET").arg(keys.token(&token_hex));
+        let found: Option<String> = self.send(&read, None).await?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let record = TokenRecord::parse(&found)?;
         let now_ms = time_ms(now);
-        match found {
-            (None, ..) => return Ok(None),
-            (
-                Some(user_id),
-                Some(username),
-                Some(issued),
-                Some(expires),
-                Some(idle),
-                Some(used),
-            ) if now_ms < expires
-                && now_ms < used.saturating_add(idle)
-                && now_ms.saturating_sub(used) < idle / IDLE_RESTART_FRACTION =>
-            {
-                return Ok(Some(TokenInfo {
-                    user_id,
-                    username,
-                    issued_at: time_at(issued),
-                    expires_at: time_at(expires),
-                }));
-            }
-            _ => {}
+        if now_ms < record.expires_at
+            && now_ms < record.last_used.saturating_add(record.idle_timeout)
+            && now_ms.saturating_sub(record.last_used) < record.idle_timeout / IDLE_RESTART_FRACTION
+        {
+            return Ok(Some(record.info()));
         }
         let mut cmd = evalsha(&AUTHENTICATE, 2);
         cmd.arg(keys.token(&token_hex))
@@ -1106,6 +1141,43 @@ mod tests {
             "ERR Error running script",
         ));
         assert!(matches!(store_error(script), StoreError::Backend(m) if m.contains("script")));
+    }
+
+    #[test]
+    fn token_records_parse_with_any_user_id_and_username() {
+        let (user_id, username) = ("id:ünï:3", "ghost:ünï:");
+        let record = format!("1000:2000:300:1500:{}:{user_id}{username}", user_id.len());
+        assert_eq!(
+            TokenRecord::parse(&record).unwrap(),
+            TokenRecord {
+                issued_at: 1000,
+                expires_at: 2000,
+                idle_timeout: 300,
+                last_used: 1500,
+                user_id,
+                username,
+            }
+        );
+        let empty = TokenRecord::parse("1:2:3:4:0:").unwrap();
+        assert_eq!((empty.user_id, empty.username), ("", ""));
+    }
+
+    #[test]
+    fn malformed_token_records_are_backend_errors() {
+        for bad in [
+            "",
+            "1:2:3:4",
+            "1:2:3:4:5",
+            "1:2:3:x:0:u",
+            "1:2:3:4:9:short",
+            "1:2:3:4:1:ü",
+            "-1:2:3:4:0:",
+        ] {
+            assert!(
+                matches!(TokenRecord::parse(bad), Err(StoreError::Backend(_))),
+                "{bad:?} parsed"
+            );
+        }
     }
 
     #[test]

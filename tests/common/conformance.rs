@@ -159,10 +159,12 @@ pub async fn right_code_verifies_once_and_issues_its_token<S: TokenStore>(store:
 }
 
 pub async fn verified_token_belongs_to_the_challenges_user<S: TokenStore>(store: S) {
+    // Separators and multi-byte characters in both, as stored records must keep them apart.
+    let (user_id, username) = ("user:7:ü", "bob:ünï 🦀:");
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     let record = NewChallenge {
-        user_id: "user-7".into(),
-        username: "bob".into(),
+        user_id: user_id.into(),
+        username: username.into(),
         ..challenge(id, code, t0())
     };
     store.create_challenge(&account, &record).await.unwrap();
@@ -175,20 +177,25 @@ pub async fn verified_token_belongs_to_the_challenges_user<S: TokenStore>(store:
         VerifyOutcome::Verified(info) => {
             assert_eq!(
                 (info.user_id.as_str(), info.username.as_str()),
-                ("user-7", "bob")
+                (user_id, username)
             )
         }
         other => panic!("expected Verified, got {other:?}"),
     }
-    let info = store
-        .authenticate_token(&account, &tok.digest, t0())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (info.user_id.as_str(), info.username.as_str()),
-        ("user-7", "bob")
-    );
+    // Read as stored, then again when the idle timer is restarted (rewriting the record).
+    for at in [t0(), t0() + secs(900), t0() + secs(1000)] {
+        let info = store
+            .authenticate_token(&account, &tok.digest, at)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (info.user_id.as_str(), info.username.as_str()),
+            (user_id, username),
+            "at {at:?}"
+        );
+        assert_eq!(info.issued_at, t0());
+    }
 }
 
 pub async fn wrong_code_counts_but_keeps_the_right_one<S: TokenStore>(store: S) {

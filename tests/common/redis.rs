@@ -21,8 +21,9 @@ use super::redis_server::{require_binary, scratch_dir, POLL, STARTUP};
 pub fn redis_url() -> &'static str {
     static URL: OnceLock<(String, Option<RedisServer>)> = OnceLock::new();
     &URL.get_or_init(|| match std::env::var("TOWER_OTP_REDIS_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
+        // Set but empty counts as unset.
+        Ok(url) if !url.is_empty() => (url, None),
+        _ => {
             let server = RedisServer::start(free_port(), &[]);
             (server.url(), Some(server))
         }
@@ -35,8 +36,10 @@ pub fn cluster_urls() -> &'static [String] {
     static URLS: OnceLock<(Vec<String>, Vec<RedisServer>)> = OnceLock::new();
     &URLS
         .get_or_init(|| match std::env::var("TOWER_OTP_REDIS_CLUSTER_URLS") {
-            Ok(urls) => (urls.split(',').map(str::to_owned).collect(), Vec::new()),
-            Err(_) => {
+            Ok(urls) if !urls.is_empty() => {
+                (urls.split(',').map(str::to_owned).collect(), Vec::new())
+            }
+            _ => {
                 let nodes = start_cluster();
                 (nodes.iter().map(RedisServer::url).collect(), nodes)
             }
