@@ -352,6 +352,9 @@ struct Cpu {
     process: Duration,
     /// The Redis server.
     redis: Duration,
+    /// Commands the Redis server executed, those a script calls included (`INFO stats`
+    /// `total_commands_processed`).
+    redis_commands: u64,
 }
 
 impl Cpu {
@@ -359,12 +362,18 @@ impl Cpu {
         Cpu {
             process: self.process.saturating_sub(before.process),
             redis: self.redis.saturating_sub(before.redis),
+            // Less the `INFO` that read `before`, which counts itself only afterwards.
+            redis_commands: self
+                .redis_commands
+                .saturating_sub(before.redis_commands)
+                .saturating_sub(1),
         }
     }
 
     fn add(&mut self, other: Cpu) {
         self.process += other.process;
         self.redis += other.redis;
+        self.redis_commands += other.redis_commands;
     }
 }
 
@@ -381,26 +390,26 @@ impl CpuClock {
     }
 
     fn now(&mut self) -> Cpu {
-        Cpu {
-            process: process_cpu(),
-            redis: self.redis_cpu(),
-        }
-    }
-
-    fn redis_cpu(&mut self) -> Duration {
+        let process = process_cpu();
+        // Two sections in one INFO: Redis 7 or later (older servers answer with an error, and
+        // the Redis columns then read 0).
         let info: String = tower_otp::redis::cmd("INFO")
             .arg("cpu")
+            .arg("stats")
             .query(&mut self.redis)
             .unwrap_or_default();
-        let seconds: f64 = info
-            .lines()
-            .filter_map(|line| {
-                let (key, value) = line.split_once(':')?;
-                matches!(key, "used_cpu_sys" | "used_cpu_user")
-                    .then(|| value.trim().parse::<f64>().ok())?
-            })
-            .sum();
-        Duration::from_secs_f64(seconds)
+        let field = |name: &str| {
+            info.lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(key, _)| *key == name)
+                .and_then(|(_, value)| value.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Cpu {
+            process,
+            redis: Duration::from_secs_f64(field("used_cpu_sys") + field("used_cpu_user")),
+            redis_commands: field("total_commands_processed") as u64,
+        }
     }
 }
 
@@ -452,7 +461,16 @@ impl Row {
         self.cpu.map(|c| Cpu {
             process: c.process / n,
             redis: c.redis / n,
+            redis_commands: c.redis_commands,
         })
+    }
+
+    /// Redis commands per request (`cpu_per_request` keeps the total in `redis_commands`).
+    fn redis_commands_per_request(&self) -> Option<f64> {
+        let n = self.outcome.total;
+        self.cpu
+            .filter(|_| n > 0)
+            .map(|c| c.redis_commands as f64 / n as f64)
     }
 
     fn problem(&self) -> Option<String> {
@@ -1000,8 +1018,17 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     }
     println!();
     println!(
-        "{:<46} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8}  notes",
-        "row", "req/s", "p50", "p99", "×bare", "×GET", "×EVALSHA", "CPU/req", "Redis/req"
+        "{:<46} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>8}  notes",
+        "row",
+        "req/s",
+        "p50",
+        "p99",
+        "×bare",
+        "×GET",
+        "×EVALSHA",
+        "CPU/req",
+        "Redis/req",
+        "cmds/req"
     );
     let ratio = |value: f64, base: Option<f64>| {
         base.map_or("-".to_owned(), |b| format!("{:.2}", value / b))
@@ -1037,7 +1064,7 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
         };
         let cpu = row.cpu_per_request();
         let line = format!(
-            "{:<46} {:>8.0} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8}  {}",
+            "{:<46} {:>8.0} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>8}  {}",
             row.label,
             row.per_second(),
             micros(row.outcome.quantile(0.50)),
@@ -1047,6 +1074,8 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
             x_evalsha,
             cpu.map_or("-".to_owned(), |c| micros(c.process)),
             cpu.map_or("-".to_owned(), |c| micros(c.redis)),
+            row.redis_commands_per_request()
+                .map_or("-".to_owned(), |n| format!("{n:.1}")),
             notes.join("; "),
         );
         println!("{}", line.trim_end());
@@ -1054,7 +1083,8 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     println!();
     println!(
         "CPU/req: CPU time of this process (servers and load generator) per request; Redis/req: \
-         the Redis server's."
+         the Redis server's; cmds/req: commands Redis executed per request, counting an EVALSHA and \
+         each command its script calls."
     );
     println!("targets (ratios measured side by side in this run):");
     let target = |name: &str, value: Option<f64>, bound: f64, at_least: bool| {
