@@ -703,7 +703,7 @@ impl Bench {
                                 .map_or(FALLBACK_RATE, |r| r.row.per_second())
                         };
                         let time = (slice.warmup + slice.duration).as_secs_f64();
-                        let count = (rate * time * 1.15) as usize + 1000;
+                        let count = (rate * time * 1.5) as usize + 1000;
                         let servers = self.servers.clone();
                         let started = Instant::now();
                         let bodies = self
