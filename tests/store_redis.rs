@@ -408,3 +408,47 @@ async fn the_idle_timer_restarts_once_a_sixtieth_of_the_timeout_has_passed() {
     assert!(alive(account.clone(), &tok, t0() + secs(1829)).await);
     assert!(!alive(account, &tok, t0() + secs(1829 + 1800)).await);
 }
+
+/// A token record that does not parse (written by something else, or by an older layout) is a
+/// backend error, whether or not the idle timer is due for a restart (the script that restarts
+/// it runs only once the record has parsed): never a login, never a silent miss.
+#[tokio::test]
+async fn a_garbled_token_record_fails_closed() {
+    let prefix = random_prefix();
+    let store = RedisStore::new(redis_url())
+        .unwrap()
+        .with_prefix(prefix.as_str());
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(store
+        .authenticate_token(&account, &tok.digest, t0())
+        .await
+        .unwrap()
+        .is_some());
+
+    let client = Client::open(redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = tower_otp::redis::cmd("KEYS")
+        .arg(format!("{prefix}*:token:*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    for garbage in ["not a record", "1:2:3:4:99:short", "1:2:3"] {
+        let _: () = tower_otp::redis::cmd("SET")
+            .arg(&keys[0])
+            .arg(garbage)
+            .arg("KEEPTTL")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        // At t0 the plain read would answer alone; 20 min later the script would run.
+        for at in [t0(), t0() + secs(1200)] {
+            let result = store.authenticate_token(&account, &tok.digest, at).await;
+            assert!(
+                matches!(result, Err(StoreError::Backend(_))),
+                "{garbage:?} at {at:?}: {result:?}"
+            );
+        }
+    }
+}
