@@ -442,7 +442,7 @@ async fn a_garbled_token_record_fails_closed() {
             .query_async(&mut con)
             .await
             .unwrap();
-        // At t0 the plain read would answer alone; 20 min later the script would run.
+        // Whether or not the idle timer is due: the record is parsed before anything is decided.
         for at in [t0(), t0() + secs(1200)] {
             let result = store.authenticate_token(&account, &tok.digest, at).await;
             assert!(

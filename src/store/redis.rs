@@ -454,9 +454,11 @@ impl<'a> TokenRecord<'a> {
     fn parse(record: &'a str) -> Result<Self, StoreError> {
         let malformed = || StoreError::Backend("malformed token record".to_owned());
         let mut parts = record.splitn(6, ':');
+        // Digits only (no sign), as the scripts' pattern reads them.
         let mut number = || -> Result<u64, StoreError> {
             parts
                 .next()
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(malformed)
         };
@@ -581,9 +583,11 @@ end
 -- Stores a token and files it in the account's index (scored by its absolute end, so the
 -- members of tokens past it are dropped here), whose TTL covers its latest token.
 -- The record is the one `TokenRecord::parse` reads.
+-- '%.0f', not '%d': Lua's '%d' goes through a C long, 32 bits on some builds; the numbers are
+-- below 2^53, where '%.0f' is exact.
 local function token_record(issued, expires, idle, last_used, user_id, username)
-  return string.format('%d:%d:%d:%d:%d:', issued, expires, idle, last_used, #user_id) .. user_id
-    .. username
+  return string.format('%.0f:%.0f:%.0f:%.0f:%d:', issued, expires, idle, last_used, #user_id)
+    .. user_id .. username
 end
 
 local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
@@ -764,6 +768,10 @@ if not record then
 end
 local issued, expires, idle, used, n, at = string.match(record,
   '^(%d+):(%d+):(%d+):(%d+):(%d+):()')
+-- The same record `TokenRecord::parse` accepted just before, unless something else rewrote it.
+if not at or tonumber(n) > #record - at + 1 then
+  return redis.error_reply('malformed token record')
+end
 local now = tonumber(ARGV[1])
 issued, expires, idle, used, n = tonumber(issued), tonumber(expires), tonumber(idle),
   tonumber(used), tonumber(n)
@@ -1172,6 +1180,9 @@ mod tests {
             "1:2:3:4:9:short",
             "1:2:3:4:1:ü",
             "-1:2:3:4:0:",
+            "+1:2:3:4:0:",
+            "1::3:4:0:",
+            "99999999999999999999:2:3:4:0:",
         ] {
             assert!(
                 matches!(TokenRecord::parse(bad), Err(StoreError::Backend(_))),
