@@ -177,8 +177,12 @@ async fn serve(router: Router) -> SocketAddr {
 }
 
 /// Raw Redis baselines: an axum handler doing one GET, one doing one EVALSHA (of a script that
-/// does one GET), on the same kind of connection `RedisStore` uses.
+/// does one GET), on the same kind of connection `RedisStore` uses; and the verify-shaped one:
+/// what a verify cannot avoid (a JSON POST read and parsed, 256 fresh bits from the OS, one
+/// EVALSHA, a JSON answer) with the same one-GET script.
 async fn raw_redis_server(url: &str) -> SocketAddr {
+    use base64::Engine;
+    use rand::RngCore;
     use tower_otp::redis::{AsyncCommands, Client, Script};
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -212,6 +216,24 @@ async fn raw_redis_server(url: &str) -> SocketAddr {
                         .await
                         .expect("EVALSHA");
                     value
+                },
+            ),
+        )
+        .route(
+            "/verify-shaped",
+            axum::routing::post(
+                |State((mut c, s)): State<(ConnectionManager, Arc<Script>)>,
+                 axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    assert!(body["challenge"].is_string() && body["token"].is_string());
+                    let mut secret = [0u8; 32];
+                    rand::rngs::OsRng.fill_bytes(&mut secret);
+                    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+                    let value: String = s
+                        .key("bench:raw")
+                        .invoke_async(&mut c)
+                        .await
+                        .expect("EVALSHA");
+                    axum::Json(serde_json::json!({ "token": token, "value": value }))
                 },
             ),
         )
@@ -622,6 +644,22 @@ impl Bench {
             "baseline: handler doing 1 Redis EVALSHA",
             s.raw,
             fixed(same_get("/evalsha")),
+            ok,
+        );
+        // Bodies of a verify's shape and size (the handler only parses them).
+        let shaped: Vec<Bytes> = (0..n)
+            .map(|i| {
+                Bytes::from(verify_body(
+                    &format!("{i:0>16}.{}", "x".repeat(43)),
+                    "123456",
+                ))
+            })
+            .collect();
+        add(
+            "raw-verify-shaped",
+            "baseline: verify-shaped POST + 1 EVALSHA",
+            s.raw,
+            fixed(posts("/verify-shaped", shaped, false)),
             ok,
         );
         add(
@@ -1122,6 +1160,13 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
         0.80,
         true,
     );
+    // Not a target: how far the unavoidable part of a verify alone gets.
+    if let Some(shaped) = over("raw-verify-shaped", evalsha) {
+        println!(
+            "  {:<44} {shaped:>7.3} (what any verify must do, no store work)",
+            "verify-shaped baseline / raw EVALSHA"
+        );
+    }
     let storm = bench
         .row("storm")
         .zip(bench.row("idle"))
