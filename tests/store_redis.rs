@@ -44,7 +44,10 @@ async fn run_every_flow(store: &RedisStore) {
         VerifyOutcome::Replayed
     ));
     let other = random_account();
-    store.record_failure(&other, now, &LOCKOUT).await.unwrap();
+    store
+        .count_password_attempt(&other, now, &LOCKOUT)
+        .await
+        .unwrap();
 
     // A pending challenge after a resend.
     let (account, id) = (random_account(), random_digest());
@@ -80,7 +83,7 @@ async fn run_every_flow(store: &RedisStore) {
     let locked = random_account();
     let mut until = None;
     for _ in 0..LOCKOUT.threshold {
-        until = store.record_failure(&locked, now, &LOCKOUT).await.unwrap();
+        until = password_failure(store, &locked, now).await;
     }
     assert_eq!(until, Some(now + secs(60)));
     let count = store
@@ -186,10 +189,13 @@ async fn assert_every_method_fails_closed(store: &RedisStore, timeout: Duration)
     );
     check!("revoke_token", store.revoke_token(&account, &tok.digest));
     check!("revoke_all_tokens", store.revoke_all_tokens(&account));
-    check!("locked_until", store.locked_until(&account, t0()));
     check!(
-        "record_failure",
-        store.record_failure(&account, t0(), &LOCKOUT)
+        "count_password_attempt",
+        store.count_password_attempt(&account, t0(), &LOCKOUT)
+    );
+    check!(
+        "forgive_password_attempt",
+        store.forgive_password_attempt(&account, None)
     );
     check!("clear_failures", store.clear_failures(&account));
     check!("hit_counter", store.hit_counter("ip:x", secs(60), t0()));
@@ -229,12 +235,12 @@ async fn recovers_by_itself_when_redis_comes_back() {
         .with_timeout(Duration::from_millis(500));
     let account = random_account();
     store
-        .record_failure(&account, t0(), &LOCKOUT)
+        .count_password_attempt(&account, t0(), &LOCKOUT)
         .await
         .unwrap();
 
     server.stop();
-    let down = store.record_failure(&account, t0(), &LOCKOUT).await;
+    let down = store.count_password_attempt(&account, t0(), &LOCKOUT).await;
     assert!(
         matches!(down, Err(StoreError::Unavailable(_))),
         "expected Unavailable while Redis is down, got {down:?}"

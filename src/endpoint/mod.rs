@@ -21,7 +21,7 @@ use crate::password::dummy_verify;
 use crate::response::{
     json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
 };
-use crate::store::{AccountKey, Digest, NewToken};
+use crate::store::{AccountKey, Digest, NewToken, PasswordAttempt};
 use crate::token::{new_auth_token, Issued};
 use crate::user::User;
 
@@ -57,7 +57,13 @@ fn normalized_username(username: &str) -> String {
 
 /// Checks a username and password. `Ok(None)` for every kind of refusal (unknown user,
 /// inactive user, wrong password, locked account), each doing the same work: a user lookup,
-/// a lock check, one password hash verification and, except when locked, one failure count.
+/// one store step that checks the lock and counts the attempt, and one password hash
+/// verification (a dummy one when the password must not be looked at).
+///
+/// The attempt is counted as a failure before the password is compared, in the same atomic step
+/// as the lock check, and taken back only when the password is right: so however many requests
+/// race, at most `lockout_threshold` passwords of an account are ever compared while it is not
+/// locked.
 async fn check_credentials(
     shared: &Shared,
     parts: &Parts,
@@ -77,44 +83,46 @@ async fn check_credentials(
             .key
             .account_key("name", &normalized_username(username)),
     };
-    let locked = shared
+    let attempt = shared
         .store
-        .locked_until(&account, now)
+        .count_password_attempt(&account, now, &shared.lockout)
         .await
         .map_err(unavailable)?;
-    let password_ok = match &user {
-        Some(user) => shared.users.check_password(user, password).await,
-        None => dummy_verify(password.to_owned()).await,
+    let lock_set = match attempt {
+        PasswordAttempt::Counted { locked_until } => locked_until,
+        _ => None,
+    };
+    let password_ok = match (&user, attempt) {
+        (Some(user), PasswordAttempt::Counted { .. }) => {
+            shared.users.check_password(user, password).await
+        }
+        // Locked, or no such user: the same time spent, nothing learnt.
+        _ => dummy_verify(password.to_owned()).await,
     }
     .map_err(unavailable)?;
     let refusal = match &user {
-        _ if locked.is_some() => Some(LoginFailure::Locked),
+        _ if matches!(attempt, PasswordAttempt::Locked { .. }) => Some(LoginFailure::Locked),
         None => Some(LoginFailure::UnknownUser),
         Some(user) if !user.is_active => Some(LoginFailure::InactiveUser),
         Some(_) if !password_ok => Some(LoginFailure::WrongPassword),
         Some(_) => None,
     };
     let Some(reason) = refusal else {
+        shared
+            .store
+            .forgive_password_attempt(&account, lock_set)
+            .await
+            .map_err(unavailable)?;
         return Ok(user.map(|user| (user, account)));
     };
     let client_ip = shared.client_ip(parts);
-    // A locked account counts nothing more (the lock is not extended by guessing).
-    let locked_now = if reason == LoginFailure::Locked {
-        None
-    } else {
-        shared
-            .store
-            .record_failure(&account, now, &shared.lockout)
-            .await
-            .map_err(unavailable)?
-    };
     shared.emit(AuthEvent::LoginFailed {
         user_id: user.map(|u| u.id),
         account: account.clone(),
         client_ip,
         reason,
     });
-    if let Some(until) = locked_now {
+    if let Some(until) = lock_set {
         shared.emit(AuthEvent::AccountLocked {
             account,
             client_ip,

@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 use super::window_end;
 use super::{
     AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge, NewToken,
-    ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt, VerifyOutcome,
+    PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore,
+    VerifyAttempt, VerifyOutcome,
 };
 
 /// The fewest operations between two sweeps of expired records.
@@ -133,6 +134,20 @@ impl Account {
         }
         failures.forget_at = (now + policy.forget_after).max(locked_until.unwrap_or(now));
         locked_until
+    }
+
+    /// Takes back one counted failure, and the lock it set if that is still in place.
+    fn forgive_failure(&mut self, lock: Option<SystemTime>) {
+        let Some(failures) = self.failures.as_mut() else {
+            return;
+        };
+        failures.count = failures.count.saturating_sub(1);
+        if lock.is_some() && failures.locked_until == lock {
+            failures.locked_until = None;
+        }
+        if failures.count == 0 && failures.locked_until.is_none() {
+            self.failures = None;
+        }
     }
 }
 
@@ -441,23 +456,32 @@ impl TokenStore for MemoryStore {
         Ok(digests.len() as u64)
     }
 
-    async fn locked_until(
-        &self,
-        account: &AccountKey,
-        now: SystemTime,
-    ) -> Result<Option<SystemTime>, StoreError> {
-        self.with(now, |inner| inner.account(account, now).locked_until(now))
-    }
-
-    async fn record_failure(
+    async fn count_password_attempt(
         &self,
         account: &AccountKey,
         now: SystemTime,
         policy: &LockoutPolicy,
-    ) -> Result<Option<SystemTime>, StoreError> {
+    ) -> Result<PasswordAttempt, StoreError> {
         self.with(now, |inner| {
-            inner.account(account, now).record_failure(now, policy)
+            let acc = inner.account(account, now);
+            match acc.locked_until(now) {
+                Some(until) => PasswordAttempt::Locked { until },
+                None => PasswordAttempt::Counted {
+                    locked_until: acc.record_failure(now, policy),
+                },
+            }
         })
+    }
+
+    async fn forgive_password_attempt(
+        &self,
+        account: &AccountKey,
+        lock: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
+        if let Some(acc) = self.lock().accounts.get_mut(account) {
+            acc.forgive_failure(lock);
+        }
+        Ok(())
     }
 
     async fn clear_failures(&self, account: &AccountKey) -> Result<(), StoreError> {

@@ -128,7 +128,8 @@ pub struct TokenInfo {
 /// Account lockout after consecutive failures (wrong passwords and wrong codes together).
 ///
 /// After `threshold` consecutive failures the account is locked for `base`; every further
-/// failure doubles the lock, up to `max`. Failures are forgotten `forget_after` after the last
+/// failure once the lock is over doubles the lock, up to `max` (attempts made while it is locked
+/// are refused without being counted). Failures are forgotten `forget_after` after the last
 /// one, or at once on a successful login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
@@ -211,6 +212,24 @@ pub enum VerifyOutcome {
     Locked {
         /// When the lock ends.
         until: SystemTime,
+    },
+}
+
+/// The result of [`TokenStore::count_password_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordAttempt {
+    /// The account is locked: the password must not be compared. Nothing was counted.
+    Locked {
+        /// When the lock ends.
+        until: SystemTime,
+    },
+    /// The attempt was counted as a failure: compare the password now, and if it is right,
+    /// [forgive](TokenStore::forgive_password_attempt) the attempt.
+    Counted {
+        /// Set when this attempt reached the threshold and locked the account (the lock stands
+        /// if the password is wrong).
+        locked_until: Option<SystemTime>,
     },
 }
 
@@ -340,21 +359,31 @@ pub trait TokenStore: Send + Sync + 'static {
         account: &AccountKey,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// When the account's lock ends, if it is locked at `now`.
-    fn locked_until(
-        &self,
-        account: &AccountKey,
-        now: SystemTime,
-    ) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send;
-
-    /// Counts a failure (a wrong password) against the account. Returns when the account's lock
-    /// ends if this failure locked it.
-    fn record_failure(
+    /// In one atomic step, before a password is compared: refuses if the account is locked
+    /// (counting nothing), else counts the attempt as a failure in advance, locking the account
+    /// if this failure reaches the policy's threshold.
+    ///
+    /// Counting before the comparison is what bounds guessing under concurrency: however many
+    /// requests race, at most `policy.threshold` password checks of an account are admitted
+    /// while it is not locked, and attempts refused while it is locked do not extend the lock.
+    /// A right password then takes its count back with
+    /// [`forgive_password_attempt`](Self::forgive_password_attempt).
+    fn count_password_attempt(
         &self,
         account: &AccountKey,
         now: SystemTime,
         policy: &LockoutPolicy,
-    ) -> impl Future<Output = Result<Option<SystemTime>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PasswordAttempt, StoreError>> + Send;
+
+    /// Takes back an attempt [`count_password_attempt`](Self::count_password_attempt) counted
+    /// whose password turned out right: one failure fewer and, if that attempt set a lock
+    /// (`lock` is its end, as returned in [`PasswordAttempt::Counted`]) that is still in place,
+    /// the lock lifted. Failures counted by other attempts stay.
+    fn forgive_password_attempt(
+        &self,
+        account: &AccountKey,
+        lock: Option<SystemTime>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Forgets the account's failures (a successful login).
     fn clear_failures(
@@ -429,17 +458,17 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
-    fn locked_until<'a>(
-        &'a self,
-        account: &'a AccountKey,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, StoreError>>;
-    fn record_failure<'a>(
+    fn count_password_attempt<'a>(
         &'a self,
         account: &'a AccountKey,
         now: SystemTime,
         policy: &'a LockoutPolicy,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, StoreError>>;
+    ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>>;
+    fn forgive_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        lock: Option<SystemTime>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     fn clear_failures<'a>(
         &'a self,
         account: &'a AccountKey,
@@ -509,20 +538,22 @@ impl<T: TokenStore> DynTokenStore for T {
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(TokenStore::revoke_all_tokens(self, account))
     }
-    fn locked_until<'a>(
-        &'a self,
-        account: &'a AccountKey,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, StoreError>> {
-        Box::pin(TokenStore::locked_until(self, account, now))
-    }
-    fn record_failure<'a>(
+    fn count_password_attempt<'a>(
         &'a self,
         account: &'a AccountKey,
         now: SystemTime,
         policy: &'a LockoutPolicy,
-    ) -> BoxFuture<'a, Result<Option<SystemTime>, StoreError>> {
-        Box::pin(TokenStore::record_failure(self, account, now, policy))
+    ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>> {
+        Box::pin(TokenStore::count_password_attempt(
+            self, account, now, policy,
+        ))
+    }
+    fn forgive_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        lock: Option<SystemTime>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(TokenStore::forgive_password_attempt(self, account, lock))
     }
     fn clear_failures<'a>(
         &'a self,
@@ -596,19 +627,19 @@ impl TokenStore for NoStore {
     async fn revoke_all_tokens(&self, _: &AccountKey) -> Result<u64, StoreError> {
         Self::error()
     }
-    async fn locked_until(
-        &self,
-        _: &AccountKey,
-        _: SystemTime,
-    ) -> Result<Option<SystemTime>, StoreError> {
-        Self::error()
-    }
-    async fn record_failure(
+    async fn count_password_attempt(
         &self,
         _: &AccountKey,
         _: SystemTime,
         _: &LockoutPolicy,
-    ) -> Result<Option<SystemTime>, StoreError> {
+    ) -> Result<PasswordAttempt, StoreError> {
+        Self::error()
+    }
+    async fn forgive_password_attempt(
+        &self,
+        _: &AccountKey,
+        _: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
         Self::error()
     }
     async fn clear_failures(&self, _: &AccountKey) -> Result<(), StoreError> {

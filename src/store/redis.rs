@@ -18,8 +18,8 @@ use ::redis::{
 
 use super::{
     window_end, AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge,
-    NewToken, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore, VerifyAttempt,
-    VerifyOutcome,
+    NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore,
+    VerifyAttempt, VerifyOutcome,
 };
 use crate::clock::unix_millis;
 
@@ -69,7 +69,7 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends` | until `expires_at` | `create_challenge`, `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
 /// | `P{A}:consumed` | string | `<until>:<id><code>`: the last challenge a right code consumed, its id and code (32-byte digests) and `until` (its `expires_at`) | until `until` | `verify_challenge` |
-/// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `record_failure`, `verify_challenge`; deleted by `clear_failures` and a right code |
+/// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `count_password_attempt`, `forgive_password_attempt`, `verify_challenge`; deleted by `clear_failures` and a right code |
 /// | `P{A}:token:<hex>` | string | `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes; `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
 /// | `P{A}:tokens` | sorted set | hex SHA-256 of each token of the account, scored by its `expires_at` | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which also drop members past their `expires_at`); pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
@@ -94,8 +94,9 @@ const MAX_MS: u64 = 10_000_000_000_000;
 ///   restarted 1/60 of the idle timeout ago or more (30 s for 30 min) does it run a script, which
 ///   decides again and restarts the timer in one step. A token in steady use thus costs one plain
 ///   read per request; it may die up to 1/60 of its idle timeout earlier than if every use
-///   restarted the timer, never later. `record_failure`, the revokes and `hit_counter` are
-///   atomic like the scripts above.
+///   restarted the timer, never later. `count_password_attempt` (lock check and count in one
+///   step, so that concurrent logins cannot all pass the check before any is counted),
+///   `forgive_password_attempt`, the revokes and `hit_counter` are atomic like the scripts above.
 ///
 /// # Secrets at rest
 ///
@@ -812,12 +813,42 @@ return n
     )
 });
 
-/// KEYS: failures. ARGV: now, threshold, base, max, forget after. Returns the lock end or -1.
-static RECORD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: failures. ARGV: now, threshold, base, max, forget after.
+/// Returns {1, lock end} if locked (nothing counted), else {0, lock end or -1} once counted.
+static COUNT_PASSWORD_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-return record_failure(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4]), tonumber(ARGV[5]))
+local now = tonumber(ARGV[1])
+local lock = lock_end(KEYS[1], now)
+if lock then
+  return {1, lock}
+end
+return {0, record_failure(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]))}
+"#,
+    )
+});
+
+/// KEYS: failures. ARGV: the end of the lock the forgiven attempt set, or -1.
+static FORGIVE_PASSWORD_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local f = redis.call('HMGET', KEYS[1], 'count', 'locked_until')
+local count, lock = tonumber(f[1]), tonumber(f[2])
+if not count then
+  return 0
+end
+count = math.max(count - 1, 0)
+if lock and lock == tonumber(ARGV[1]) then
+  redis.call('HDEL', KEYS[1], 'locked_until')
+  lock = nil
+end
+if count == 0 and not lock then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'count', count)
+end
+return 1
 "#,
     )
 });
@@ -1037,43 +1068,44 @@ impl TokenStore for RedisStore {
         self.send(&cmd, Some(&REVOKE_ALL)).await
     }
 
-    async fn locked_until(
-        &self,
-        account: &AccountKey,
-        now: SystemTime,
-    ) -> Result<Option<SystemTime>, StoreError> {
-        let mut keys = self.account_keys(account);
-        let mut cmd = ::redis::cmd("HMGET");
-        cmd.arg(keys.key(FAILURES))
-            .arg("locked_until")
-            .arg("forget_at");
-        let (lock, forget): (Option<u64>, Option<u64>) = self.send(&cmd, None).await?;
-        let now = time_ms(now);
-        // The same rule as the scripts' lock_end.
-        let forgotten = forget.is_some_and(|forget| now >= forget);
-        Ok(lock.filter(|&lock| now < lock && !forgotten).map(time_at))
-    }
-
-    async fn record_failure(
+    async fn count_password_attempt(
         &self,
         account: &AccountKey,
         now: SystemTime,
         policy: &LockoutPolicy,
-    ) -> Result<Option<SystemTime>, StoreError> {
+    ) -> Result<PasswordAttempt, StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&RECORD_FAILURE, 1);
+        let mut cmd = evalsha(&COUNT_PASSWORD_ATTEMPT, 1);
         cmd.arg(keys.key(FAILURES))
             .arg(time_ms(now))
             .arg(policy.threshold)
             .arg(duration_ms(policy.base))
             .arg(duration_ms(policy.max))
             .arg(duration_ms(policy.forget_after));
-        let until: i64 = self.send(&cmd, Some(&RECORD_FAILURE)).await?;
-        if until < 0 {
-            Ok(None)
-        } else {
-            time_from_ms(until).map(Some)
-        }
+        let (locked, until): (i64, i64) = self.send(&cmd, Some(&COUNT_PASSWORD_ATTEMPT)).await?;
+        Ok(match (locked, until) {
+            (1, until) => PasswordAttempt::Locked {
+                until: time_from_ms(until)?,
+            },
+            (_, until) if until < 0 => PasswordAttempt::Counted { locked_until: None },
+            (_, until) => PasswordAttempt::Counted {
+                locked_until: Some(time_from_ms(until)?),
+            },
+        })
+    }
+
+    async fn forgive_password_attempt(
+        &self,
+        account: &AccountKey,
+        lock: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&FORGIVE_PASSWORD_ATTEMPT, 1);
+        cmd.arg(keys.key(FAILURES))
+            .arg(lock.map_or(-1, |lock| i64::try_from(time_ms(lock)).unwrap_or(-1)));
+        self.send::<i64>(&cmd, Some(&FORGIVE_PASSWORD_ATTEMPT))
+            .await
+            .map(drop)
     }
 
     async fn clear_failures(&self, account: &AccountKey) -> Result<(), StoreError> {

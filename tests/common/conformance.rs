@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use tower_otp::store::{
-    AccountKey, Digest, LockoutPolicy, NewChallenge, NewToken, ResendOutcome, ResendRequest,
-    TokenStore, VerifyAttempt, VerifyOutcome,
+    AccountKey, Digest, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, ResendOutcome,
+    ResendRequest, TokenStore, VerifyAttempt, VerifyOutcome,
 };
 
 /// A fixed starting time, far from any window boundary of the counters.
@@ -597,19 +597,56 @@ pub async fn revoke_one_and_all<S: TokenStore>(store: S) {
     assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 0);
 }
 
+/// A password attempt that turns out wrong: counted, never forgiven. Returns the lock it set.
+pub async fn password_failure<S: TokenStore>(
+    store: &S,
+    account: &AccountKey,
+    now: SystemTime,
+) -> Option<SystemTime> {
+    match store
+        .count_password_attempt(account, now, &LOCKOUT)
+        .await
+        .unwrap()
+    {
+        PasswordAttempt::Counted { locked_until } => locked_until,
+        other => panic!("expected the attempt to be counted, got {other:?}"),
+    }
+}
+
+/// When the account's lock ends, if it is locked at `now`, found by a password attempt that is
+/// forgiven at once (so nothing stays counted).
+pub async fn lock_of<S: TokenStore>(
+    store: &S,
+    account: &AccountKey,
+    now: SystemTime,
+) -> Option<SystemTime> {
+    match store
+        .count_password_attempt(account, now, &LOCKOUT)
+        .await
+        .unwrap()
+    {
+        PasswordAttempt::Locked { until } => Some(until),
+        PasswordAttempt::Counted { locked_until } => {
+            store
+                .forgive_password_attempt(account, locked_until)
+                .await
+                .unwrap();
+            None
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 pub async fn failures_lock_with_backoff_and_success_resets<S: TokenStore>(store: S) {
     let account = random_account();
     let mut now = t0();
     for _ in 0..9 {
-        assert_eq!(
-            store.record_failure(&account, now, &LOCKOUT).await.unwrap(),
-            None
-        );
+        assert_eq!(password_failure(&store, &account, now).await, None);
     }
-    assert_eq!(store.locked_until(&account, now).await.unwrap(), None);
-    let until = store.record_failure(&account, now, &LOCKOUT).await.unwrap();
+    assert_eq!(lock_of(&store, &account, now).await, None);
+    let until = password_failure(&store, &account, now).await;
     assert_eq!(until, Some(now + secs(60)));
-    assert_eq!(store.locked_until(&account, now).await.unwrap(), until);
+    assert_eq!(lock_of(&store, &account, now).await, until);
 
     // A locked account compares nothing.
     let (id, code) = (random_digest(), random_digest());
@@ -627,9 +664,9 @@ pub async fn failures_lock_with_backoff_and_success_resets<S: TokenStore>(store:
 
     // The lock ends, the next failure doubles it.
     now += secs(60);
-    assert_eq!(store.locked_until(&account, now).await.unwrap(), None);
+    assert_eq!(lock_of(&store, &account, now).await, None);
     assert_eq!(
-        store.record_failure(&account, now, &LOCKOUT).await.unwrap(),
+        password_failure(&store, &account, now).await,
         Some(now + secs(120))
     );
     now += secs(120);
@@ -650,35 +687,160 @@ pub async fn failures_lock_with_backoff_and_success_resets<S: TokenStore>(store:
         verify(&store, &account, Some(&id), &code, now, &tok).await,
         VerifyOutcome::Verified(_)
     ));
-    assert_eq!(
-        store.record_failure(&account, now, &LOCKOUT).await.unwrap(),
-        None
-    );
+    assert_eq!(password_failure(&store, &account, now).await, None);
     store.clear_failures(&account).await.unwrap();
     for _ in 0..9 {
-        store.record_failure(&account, now, &LOCKOUT).await.unwrap();
+        password_failure(&store, &account, now).await;
     }
-    assert_eq!(store.locked_until(&account, now).await.unwrap(), None);
+    assert_eq!(lock_of(&store, &account, now).await, None);
 }
 
 pub async fn lock_is_capped_and_failures_are_forgotten<S: TokenStore>(store: S) {
     let account = random_account();
-    let now = t0();
+    let mut now = t0();
     let mut last = None;
-    for _ in 0..30 {
-        last = store.record_failure(&account, now, &LOCKOUT).await.unwrap();
+    // Each failure once the previous lock is over doubles the lock, up to the cap.
+    for _ in 0..20 {
+        last = password_failure(&store, &account, now).await;
+        now = last.unwrap_or(now);
     }
-    assert_eq!(last, Some(now + secs(3600)), "the lock is capped at max");
-    // A day after the last failure, everything is forgotten.
-    let later = now + secs(3600 + 86400);
-    assert_eq!(store.locked_until(&account, later).await.unwrap(), None);
+    let lock = last.expect("the last failure set a lock");
+    let start = lock - secs(3600);
     assert_eq!(
-        store
-            .record_failure(&account, later, &LOCKOUT)
-            .await
-            .unwrap(),
-        None
+        lock_of(&store, &account, start).await,
+        Some(lock),
+        "the lock is capped at max"
     );
+    // A day after the last failure, everything is forgotten.
+    let later = start + secs(3600 + 86400);
+    assert_eq!(lock_of(&store, &account, later).await, None);
+    assert_eq!(password_failure(&store, &account, later).await, None);
+}
+
+pub async fn attempts_while_locked_are_refused_and_not_counted<S: TokenStore>(store: S) {
+    let account = random_account();
+    let now = t0();
+    for _ in 0..LOCKOUT.threshold {
+        password_failure(&store, &account, now).await;
+    }
+    for i in 0..30 {
+        assert_eq!(
+            store
+                .count_password_attempt(&account, now + secs(i), &LOCKOUT)
+                .await
+                .unwrap(),
+            PasswordAttempt::Locked {
+                until: now + secs(60)
+            },
+            "guessing does not extend the lock"
+        );
+    }
+    // Once over, the next failure is the 11th, not the 41st: the lock doubles once.
+    let after = now + secs(60);
+    assert_eq!(
+        password_failure(&store, &account, after).await,
+        Some(after + secs(120))
+    );
+}
+
+/// `n` password attempts of one account at once, none forgiven: what the store answered.
+async fn burst_of_attempts<S: TokenStore>(
+    store: &Arc<S>,
+    account: &AccountKey,
+    n: usize,
+    now: SystemTime,
+) -> Vec<PasswordAttempt> {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let (store, account) = (store.clone(), account.clone());
+            tokio::spawn(async move {
+                store
+                    .count_password_attempt(&account, now, &LOCKOUT)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    answers
+}
+
+pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenStore>(store: S) {
+    let store = Arc::new(store);
+    let now = t0();
+    let (burst, one_by_one) = (random_account(), random_account());
+    let answers = burst_of_attempts(&store, &burst, 60, now).await;
+    let counted = answers
+        .iter()
+        .filter(|a| matches!(a, PasswordAttempt::Counted { .. }))
+        .count();
+    assert_eq!(
+        counted, LOCKOUT.threshold as usize,
+        "at most threshold passwords are compared"
+    );
+    let locks: Vec<_> = answers
+        .iter()
+        .filter_map(|a| match a {
+            PasswordAttempt::Counted {
+                locked_until: Some(until),
+            } => Some(*until),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(locks, [now + secs(60)], "exactly one attempt set the lock");
+
+    // The same number of failures one after another leaves the same lock.
+    for _ in 0..60 {
+        let _ = store
+            .count_password_attempt(&one_by_one, now, &LOCKOUT)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        lock_of(&*store, &burst, now).await,
+        lock_of(&*store, &one_by_one, now).await
+    );
+    assert_eq!(lock_of(&*store, &burst, now).await, Some(now + secs(60)));
+}
+
+pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
+    let account = random_account();
+    let now = t0();
+    for _ in 0..LOCKOUT.threshold - 1 {
+        password_failure(&store, &account, now).await;
+    }
+    // The attempt that reaches the threshold locks at once; its password was right.
+    let PasswordAttempt::Counted { locked_until } = store
+        .count_password_attempt(&account, now, &LOCKOUT)
+        .await
+        .unwrap()
+    else {
+        panic!("the tenth attempt is compared");
+    };
+    assert_eq!(locked_until, Some(now + secs(60)));
+    store
+        .forgive_password_attempt(&account, locked_until)
+        .await
+        .unwrap();
+    assert_eq!(lock_of(&store, &account, now).await, None, "lock lifted");
+    // The other nine failures still count: the next wrong password locks.
+    assert_eq!(
+        password_failure(&store, &account, now).await,
+        Some(now + secs(60))
+    );
+    // Forgiving an attempt that set no lock leaves another attempt's lock in place.
+    store
+        .forgive_password_attempt(&account, None)
+        .await
+        .unwrap();
+    assert_eq!(lock_of(&store, &account, now).await, Some(now + secs(60)));
+    // Forgiving on an account with nothing counted is harmless.
+    let fresh = random_account();
+    store.forgive_password_attempt(&fresh, None).await.unwrap();
+    assert_eq!(lock_of(&store, &fresh, now).await, None);
 }
 
 pub async fn counters_count_per_window<S: TokenStore>(store: S) {
@@ -732,6 +894,9 @@ macro_rules! store_conformance_tests {
             revoke_one_and_all,
             failures_lock_with_backoff_and_success_resets,
             lock_is_capped_and_failures_are_forgotten,
+            attempts_while_locked_are_refused_and_not_counted,
+            concurrent_password_attempts_admit_at_most_the_threshold,
+            a_right_password_takes_its_attempt_back,
             counters_count_per_window,
         );
     };
