@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use crate::error::OtpError;
 use crate::store::AccountKey;
 
 /// Why a password step was refused.
@@ -32,6 +33,32 @@ pub enum CodeFailure {
     UnknownChallenge,
     /// The account is locked.
     Locked,
+}
+
+/// A backend the layer depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// The [`TokenStore`](crate::store::TokenStore).
+    TokenStore,
+    /// The [`UserStore`](crate::UserStore).
+    UserStore,
+    /// The password check ([`UserStore::check_password`](crate::UserStore::check_password)).
+    PasswordCheck,
+    /// The [`Notifier`](crate::notify::Notifier) that delivers codes.
+    Notifier,
+}
+
+impl Backend {
+    /// A short stable name: `token_store`, `user_store`, `password_check`, `notifier`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TokenStore => "token_store",
+            Self::UserStore => "user_store",
+            Self::PasswordCheck => "password_check",
+            Self::Notifier => "notifier",
+        }
+    }
 }
 
 /// Something that happened in the two-factor flow, for audit logs and alerts (see
@@ -106,6 +133,14 @@ pub enum AuthEvent {
         /// When the lock ends.
         until: SystemTime,
     },
+    /// A backend failed and the layer answered 503 (it fails closed). Logged at `error` with
+    /// the `tracing` feature, at most once a second (the line says how many were left out).
+    BackendUnavailable {
+        /// Which backend.
+        backend: Backend,
+        /// The backend's error message.
+        error: String,
+    },
     /// Tokens were revoked.
     TokenRevoked {
         /// The user, when known.
@@ -131,6 +166,21 @@ impl AuthEvent {
             Self::CodeReplayed { .. } => "code_replayed",
             Self::AccountLocked { .. } => "account_locked",
             Self::TokenRevoked { .. } => "token_revoked",
+            Self::BackendUnavailable { .. } => "backend_unavailable",
+        }
+    }
+
+    /// The event for a 503 answered because of `error`.
+    pub(crate) fn backend_unavailable(error: &OtpError) -> Self {
+        let backend = match error {
+            OtpError::Store(_) => Backend::TokenStore,
+            OtpError::Users(_) => Backend::UserStore,
+            OtpError::Password(_) => Backend::PasswordCheck,
+            OtpError::Notify(_) => Backend::Notifier,
+        };
+        Self::BackendUnavailable {
+            backend,
+            error: error.to_string(),
         }
     }
 
@@ -195,6 +245,78 @@ impl AuthEvent {
                 event = self.name(), user_id = ?user_id, account = %account,
                 client_ip = ?client_ip, all = all, "tower-otp"
             ),
+            Self::BackendUnavailable { backend, error } => {
+                static BUDGET: LogBudget = LogBudget::new();
+                if let Some(left_out) = BUDGET.admit(LogBudget::now_ms()) {
+                    tracing::error!(
+                        event = self.name(), backend = backend.name(), error = %error,
+                        left_out, "tower-otp"
+                    );
+                }
+            }
         }
+    }
+}
+
+/// At most one log line per second: a backend outage under load would otherwise write one line
+/// per request.
+#[cfg(feature = "tracing")]
+struct LogBudget {
+    /// When the last line was written, in ms since the process's first log ([`Self::now_ms`]);
+    /// `u64::MAX`: never.
+    last_ms: std::sync::atomic::AtomicU64,
+    /// Lines left out since.
+    left_out: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(feature = "tracing")]
+impl LogBudget {
+    const INTERVAL_MS: u64 = 1000;
+
+    const fn new() -> Self {
+        Self {
+            last_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+            left_out: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms() -> u64 {
+        static START: std::sync::LazyLock<std::time::Instant> =
+            std::sync::LazyLock::new(std::time::Instant::now);
+        u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Whether a line may be written at `now_ms`; if so, how many were left out before it.
+    fn admit(&self, now_ms: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.last_ms.load(Relaxed);
+        let due = last == u64::MAX || now_ms.saturating_sub(last) >= Self::INTERVAL_MS;
+        if due
+            && self
+                .last_ms
+                .compare_exchange(last, now_ms, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Some(self.left_out.swap(0, Relaxed));
+        }
+        self.left_out.fetch_add(1, Relaxed);
+        None
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::LogBudget;
+
+    #[test]
+    fn one_line_a_second_and_the_count_of_those_left_out() {
+        let budget = LogBudget::new();
+        assert_eq!(budget.admit(5), Some(0));
+        for ms in 6..1005 {
+            assert_eq!(budget.admit(ms), None);
+        }
+        assert_eq!(budget.admit(1005), Some(999));
+        assert_eq!(budget.admit(1006), None);
+        assert_eq!(budget.admit(2005), Some(1));
     }
 }

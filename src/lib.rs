@@ -74,7 +74,7 @@ pub use body::ResponseBody;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EmailConfig, OtpSettings, TokenType};
 pub use error::OtpError;
-pub use event::{AuthEvent, CodeFailure, LoginFailure};
+pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
 pub use extract::AuthenticatedUser;
 #[cfg(feature = "axum")]
 pub use extract::NotAuthenticated;

@@ -62,15 +62,14 @@ pub(crate) fn throttled(retry_after_secs: u64) -> JsonResponse {
     response
 }
 
-/// 503 for a backend failure; the error rides along in the extensions.
+/// 503 for a backend failure; the error rides along in the extensions (and is reported as an
+/// event when the response leaves the layer).
 pub(crate) fn unavailable(error: impl Into<OtpError>) -> JsonResponse {
     let error = error.into();
     let message = match error {
         OtpError::Notify(_) => "The verification code could not be delivered. Try again later.",
         _ => "Authentication is temporarily unavailable. Try again later.",
     };
-    #[cfg(feature = "tracing")]
-    tracing::error!(error = %error, "tower-otp backend failure");
     let mut response = detail(StatusCode::SERVICE_UNAVAILABLE, message);
     response
         .headers_mut()

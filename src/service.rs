@@ -116,6 +116,7 @@ where
             let shared = self.shared.clone();
             return ResponseFuture::flow(Box::pin(async move {
                 let response = endpoint::handle(&shared, endpoint, request).await;
+                shared.report_failure(&response);
                 Ok(response.map(ResponseBody::own))
             }));
         }
@@ -137,7 +138,11 @@ where
                             Ok(response.map(ResponseBody::inner))
                         }
                         Ok(None) => Ok(unauthorized(INVALID_TOKEN).map(ResponseBody::own)),
-                        Err(error) => Ok(unavailable(error).map(ResponseBody::own)),
+                        Err(error) => {
+                            let response = unavailable(error);
+                            shared.report_failure(&response);
+                            Ok(response.map(ResponseBody::own))
+                        }
                     }
                 }))
             }

@@ -148,3 +148,21 @@ async fn revoking_all_tokens_through_the_api_takes_effect_on_the_next_request() 
         })
     ));
 }
+
+#[tokio::test]
+async fn a_failing_backend_is_reported() {
+    let (app, events, _) = recording_app();
+    app.console.break_delivery();
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        names(&events),
+        ["code_delivery_failed", "backend_unavailable"]
+    );
+    let events = events.lock().unwrap();
+    let AuthEvent::BackendUnavailable { backend, error } = &events[1] else {
+        panic!("{:?}", events[1]);
+    };
+    assert_eq!(*backend, tower_otp::Backend::Notifier);
+    assert!(error.contains("console closed"), "{error}");
+}

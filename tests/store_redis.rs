@@ -271,6 +271,146 @@ async fn recovers_by_itself_when_redis_comes_back() {
     drop(server);
 }
 
+/// Polls `op` until it succeeds, for at most `within`; panics with the last error otherwise.
+async fn until_ok<T, F, Fut>(within: Duration, mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        match op().await {
+            Ok(value) => return value,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no success within {within:?}: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_after_redis_refused_its_password() {
+    let port = free_port();
+    let url = format!("redis://:right-password@127.0.0.1:{port}/");
+    let server = RedisServer::start(port, &["--requirepass", "right-password"]);
+    let store = RedisStore::new(url.as_str())
+        .unwrap()
+        .with_prefix(random_prefix())
+        .with_timeout(Duration::from_millis(500));
+    store.hit_counter("ip:a", secs(60), t0()).await.unwrap();
+
+    // Redis comes back with another password: the store fails closed...
+    server.stop();
+    let server = RedisServer::start(port, &["--requirepass", "another-password"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.hit_counter("ip:a", secs(60), t0()).await {
+            Err(StoreError::Unavailable(message)) if message.contains("uthentication") => break,
+            Err(StoreError::Unavailable(_)) | Ok(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("expected an authentication failure, got {other:?}"),
+        }
+    }
+
+    // ...and once it is back with the right one, the same store works again within seconds.
+    server.stop();
+    let back = Instant::now();
+    let server = RedisServer::start(port, &["--requirepass", "right-password"]);
+    let state = until_ok(Duration::from_secs(10), || {
+        store.hit_counter("ip:b", secs(60), t0())
+    })
+    .await;
+    assert_eq!(state.count, 1);
+    println!("recovered {:?} after Redis was back", back.elapsed());
+    drop(server);
+}
+
+/// Runs `redis-cli` on every node with `password`; panics unless each answers `OK`.
+fn on_every_node(nodes: &[RedisServer], password: &str, command: &[&str]) {
+    for node in nodes {
+        let output = redis_cli(Some(password))
+            .args(["-p", &node.port().to_string()])
+            .args(command)
+            .output()
+            .expect("run redis-cli");
+        let reply = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && !reply.contains("ERR"),
+            "{command:?} on port {}: {reply}",
+            node.port()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_recovers_after_redis_refused_its_password() {
+    let nodes = start_cluster(Some("right-password"));
+    let urls = nodes
+        .iter()
+        .map(|node| format!("redis://:right-password@127.0.0.1:{}/", node.port()));
+    let store = RedisStore::cluster(urls)
+        .unwrap()
+        .with_prefix(random_prefix())
+        .with_timeout(Duration::from_millis(500));
+
+    // The first connection is refused...
+    on_every_node(
+        &nodes,
+        "right-password",
+        &["CONFIG", "SET", "requirepass", "another"],
+    );
+    let first = store.hit_counter("ip:a", secs(60), t0()).await;
+    assert!(
+        matches!(first, Err(StoreError::Unavailable(_))),
+        "{first:?}"
+    );
+    // ...which is not kept once the password is right.
+    on_every_node(
+        &nodes,
+        "another",
+        &["CONFIG", "SET", "requirepass", "right-password"],
+    );
+    until_ok(Duration::from_secs(10), || {
+        store.hit_counter("ip:a", secs(60), t0())
+    })
+    .await;
+
+    // Every node now wants another password and drops its clients: the store fails closed...
+    on_every_node(
+        &nodes,
+        "right-password",
+        &["CONFIG", "SET", "requirepass", "another"],
+    );
+    on_every_node(&nodes, "another", &["CLIENT", "KILL", "TYPE", "normal"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.hit_counter("ip:a", secs(60), t0()).await {
+            Err(StoreError::Unavailable(_)) => break,
+            Ok(_) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("expected the store to fail closed, got {other:?}"),
+        }
+    }
+
+    // ...and works again within seconds once the password is the right one again.
+    on_every_node(
+        &nodes,
+        "another",
+        &["CONFIG", "SET", "requirepass", "right-password"],
+    );
+    let back = Instant::now();
+    let state = until_ok(Duration::from_secs(10), || {
+        store.hit_counter("ip:b", secs(60), t0())
+    })
+    .await;
+    assert_eq!(state.count, 1);
+    println!("recovered {:?} after the cluster was back", back.elapsed());
+}
+
 /// A challenge created through one store verifies through the other exactly once, and tokens
 /// are shared.
 async fn assert_instances_behave_as_one(a: RedisStore, b: RedisStore) {

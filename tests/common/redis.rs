@@ -40,7 +40,7 @@ pub fn cluster_urls() -> &'static [String] {
                 (urls.split(',').map(str::to_owned).collect(), Vec::new())
             }
             _ => {
-                let nodes = start_cluster();
+                let nodes = start_cluster(None);
                 (nodes.iter().map(RedisServer::url).collect(), nodes)
             }
         })
@@ -106,34 +106,35 @@ pub async fn keys_with_ttl(node_urls: &[String], prefix: &str) -> Vec<(String, i
     found
 }
 
-/// Starts a cluster of three primaries (no replicas) and waits until every node says
-/// `cluster_state:ok`.
-fn start_cluster() -> Vec<RedisServer> {
+/// Starts a cluster of three primaries (no replicas), with `password` required if given, and
+/// waits until every node says `cluster_state:ok`.
+pub fn start_cluster(password: Option<&str>) -> Vec<RedisServer> {
     require_binary("redis-cli");
     let ports = free_ports::<6>();
+    let auth = password.map_or_else(Vec::new, |p| vec!["--requirepass", p, "--masterauth", p]);
     let nodes: Vec<RedisServer> = ports
         .chunks_exact(2)
         .map(|pair| {
             let (port, bus) = (pair[0], pair[1]);
             let config = scratch_dir(port).join(format!("nodes-{port}.conf"));
-            RedisServer::start(
-                port,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    path_str(&config),
-                    "--cluster-port",
-                    &bus.to_string(),
-                ],
-            )
+            let bus = bus.to_string();
+            let mut args = vec![
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                path_str(&config),
+                "--cluster-port",
+                &bus,
+            ];
+            args.extend(&auth);
+            RedisServer::start(port, &args)
         })
         .collect();
     let addresses: Vec<String> = nodes
         .iter()
         .map(|node| format!("127.0.0.1:{}", node.port()))
         .collect();
-    let output = Command::new("redis-cli")
+    let output = redis_cli(password)
         .args(["--cluster", "create"])
         .args(&addresses)
         .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -149,7 +150,7 @@ fn start_cluster() -> Vec<RedisServer> {
     let deadline = Instant::now() + STARTUP;
     for node in &nodes {
         loop {
-            let info = Command::new("redis-cli")
+            let info = redis_cli(password)
                 .args(["-p", &node.port().to_string(), "cluster", "info"])
                 .output()
                 .expect("run redis-cli cluster info");
@@ -164,6 +165,15 @@ fn start_cluster() -> Vec<RedisServer> {
         }
     }
     nodes
+}
+
+/// `redis-cli`, authenticated with `password` if given.
+pub fn redis_cli(password: Option<&str>) -> Command {
+    let mut cli = Command::new("redis-cli");
+    if let Some(password) = password {
+        cli.args(["--no-auth-warning", "-a", password]);
+    }
+    cli
 }
 
 fn path_str(path: &Path) -> &str {

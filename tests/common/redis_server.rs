@@ -104,7 +104,8 @@ pub fn scratch_dir(port: u16) -> PathBuf {
     dir
 }
 
-/// Whether a server on `port` answers `PING`.
+/// Whether a server on `port` answers `PING` (a server that wants a password first answers
+/// `NOAUTH`, which counts: it is up).
 pub fn ping(port: u16) -> bool {
     let Ok(mut stream) =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1))
@@ -115,7 +116,7 @@ pub fn ping(port: u16) -> bool {
     let mut reply = [0u8; 7];
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+        && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
 }
 
 pub fn require_binary(name: &str) {

@@ -5,12 +5,11 @@
 //! rendered.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use ::redis::cluster::{ClusterClient, ClusterConfig};
-use ::redis::cluster_async::ClusterConnection;
+use ::redis::aio::{ConnectionLike, ConnectionManager};
+use ::redis::cluster::ClusterClient;
 use ::redis::{
     Client, Cmd, ErrorKind, FromRedisValue, IntoConnectionInfo, RedisError, RedisResult, Script,
     ServerErrorKind,
@@ -22,6 +21,10 @@ use super::{
     VerifyAttempt, VerifyOutcome,
 };
 use crate::clock::unix_millis;
+
+mod connection;
+
+use connection::{is_connection_error, Connection, Connector, Link};
 
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -111,9 +114,17 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// Every operation is bounded by [`RedisStore::with_timeout`] (2 s by default), which also bounds
 /// connecting and each response. A connection failure or timeout answers
 /// [`StoreError::Unavailable`]; an error reply or a record that does not parse answers
-/// [`StoreError::Backend`]. The layer answers 503 to both: it fails closed. The connection is
-/// re-established by itself once Redis is back (the next operations try again); nothing needs
-/// restarting.
+/// [`StoreError::Backend`]. The layer answers 503 to both: it fails closed.
+///
+/// The store recovers by itself once Redis is back; nothing needs restarting. After any failure
+/// of the connection rather than of a command (lost or refused connection, timeout, a handshake
+/// or authentication that failed, e.g. Redis restarted with another password) the store throws
+/// the connection away and opens a new one on the next operation: at once the first time, then
+/// at most once per backoff step (100 ms, doubling up to 2 s) while Redis keeps failing, so that
+/// a dead Redis is not hammered. Each rebuild is logged (`tracing` feature, at `warn`) and said
+/// in the error message (`… (reconnecting)`), and the first success afterwards is logged at
+/// `info`. A store made [from a connection manager](Self::from_connection_manager) relies on
+/// that manager's own reconnection instead, which only follows I/O errors.
 ///
 /// # Redis Cluster
 ///
@@ -128,68 +139,8 @@ const MAX_MS: u64 = 10_000_000_000_000;
 /// operation, inside the caller's Tokio runtime.
 #[derive(Clone)]
 pub struct RedisStore {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     prefix: Arc<str>,
-}
-
-/// What clones of a store share: how to connect, the timeout, and the connection once open.
-struct Shared {
-    connector: Connector,
-    timeout: Duration,
-    connection: OnceLock<Connection>,
-}
-
-#[derive(Clone)]
-enum Connector {
-    Single(Client),
-    Manager(ConnectionManager),
-    Cluster(Box<ClusterClient>),
-}
-
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Shared {
-    fn new(connector: Connector, timeout: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            connector,
-            timeout,
-            connection: OnceLock::new(),
-        })
-    }
-
-    fn connection(&self) -> RedisResult<Connection> {
-        if let Some(connection) = self.connection.get() {
-            return Ok(connection.clone());
-        }
-        // Both constructors below are lazy: they connect in the background, bounded by the
-        // timeout, and never block here.
-        let connection = match &self.connector {
-            Connector::Single(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    // Fail the waiting calls soon; the next call starts a new attempt.
-                    .set_number_of_retries(1);
-                Connection::Single(ConnectionManager::new_lazy_with_config(
-                    client.clone(),
-                    config,
-                )?)
-            }
-            Connector::Manager(manager) => Connection::Single(manager.clone()),
-            Connector::Cluster(client) => {
-                let config = ClusterConfig::new()
-                    .set_connection_timeout(self.timeout)
-                    .set_response_timeout(self.timeout);
-                Connection::Cluster(client.get_pending_async_connection_with_config(config))
-            }
-        };
-        // Two first calls may race: one connection wins, the other is dropped unused.
-        Ok(self.connection.get_or_init(|| connection).clone())
-    }
 }
 
 impl RedisStore {
@@ -210,6 +161,11 @@ impl RedisStore {
     /// A store over a connection manager you configured yourself (TLS, credentials, retries).
     /// Its own connection and response timeouts stay as you set them; the store's timeout
     /// still bounds every operation.
+    ///
+    /// The store cannot rebuild a manager it did not make: after a failed handshake (e.g. a
+    /// refused password) the manager keeps failing until the process restarts. Prefer
+    /// [`RedisStore::new`] with a URL carrying the credentials (`rediss://` for TLS), which
+    /// recovers by itself.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tower_otp::redis::RedisError> {
@@ -256,7 +212,7 @@ impl RedisStore {
 
     fn with_connector(connector: Connector) -> Self {
         Self {
-            shared: Shared::new(connector, DEFAULT_TIMEOUT),
+            link: Link::new(connector, DEFAULT_TIMEOUT),
             prefix: DEFAULT_PREFIX.into(),
         }
     }
@@ -301,7 +257,7 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.shared = Shared::new(self.shared.connector.clone(), timeout);
+        self.link = Link::new(self.link.connector().clone(), timeout);
         self
     }
 
@@ -317,33 +273,54 @@ impl RedisStore {
         cmd: &Cmd,
         script: Option<&Script>,
     ) -> Result<T, StoreError> {
+        let (connection, generation) = self.link.get().map_err(store_error)?;
         let call = async {
-            match self.shared.connection()? {
+            match connection {
                 Connection::Single(mut c) => send_on(&mut c, cmd, script).await,
                 Connection::Cluster(mut c) => send_on(&mut c, cmd, script).await,
             }
         };
-        let timeout = self.shared.timeout;
-        match tokio::time::timeout(timeout, call).await {
-            Ok(result) => result.map_err(store_error),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "no answer from Redis within {timeout:?}"
-            ))),
-        }
+        let timeout = self.link.timeout();
+        let error = match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => {
+                self.link.succeeded();
+                return Ok(value);
+            }
+            Ok(Err(e)) if !is_connection_error(&e) => return Err(store_error(e)),
+            Ok(Err(e)) => store_error(e),
+            Err(_) => StoreError::Unavailable(format!("no answer from Redis within {timeout:?}")),
+        };
+        // The connection itself failed: it is rebuilt (with backoff), and the message says so.
+        let message = error.to_string();
+        Err(
+            match self.link.failed(generation, &message, Instant::now()) {
+                Some(wait) if wait.is_zero() => with_note(error, "reconnecting"),
+                Some(wait) => with_note(error, &format!("reconnecting in {wait:?}")),
+                None => error,
+            },
+        )
+    }
+}
+
+/// `error` with `note` appended to its message.
+fn with_note(error: StoreError, note: &str) -> StoreError {
+    match error {
+        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{m} ({note})")),
+        StoreError::Backend(m) => StoreError::Backend(format!("{m} ({note})")),
     }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = match self.shared.connector {
+        let mode = match self.link.connector() {
             Connector::Single(_) | Connector::Manager(_) => "single",
             Connector::Cluster(_) => "cluster",
         };
         f.debug_struct("RedisStore")
             .field("mode", &mode)
             .field("prefix", &self.prefix)
-            .field("timeout", &self.shared.timeout)
-            .field("connected", &self.shared.connection.get().is_some())
+            .field("timeout", &self.link.timeout())
+            .field("connected", &self.link.is_open())
             .finish()
     }
 }

@@ -1,0 +1,269 @@
+//! The store's connection to Redis: opened on first use, rebuilt when the connection itself
+//! fails.
+//!
+//! The `redis` crate's `ConnectionManager` reconnects after I/O errors only. A connection whose
+//! handshake failed for another reason (Redis restarted with another password, a protocol
+//! error) stays failed for good inside it: every later command gets the same error at once. So
+//! the store keeps its own handle on the connection and throws it away after any error of the
+//! connection (not of a command), at most once per backoff step, which also bounds how often
+//! it connects and logs while Redis stays unreachable.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::{ClusterClient, ClusterConfig};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Client, ErrorKind, RedisError, RedisResult};
+
+/// The first wait before the connection is rebuilt again; it doubles up to [`RECONNECT_MAX`].
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+/// The longest wait between two rebuilds while Redis keeps failing.
+const RECONNECT_MAX: Duration = Duration::from_secs(2);
+
+/// How to connect.
+#[derive(Clone)]
+pub(super) enum Connector {
+    Single(Client),
+    /// A manager the application built: it cannot be rebuilt, only used.
+    Manager(ConnectionManager),
+    Cluster(Box<ClusterClient>),
+}
+
+/// An open (or opening) connection; clones share it.
+#[derive(Clone)]
+pub(super) enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// What clones of a store share: how to connect, the timeout, and the connection once open.
+pub(super) struct Link {
+    connector: Connector,
+    timeout: Duration,
+    current: RwLock<Current>,
+    /// Set when the connection was thrown away, until a command succeeds again.
+    failing: AtomicBool,
+}
+
+#[derive(Default)]
+struct Current {
+    connection: Option<Connection>,
+    /// Which connection this is: a failure reported for an older one is ignored.
+    generation: u64,
+    /// Rebuilds since the last success, for the backoff.
+    rebuilds: u32,
+    /// No rebuild before this instant.
+    next_rebuild: Option<Instant>,
+}
+
+impl Link {
+    pub(super) fn new(connector: Connector, timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            connector,
+            timeout,
+            current: RwLock::default(),
+            failing: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(super) fn is_open(&self) -> bool {
+        self.read().connection.is_some()
+    }
+
+    /// The connection, opened if there is none, and its generation.
+    pub(super) fn get(&self) -> RedisResult<(Connection, u64)> {
+        {
+            let current = self.read();
+            if let Some(connection) = &current.connection {
+                return Ok((connection.clone(), current.generation));
+            }
+        }
+        let mut current = self.write();
+        if let Some(connection) = &current.connection {
+            return Ok((connection.clone(), current.generation));
+        }
+        let connection = self.open()?;
+        current.generation += 1;
+        current.connection = Some(connection.clone());
+        Ok((connection, current.generation))
+    }
+
+    /// Both constructors are lazy: they connect in the background, bounded by the timeout, and
+    /// never block here.
+    fn open(&self) -> RedisResult<Connection> {
+        Ok(match &self.connector {
+            Connector::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    // Fail the waiting calls soon; the next call starts a new attempt.
+                    .set_number_of_retries(1);
+                Connection::Single(ConnectionManager::new_lazy_with_config(
+                    client.clone(),
+                    config,
+                )?)
+            }
+            Connector::Manager(manager) => Connection::Single(manager.clone()),
+            Connector::Cluster(client) => {
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(self.timeout)
+                    .set_response_timeout(self.timeout);
+                Connection::Cluster(client.get_pending_async_connection_with_config(config))
+            }
+        })
+    }
+
+    /// Reports that connection `generation` failed at `now` (`error`). Unless that connection
+    /// was already replaced, or the last rebuild is too recent, it is thrown away so that the
+    /// next command opens a new one. Returns how long until that can happen (zero: at once), or
+    /// `None` for a connection the store cannot rebuild.
+    pub(super) fn failed(&self, generation: u64, error: &str, now: Instant) -> Option<Duration> {
+        if matches!(self.connector, Connector::Manager(_)) {
+            return None;
+        }
+        let mut current = self.write();
+        if current.generation != generation || current.connection.is_none() {
+            return Some(Duration::ZERO);
+        }
+        if let Some(at) = current.next_rebuild.filter(|at| now < *at) {
+            return Some(at - now);
+        }
+        current.connection = None;
+        current.rebuilds = current.rebuilds.saturating_add(1);
+        let wait = RECONNECT_MIN
+            .saturating_mul(1 << (current.rebuilds - 1).min(16))
+            .min(RECONNECT_MAX);
+        current.next_rebuild = Some(now + wait);
+        self.failing.store(true, Ordering::Relaxed);
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            error,
+            rebuilds = current.rebuilds,
+            "tower-otp: the Redis connection failed; a new one is opened on the next command"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+        Some(Duration::ZERO)
+    }
+
+    /// Reports that a command succeeded: after failures, the backoff starts over.
+    pub(super) fn succeeded(&self) {
+        if !self.failing.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut current = self.write();
+        if self.failing.swap(false, Ordering::Relaxed) {
+            #[cfg(feature = "tracing")]
+            tracing::info!(
+                rebuilds = current.rebuilds,
+                "tower-otp: the Redis connection works again"
+            );
+            current.rebuilds = 0;
+            current.next_rebuild = None;
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        // Every change under the lock is a few assignments: a panic cannot leave it half-done.
+        self.current.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether `e` is a failure of the connection rather than Redis's answer to a command: then
+/// the connection is rebuilt. Errors replies (a script error, a wrong type) leave it alone.
+pub(super) fn is_connection_error(e: &RedisError) -> bool {
+    match e.kind() {
+        ErrorKind::Server(_) | ErrorKind::UnexpectedReturnType => false,
+        // Replies with codes the crate does not name; these two mean the session is not
+        // authenticated.
+        ErrorKind::Extension => matches!(e.code(), Some("NOAUTH" | "WRONGPASS")),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::redis::ServerErrorKind;
+
+    fn link() -> Arc<Link> {
+        let client = Client::open("redis://127.0.0.1:1/").unwrap();
+        Link::new(Connector::Single(client), Duration::from_millis(100))
+    }
+
+    #[test]
+    fn connection_errors_are_told_from_replies() {
+        let auth = RedisError::from((ErrorKind::AuthenticationFailed, "WRONGPASS"));
+        assert!(is_connection_error(&auth));
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(is_connection_error(&io));
+        let script = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            "ERR Error running script",
+        ));
+        assert!(!is_connection_error(&script));
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_is_rebuilt_once_per_backoff_step() {
+        let link = link();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (_, first) = link.get().unwrap();
+        assert_eq!(link.failed(first, "boom", t0), Some(Duration::ZERO));
+        assert!(!link.is_open(), "thrown away");
+        let (_, second) = link.get().unwrap();
+        assert_eq!(second, first + 1);
+        // Within the backoff the new one is kept, failing fast.
+        assert_eq!(link.failed(second, "again", t0 + ms(40)), Some(ms(60)));
+        assert!(link.is_open());
+        // A late report about the old connection changes nothing.
+        assert_eq!(
+            link.failed(first, "late", t0 + ms(50)),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(link.get().unwrap().1, second);
+        // Past the backoff it goes; the next wait is twice as long, up to the cap.
+        assert_eq!(
+            link.failed(second, "again", t0 + ms(100)),
+            Some(Duration::ZERO)
+        );
+        let (_, third) = link.get().unwrap();
+        assert_eq!(link.failed(third, "again", t0 + ms(150)), Some(ms(150)));
+        let mut at = t0 + ms(300);
+        for _ in 0..10 {
+            assert_eq!(
+                link.failed(link.get().unwrap().1, "down", at),
+                Some(Duration::ZERO)
+            );
+            at += RECONNECT_MAX;
+        }
+        assert_eq!(
+            link.failed(link.get().unwrap().1, "down", at - ms(1)),
+            Some(ms(1)),
+            "capped"
+        );
+        // A success resets the backoff.
+        link.succeeded();
+        assert_eq!(
+            link.failed(link.get().unwrap().1, "down", at),
+            Some(Duration::ZERO)
+        );
+        let again = link.get().unwrap().1;
+        assert_eq!(link.failed(again, "down", at + ms(1)), Some(ms(99)));
+    }
+}
