@@ -176,6 +176,36 @@ fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Whether two paths name the same endpoint: a trailing slash is optional, as routers treat it.
+pub(crate) fn same_path(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// A path the layer can match: absolute, nothing but a path (no query, fragment or spaces).
+pub(crate) fn check_path(key: &'static str, path: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') {
+        return Err(bad(
+            key,
+            format!("{path:?} must start with `/` (as a request's path does)"),
+        ));
+    }
+    if path.contains(|c: char| c == '?' || c == '#' || c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            key,
+            format!("{path:?} must be a bare path, without a query, fragment or spaces"),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for an endpoint path that names the same endpoint as another one.
+pub(crate) fn collision(key: &'static str, other: &str) -> ConfigError {
+    bad(
+        key,
+        format!("names the same path as {other} (a trailing slash makes no difference)"),
+    )
+}
+
 impl OtpSettings {
     /// Checks every value; [`OtpAuthLayer::with_settings`](crate::OtpAuthLayer::with_settings)
     /// calls it.
@@ -199,19 +229,15 @@ impl OtpSettings {
         if self.pending_login_ttl < self.totp_token_ttl {
             return Err(bad("pending_login_ttl", "must be at least totp_token_ttl"));
         }
-        let paths = [
-            ("login_path", &self.login_path),
-            ("verify_path", &self.verify_path),
-            ("resend_path", &self.resend_path),
-            ("logout_path", &self.logout_path),
-        ];
+        let paths = self.endpoint_paths();
         for (i, (key, path)) in paths.iter().enumerate() {
-            if !path.starts_with('/') {
-                return Err(bad(key, "must start with `/`"));
+            check_path(key, path)?;
+            if let Some((other, _)) = paths[..i].iter().find(|(_, other)| same_path(other, path)) {
+                return Err(collision(key, other));
             }
-            if paths[..i].iter().any(|(_, other)| other == path) {
-                return Err(bad(key, "must differ from the other endpoint paths"));
-            }
+        }
+        for prefix in &self.protected_paths {
+            check_path("protected_paths", prefix)?;
         }
         if self.username_field.is_empty()
             || ["password", "token", "challenge"].contains(&self.username_field.as_str())
@@ -241,6 +267,16 @@ impl OtpSettings {
             return Err(bad("lockout_max", "must be at least lockout_base"));
         }
         Ok(())
+    }
+
+    /// The four endpoint paths, each with the name of its setting.
+    pub(crate) fn endpoint_paths(&self) -> [(&'static str, &str); 4] {
+        [
+            ("login_path", &self.login_path),
+            ("verify_path", &self.verify_path),
+            ("resend_path", &self.resend_path),
+            ("logout_path", &self.logout_path),
+        ]
     }
 
     /// The code lifetime.
@@ -299,11 +335,25 @@ mod tests {
     #[test]
     fn validation_names_the_bad_key() {
         type Change = fn(&mut OtpSettings);
-        let cases: [(Change, &str); 6] = [
+        let cases: [(Change, &str); 11] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
             (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
             (|s| s.verify_path = s.login_path.clone(), "verify_path"),
+            (|s| s.login_path = String::new(), "login_path"),
+            (
+                |s| (s.login_path, s.verify_path) = ("/auth/x/".into(), "/auth/x".into()),
+                "verify_path",
+            ),
+            (|s| s.logout_path = "api-auth/logout/".into(), "logout_path"),
+            (
+                |s| s.protected_paths = vec!["health".into()],
+                "protected_paths",
+            ),
+            (
+                |s| s.protected_paths = vec!["/api/?x=1".into()],
+                "protected_paths",
+            ),
             (|s| s.username_field = "password".into(), "username_field"),
             (|s| s.max_attempts = 0, "max_attempts"),
         ];

@@ -8,7 +8,7 @@ use tower_layer::Layer;
 
 use crate::client::client_ip;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ConfigError, OtpSettings};
+use crate::config::{check_path, collision, same_path, ConfigError, OtpSettings};
 use crate::error::OtpError;
 use crate::event::AuthEvent;
 use crate::notify::{DynNotifier, Notifier};
@@ -57,8 +57,7 @@ impl Shared {
     /// The endpoint `path` names, if any (a trailing slash is optional).
     pub(crate) fn endpoint(&self, path: &str) -> Option<Endpoint> {
         let s = &self.settings;
-        let same =
-            |configured: &str| configured.trim_end_matches('/') == path.trim_end_matches('/');
+        let same = |configured: &str| same_path(configured, path);
         if same(&s.login_path) {
             Some(Endpoint::Login)
         } else if same(&s.verify_path) {
@@ -129,7 +128,7 @@ impl Shared {
 /// let users = MemoryUserStore::new([]);
 /// let app: Router = Router::new()
 ///     .route("/api/me", get(|| async { "hello" }))
-///     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/"));
+///     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/").unwrap());
 /// ```
 #[derive(Clone)]
 #[must_use]
@@ -296,55 +295,81 @@ impl OtpAuthLayer {
     }
 
     /// Puts all four endpoints under one prefix: `{prefix}login/`, `{prefix}verify-token/`,
-    /// `{prefix}resend-token/`, `{prefix}logout/`.
+    /// `{prefix}resend-token/`, `{prefix}logout/`. Fails unless `prefix` is a path starting with
+    /// `/`.
     ///
     /// ```
     /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
     ///
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_path_prefix("/auth");
+    ///     .with_path_prefix("/auth")
+    ///     .unwrap();
     /// assert_eq!(layer.settings().verify_path, "/auth/verify-token/");
     /// ```
-    pub fn with_path_prefix(mut self, prefix: &str) -> Self {
-        let prefix = normalize_path(prefix);
+    pub fn with_path_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        check_path("path_prefix", prefix)?;
         let prefix = prefix.trim_end_matches('/');
         let s = &mut self.shared_mut().settings;
         s.login_path = format!("{prefix}/login/");
         s.verify_path = format!("{prefix}/verify-token/");
         s.resend_path = format!("{prefix}/resend-token/");
         s.logout_path = format!("{prefix}/logout/");
-        self
+        Ok(self)
     }
 
-    /// The login path (default `/api-auth/login/`).
+    /// The login path (default `/api-auth/login/`). Like the other endpoint paths, it must start
+    /// with `/` and name a path no other endpoint has (a trailing slash makes no difference:
+    /// `/auth/x` and `/auth/x/` are the same endpoint).
     ///
     /// ```
     /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_login_path("/session/new");
+    ///     .with_login_path("/session/new")
+    ///     .unwrap();
     /// assert_eq!(layer.settings().login_path, "/session/new");
+    ///
+    /// let clash = layer.with_verify_path("/session/new/").unwrap_err();
+    /// assert_eq!(clash.key, "verify_path");
     /// ```
-    pub fn with_login_path(mut self, path: &str) -> Self {
-        self.shared_mut().settings.login_path = normalize_path(path);
-        self
+    pub fn with_login_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.with_endpoint_path("login_path", path, |s| &mut s.login_path)
     }
 
-    /// The verify path (default `/api-auth/verify-token/`).
-    pub fn with_verify_path(mut self, path: &str) -> Self {
-        self.shared_mut().settings.verify_path = normalize_path(path);
-        self
+    /// The verify path (default `/api-auth/verify-token/`); see
+    /// [`with_login_path`](Self::with_login_path).
+    pub fn with_verify_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.with_endpoint_path("verify_path", path, |s| &mut s.verify_path)
     }
 
-    /// The resend path (default `/api-auth/resend-token/`).
-    pub fn with_resend_path(mut self, path: &str) -> Self {
-        self.shared_mut().settings.resend_path = normalize_path(path);
-        self
+    /// The resend path (default `/api-auth/resend-token/`); see
+    /// [`with_login_path`](Self::with_login_path).
+    pub fn with_resend_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.with_endpoint_path("resend_path", path, |s| &mut s.resend_path)
     }
 
-    /// The logout path (default `/api-auth/logout/`).
-    pub fn with_logout_path(mut self, path: &str) -> Self {
-        self.shared_mut().settings.logout_path = normalize_path(path);
-        self
+    /// The logout path (default `/api-auth/logout/`); see
+    /// [`with_login_path`](Self::with_login_path).
+    pub fn with_logout_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.with_endpoint_path("logout_path", path, |s| &mut s.logout_path)
+    }
+
+    fn with_endpoint_path(
+        mut self,
+        key: &'static str,
+        path: &str,
+        slot: fn(&mut OtpSettings) -> &mut String,
+    ) -> Result<Self, ConfigError> {
+        check_path(key, path)?;
+        let settings = &self.shared.settings;
+        if let Some((other, _)) = settings
+            .endpoint_paths()
+            .into_iter()
+            .find(|(other, existing)| *other != key && same_path(existing, path))
+        {
+            return Err(collision(key, other));
+        }
+        *slot(&mut self.shared_mut().settings) = path.to_owned();
+        Ok(self)
     }
 
     /// The name of the username field in login and verify bodies (default `username`).
@@ -381,20 +406,24 @@ impl OtpAuthLayer {
 
     /// Requires a valid token for every path starting with `prefix`: without one the layer
     /// answers 401 `Authentication credentials were not provided.` and the inner service is
-    /// not called. May be called several times.
+    /// not called. May be called several times. Fails unless `prefix` starts with `/` (a prefix
+    /// without it would match no request, and protect nothing).
     ///
     /// ```
     /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_protected_path("/api/")
-    ///     .with_protected_path("/admin/");
+    ///     .with_protected_path("/api/")?
+    ///     .with_protected_path("/admin/")?;
+    /// assert!(layer.with_protected_path("health").is_err());
+    /// # Ok::<(), tower_otp::ConfigError>(())
     /// ```
-    pub fn with_protected_path(mut self, prefix: &str) -> Self {
+    pub fn with_protected_path(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        check_path("protected_paths", prefix)?;
         self.shared_mut()
             .settings
             .protected_paths
-            .push(normalize_path(prefix));
-        self
+            .push(prefix.to_owned());
+        Ok(self)
     }
 
     /// Extra template context for each code's message, computed from the login request and
@@ -492,14 +521,6 @@ fn check_digits(strategy: &dyn OtpStrategy, token_length: u8) -> Result<(), Conf
         });
     }
     Ok(())
-}
-
-fn normalize_path(path: &str) -> String {
-    if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    }
 }
 
 #[cfg(feature = "memory-store")]

@@ -37,7 +37,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/api/me", get(|Extension(user): Extension<AuthenticatedUser>| async move { user.username }))
-//!     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/"));
+//!     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/").unwrap());
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -20,6 +20,7 @@ fn recording_app() -> (TestApp, Arc<Mutex<Vec<AuthEvent>>>, tower_otp::OtpAuthLa
             })
             .unwrap()
             .with_protected_path("/api/")
+            .unwrap()
             .with_event_hook(move |event| sink.lock().unwrap().push(event.clone()));
         layer_out = Some(layer.clone());
         layer

@@ -8,6 +8,7 @@ use axum::body::Body;
 use common::app::*;
 use http::{header, Method, Request, StatusCode};
 use serde_json::json;
+use tower_otp::{OtpAuthLayer, OtpSettings};
 
 const INVALID_CREDENTIALS: &str =
     r#"{"non_field_errors":["Unable to log in with provided credentials."]}"#;
@@ -749,7 +750,13 @@ async fn unicode_usernames_and_unstripped_passwords() {
 
 #[tokio::test]
 async fn paths_are_configurable_one_by_one_and_as_a_prefix() {
-    let app = TestApp::with(|layer| layer.with_path_prefix("/auth/").with_login_path("/signin"));
+    let app = TestApp::with(|layer| {
+        layer
+            .with_path_prefix("/auth/")
+            .unwrap()
+            .with_login_path("/signin")
+            .unwrap()
+    });
     assert_eq!(
         app.login("alice", PASSWORD).await.status,
         StatusCode::NOT_FOUND
@@ -1145,7 +1152,8 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
         tower_otp::notify::ConsoleNotifier::with_writer(console.clone()),
     )
     .with_clock(clock.clone())
-    .with_protected_path("/api/");
+    .with_protected_path("/api/")
+    .unwrap();
     let app = TestApp {
         router: routes().layer(layer),
         clock,
@@ -1159,4 +1167,43 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
         .await;
     assert_eq!(verify.status, StatusCode::BAD_REQUEST);
     assert_eq!(verify.text, INVALID_TOKEN);
+}
+
+#[test]
+fn paths_that_would_protect_nothing_or_shadow_an_endpoint_are_refused() {
+    let layer = || OtpAuthLayer::new(demo_users(), tower_otp::notify::ConsoleNotifier::new());
+    let refused = |toml_text: &str| {
+        let settings: OtpSettings = toml::from_str(toml_text).unwrap();
+        layer().with_settings(settings).unwrap_err().key
+    };
+    assert_eq!(
+        refused(r#"protected_paths = ["health"]"#),
+        "protected_paths"
+    );
+    assert_eq!(
+        refused("login_path = \"/auth/x/\"\nverify_path = \"/auth/x\""),
+        "verify_path"
+    );
+    assert_eq!(
+        refused(r#"logout_path = "api-auth/logout/""#),
+        "logout_path"
+    );
+
+    assert_eq!(
+        layer().with_protected_path("health").unwrap_err().key,
+        "protected_paths"
+    );
+    let clash = layer()
+        .with_login_path("/auth/x/")
+        .unwrap()
+        .with_verify_path("/auth/x")
+        .unwrap_err();
+    assert_eq!(clash.key, "verify_path");
+    assert!(clash.to_string().contains("login_path"), "{clash}");
+    assert_eq!(
+        layer().with_path_prefix("auth").unwrap_err().key,
+        "path_prefix"
+    );
+    // Moving one endpoint onto its own path again is fine.
+    layer().with_login_path("/api-auth/login").unwrap();
 }

@@ -23,7 +23,8 @@ fn instance(store: RedisStore, console: &Console, clock: &ManualClock) -> TestAp
         .with_store(store)
         .with_secret_key(KEY)
         .unwrap()
-        .with_protected_path("/api/");
+        .with_protected_path("/api/")
+        .unwrap();
     TestApp {
         router: routes().layer(layer),
         clock: clock.clone(),

@@ -151,7 +151,8 @@ impl App {
         let layer = OtpAuthLayer::new(users.clone(), codes.clone())
             .with_settings(bench_settings())
             .expect("valid settings")
-            .with_protected_path("/api/");
+            .with_protected_path("/api/")
+            .expect("a valid path");
         Self {
             router: routes().layer(configure(layer)),
             codes,

@@ -154,7 +154,8 @@ fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, Stri
     let mut layer = OtpAuthLayer::new(users, ConsoleNotifier::new())
         .with_settings(settings)
         .map_err(|e| e.to_string())?
-        .with_protected_path("/api/");
+        .with_protected_path("/api/")
+        .map_err(|e| e.to_string())?;
     if let Ok(key) = std::env::var("OTP_SECRET_KEY") {
         layer = layer
             .with_secret_key(key.as_bytes())

@@ -118,6 +118,7 @@ pub fn test_layer(clock: &ManualClock, console: &Console, store: &MemoryStore) -
         .with_clock(clock.clone())
         .with_store(store.clone())
         .with_protected_path("/api/")
+        .unwrap()
 }
 
 pub fn routes() -> Router {
