@@ -1205,5 +1205,6 @@ fn paths_that_would_protect_nothing_or_shadow_an_endpoint_are_refused() {
         "path_prefix"
     );
     // Moving one endpoint onto its own path again is fine.
-    layer().with_login_path("/api-auth/login").unwrap();
+    let moved = layer().with_login_path("/api-auth/login").unwrap();
+    assert_eq!(moved.settings().login_path, "/api-auth/login");
 }
