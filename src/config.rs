@@ -87,6 +87,8 @@ pub struct OtpSettings {
     pub username_field: String,
     /// Largest accepted request body of the endpoints, in bytes. Default 16384.
     pub body_limit: usize,
+    /// Seconds an endpoint's request body may take to arrive; then 408. Default 10.
+    pub body_read_timeout: u64,
     /// Paths (prefixes) that require authentication: 401 without a valid token. Default none.
     pub protected_paths: Vec<String>,
 
@@ -139,6 +141,7 @@ impl Default for OtpSettings {
             logout_path: "/api-auth/logout/".to_owned(),
             username_field: "username".to_owned(),
             body_limit: 16 * 1024,
+            body_read_timeout: 10,
             protected_paths: Vec::new(),
             max_attempts: 5,
             pending_login_ttl: 600,
@@ -253,6 +256,7 @@ impl OtpSettings {
         let positive = [
             ("max_attempts", u64::from(self.max_attempts)),
             ("max_sends", u64::from(self.max_sends)),
+            ("body_read_timeout", self.body_read_timeout),
             ("token_idle_ttl", self.token_idle_ttl),
             ("token_absolute_ttl", self.token_absolute_ttl),
             ("lockout_base", self.lockout_base),

@@ -404,6 +404,23 @@ impl OtpAuthLayer {
         self
     }
 
+    /// How long an endpoint's request body may take to arrive (default 10 s, whole seconds,
+    /// rounded up); a slower one gets 408. It bounds only the layer's own endpoints: give your
+    /// server header-read and idle timeouts too (see the README).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_body_read_timeout(Duration::from_secs(5));
+    /// assert_eq!(layer.settings().body_read_timeout, 5);
+    /// ```
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+        self.shared_mut().settings.body_read_timeout = secs.max(1);
+        self
+    }
+
     /// Requires a valid token for every path starting with `prefix`: without one the layer
     /// answers 401 `Authentication credentials were not provided.` and the inner service is
     /// not called. May be called several times. Fails unless `prefix` starts with `/` (a prefix

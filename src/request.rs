@@ -1,6 +1,7 @@
 //! Reading endpoint bodies: JSON or form, within the size limit, into DRF-style fields.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -9,6 +10,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Map, Value};
 
+use crate::config::OtpSettings;
 use crate::response::{detail, json, JsonResponse};
 
 use crate::error::BoxError;
@@ -17,16 +19,18 @@ use crate::error::BoxError;
 #[derive(Debug, Default)]
 pub(crate) struct Fields(Map<String, Value>);
 
-/// Reads and decodes the body, or answers 413/415/400.
+/// Reads and decodes the body within the settings' size and time limits, or answers
+/// 413/408/415/400.
 pub(crate) async fn read_fields<B>(
     headers: &HeaderMap,
     body: B,
-    limit: usize,
+    settings: &OtpSettings,
 ) -> Result<Fields, JsonResponse>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
+    let limit = settings.body_limit;
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -34,13 +38,26 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large(limit));
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
-        Err(_) => {
+    // A client that promises a body and sends it slowly (or never) must not hold the request,
+    // and its connection, open for ever.
+    let timeout = Duration::from_secs(settings.body_read_timeout);
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
+        Ok(Err(_)) => {
             return Err(detail(
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read.",
+            ))
+        }
+        Err(_) => {
+            return Err(detail(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "The request body did not arrive within {} seconds.",
+                    settings.body_read_timeout
+                ),
             ))
         }
     };

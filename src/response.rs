@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Value};
@@ -95,4 +97,12 @@ pub(crate) fn method_not_allowed(method: &http::Method) -> JsonResponse {
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static("POST"));
     response
+}
+
+/// Marks a response as not to be stored by any cache (`Cache-Control: no-store`, and `Pragma:
+/// no-cache` for HTTP/1.0 caches).
+pub(crate) fn forbid_caching(response: &mut JsonResponse) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, Method, Request, Response};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
@@ -11,7 +11,7 @@ use crate::endpoint;
 use crate::extract::AuthenticatedUser;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
-use crate::response::{unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
+use crate::response::{detail, unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
 use crate::token::{parse_auth_token, Presented};
 
 use crate::error::BoxError;
@@ -111,6 +111,19 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // Whoever reads another copy (a proxy, the inner service) could act as someone else.
+        if request
+            .headers()
+            .get_all(AUTHORIZATION)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return ResponseFuture::ready(detail(
+                StatusCode::BAD_REQUEST,
+                "Only one Authorization header is allowed.",
+            ));
+        }
         let path = request.uri().path();
         if let Some(endpoint) = self.shared.endpoint(path) {
             let shared = self.shared.clone();

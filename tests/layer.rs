@@ -1208,3 +1208,124 @@ fn paths_that_would_protect_nothing_or_shadow_an_endpoint_are_refused() {
     let moved = layer().with_login_path("/api-auth/login").unwrap();
     assert_eq!(moved.settings().login_path, "/api-auth/login");
 }
+
+/// `GET path` with each of `authorizations` as an `Authorization` header.
+fn with_authorizations(path: &str, authorizations: &[&str]) -> Request<Body> {
+    let mut builder = Request::get(path);
+    for value in authorizations {
+        builder = builder.header(header::AUTHORIZATION, *value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let mine = format!("Token {token}");
+    for (path, headers) in [
+        ("/api/me", vec![mine.as_str(), mine.as_str()]),
+        ("/api/me", vec![mine.as_str(), "Token someone-elses"]),
+        ("/whoami", vec!["Basic YWxpY2U6cHc=", mine.as_str()]),
+        ("/whoami", vec!["Basic YWxpY2U6cHc=", "Basic Ym9iOnB3"]),
+    ] {
+        let reply = app.send(with_authorizations(path, &headers)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {headers:?}");
+        assert_eq!(
+            reply.text,
+            r#"{"detail":"Only one Authorization header is allowed."}"#
+        );
+    }
+    let once = app.send(with_authorizations("/api/me", &[&mine])).await;
+    assert_eq!(once.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn endpoint_answers_are_never_cached() {
+    let app = TestApp::new();
+    let login = app.login("alice", PASSWORD).await;
+    let refused = app.login("alice", "wrong").await;
+    app.clock.advance(Duration::from_secs(60));
+    let resend = app
+        .post_json(
+            "/api-auth/resend-token/",
+            json!({ "challenge": login.str("challenge") }),
+        )
+        .await;
+    let verify = app
+        .verify(login.str("challenge"), &app.console.last_code())
+        .await;
+    for (name, reply) in [
+        ("login", &login),
+        ("refused login", &refused),
+        ("resend", &resend),
+        ("verify", &verify),
+    ] {
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");
+        assert_eq!(reply.header("pragma"), Some("no-cache"), "{name}");
+    }
+    assert_eq!(verify.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_presented_token_whatever_the_body() {
+    let app = TestApp::new();
+    for (content_type, body) in [
+        ("text/plain", "bye"),
+        ("application/json", "{\"all\": tru"),
+        ("application/octet-stream", "\u{0}\u{1}"),
+    ] {
+        let token = app.token_for("alice", PASSWORD).await;
+        let reply = app
+            .send(authorized(
+                Request::post("/api-auth/logout/").header(header::CONTENT_TYPE, content_type),
+                &format!("Token {token}"),
+                Body::from(body),
+            ))
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{content_type}");
+        assert_eq!(
+            app.get("/api/me", Some(&token)).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{content_type}: revoked"
+        );
+    }
+    // Only a readable body widens the logout to every token of the user.
+    let (kept, used) = (
+        app.token_for("alice", PASSWORD).await,
+        app.token_for("alice", PASSWORD).await,
+    );
+    let reply = app
+        .send(authorized(
+            Request::post("/api-auth/logout/").header(header::CONTENT_TYPE, "text/plain"),
+            &format!("Token {used}"),
+            Body::from(r#"{"all": true}"#),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/me", Some(&kept)).await.status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_gets_408() {
+    let app = TestApp::with(|layer| layer.with_body_read_timeout(Duration::from_secs(3)));
+    // The first bytes, then nothing more: a slow client holding the request open.
+    let first: Result<&str, std::io::Error> = Ok("{\"username\": \"al");
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([first]),
+        futures_util::stream::pending(),
+    );
+    let request = Request::post("/api-auth/login/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, "50")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "{}", reply.text);
+    assert_eq!(
+        reply.text,
+        r#"{"detail":"The request body did not arrive within 3 seconds."}"#
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}

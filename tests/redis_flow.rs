@@ -130,6 +130,17 @@ async fn assert_fails_closed(app: &TestApp, timeout: Duration) {
         "{:?}",
         started.elapsed()
     );
+    // Two Authorization headers are refused before the store is asked.
+    let twice = app
+        .send(
+            http::Request::get("/api/me")
+                .header(http::header::AUTHORIZATION, format!("Token {token}"))
+                .header(http::header::AUTHORIZATION, format!("Token {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.text);
     // Public routes do not need Redis.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
     assert_eq!(

@@ -21,7 +21,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let fields = match read_fields(&parts.headers, body, shared.settings.body_limit).await {
+    let fields = match read_fields(&parts.headers, body, &shared.settings).await {
         Ok(fields) => fields,
         Err(response) => return response,
     };

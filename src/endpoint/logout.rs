@@ -12,6 +12,10 @@ use crate::response::{
 use crate::service::Credentials;
 
 /// Revokes the presented token, or with `{"all": true}` every token of its user.
+///
+/// The presented token is revoked whatever the body holds: a body that cannot be read as JSON
+/// or a form (another content type, malformed, too large, too slow) is ignored, since a logout
+/// that fails would leave the token alive. Only a readable body can widen it to `all`.
 pub(super) async fn logout<B>(shared: &Shared, parts: &Parts, body: B) -> JsonResponse
 where
     B: Body,
@@ -22,17 +26,15 @@ where
         Credentials::None => return unauthorized(NOT_PROVIDED),
         Credentials::Malformed(message) => return unauthorized(message),
     };
-    let fields = match read_fields(&parts.headers, body, shared.settings.body_limit).await {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let all = read_fields(&parts.headers, body, &shared.settings)
+        .await
+        .is_ok_and(|fields| fields.flag("all"));
     // Only a live token may log out: look it up first (which also names its user).
     let user = match AuthenticatedUser::from_token(shared, &presented).await {
         Ok(Some(user)) => user,
         Ok(None) => return unauthorized(INVALID_TOKEN),
         Err(error) => return unavailable(error),
     };
-    let all = fields.flag("all");
     let account = &presented.account;
     let revoked = if all {
         shared.store.revoke_all_tokens(account).await.map(drop)

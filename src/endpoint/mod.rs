@@ -19,7 +19,7 @@ use crate::layer::{Endpoint, Shared};
 use crate::notify::Delivery;
 use crate::password::dummy_verify;
 use crate::response::{
-    json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
+    forbid_caching, json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
 };
 use crate::store::{AccountKey, Digest, NewToken, PasswordAttempt};
 use crate::token::{new_auth_token, Issued};
@@ -37,16 +37,20 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    if request.method() != Method::POST {
-        return method_not_allowed(request.method());
-    }
-    let (parts, body) = request.into_parts();
-    match endpoint {
-        Endpoint::Login => login::login(shared, &parts, body).await,
-        Endpoint::Verify => verify::verify(shared, &parts, body).await,
-        Endpoint::Resend => resend::resend(shared, &parts, body).await,
-        Endpoint::Logout => logout::logout(shared, &parts, body).await,
-    }
+    let mut response = if request.method() == Method::POST {
+        let (parts, body) = request.into_parts();
+        match endpoint {
+            Endpoint::Login => login::login(shared, &parts, body).await,
+            Endpoint::Verify => verify::verify(shared, &parts, body).await,
+            Endpoint::Resend => resend::resend(shared, &parts, body).await,
+            Endpoint::Logout => logout::logout(shared, &parts, body).await,
+        }
+    } else {
+        method_not_allowed(request.method())
+    };
+    // Answers carry tokens and challenges: no cache may keep them (RFC 6749 section 5.1).
+    forbid_caching(&mut response);
+    response
 }
 
 /// The lockout key for a username that names no active user: case and Unicode compatibility

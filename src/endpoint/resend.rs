@@ -24,7 +24,7 @@ where
     if !settings.enable_otp_authentication {
         return detail(StatusCode::BAD_REQUEST, OTP_DISABLED);
     }
-    let fields = match read_fields(&parts.headers, body, settings.body_limit).await {
+    let fields = match read_fields(&parts.headers, body, settings).await {
         Ok(fields) => fields,
         Err(response) => return response,
     };

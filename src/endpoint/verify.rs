@@ -30,7 +30,7 @@ where
     if !shared.settings.enable_otp_authentication {
         return detail(StatusCode::BAD_REQUEST, OTP_DISABLED);
     }
-    let fields = match read_fields(&parts.headers, body, shared.settings.body_limit).await {
+    let fields = match read_fields(&parts.headers, body, &shared.settings).await {
         Ok(fields) => fields,
         Err(response) => return response,
     };
