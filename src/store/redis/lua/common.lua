@@ -1,0 +1,58 @@
+-- Shared by every script: prepended to each before it is loaded.
+-- Numbers handed to redis.call stay below 10^14 (see MAX_MS in record.rs), so Lua formats
+-- them as exact integers.
+-- Milliseconds from now until `at`, at least 1: a record already over still gets a TTL.
+local function ttl(at, now)
+  return math.max(at - now, 1)
+end
+
+-- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone).
+local function lock_end(key, now)
+  local f = redis.call('HMGET', key, 'locked_until', 'forget_at')
+  local lock, forget = tonumber(f[1]), tonumber(f[2])
+  if lock and now < lock and not (forget and now >= forget) then
+    return lock
+  end
+  return nil
+end
+
+-- Counts a failure; returns when the lock it set ends, or -1. LockoutPolicy::lock_duration.
+local function record_failure(key, now, threshold, base, cap, forget_after)
+  local f = redis.call('HMGET', key, 'count', 'forget_at')
+  local count, forget = tonumber(f[1]) or 0, tonumber(f[2])
+  if forget and now >= forget then
+    redis.call('DEL', key)
+    count = 0
+  end
+  count = count + 1
+  local locked_until = -1
+  if threshold > 0 and count >= threshold then
+    locked_until = now + math.min(base * 2 ^ math.min(count - threshold, 31), cap)
+    redis.call('HSET', key, 'locked_until', locked_until)
+  end
+  forget = math.max(now + forget_after, locked_until)
+  redis.call('HSET', key, 'count', count, 'forget_at', forget)
+  redis.call('PEXPIRE', key, ttl(forget, now))
+  return locked_until
+end
+
+-- Stores a token and files it in the account's index (scored by its absolute end, so the
+-- members of tokens past it are dropped here), whose TTL covers its latest token.
+-- The record is the one `TokenRecord::parse` reads.
+-- '%.0f', not '%d': Lua's '%d' goes through a C long, 32 bits on some builds; the numbers are
+-- below 2^53, where '%.0f' is exact.
+local function token_record(issued, expires, idle, last_used, user_id, username)
+  return string.format('%.0f:%.0f:%.0f:%.0f:%d:', issued, expires, idle, last_used, #user_id)
+    .. user_id .. username
+end
+
+local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
+  redis.call('SET', key, token_record(issued, expires, idle, issued, user_id, username), 'PX',
+    ttl(math.min(expires, issued + idle), now))
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  redis.call('ZADD', index, expires, member)
+  local left = ttl(expires, now)
+  if redis.call('PTTL', index) < left then
+    redis.call('PEXPIRE', index, left)
+  end
+end

@@ -1,0 +1,7 @@
+-- KEYS: tokens. ARGV: the account's token key prefix. Returns how many tokens were deleted.
+local n = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. member)
+end
+redis.call('DEL', KEYS[1])
+return n

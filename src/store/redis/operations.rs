@@ -1,0 +1,284 @@
+//! The [`TokenStore`] operations of [`RedisStore`]: each builds its keys and arguments, runs
+//! one command or script (see `lua/`), and reads the reply.
+
+use std::time::{Duration, SystemTime};
+
+use ::redis::Cmd;
+
+use super::keys::{Hex, CHALLENGE, CONSUMED, FAILURES, TOKENS};
+use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
+use super::scripts::*;
+use super::{evalsha, RedisStore};
+use crate::store::{
+    window_end, AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge,
+    NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore,
+    VerifyAttempt, VerifyOutcome,
+};
+
+impl TokenStore for RedisStore {
+    async fn create_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &NewChallenge,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&CREATE, 1);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(&challenge.id[..])
+            .arg(&challenge.code[..])
+            .arg(&challenge.user_id)
+            .arg(&challenge.username)
+            .arg(time_ms(challenge.issued_at))
+            .arg(time_ms(challenge.code_expires_at))
+            .arg(time_ms(challenge.expires_at));
+        self.send::<i64>(&cmd, Some(&CREATE)).await.map(drop)
+    }
+
+    async fn verify_challenge(
+        &self,
+        account: &AccountKey,
+        attempt: &VerifyAttempt<'_>,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let token = attempt.token;
+        let token_hex = Hex::new(&token.digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&VERIFY, 5);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(keys.key(CONSUMED))
+            .arg(keys.key(FAILURES))
+            .arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS));
+        let wanted: &[u8] = attempt.challenge.map_or(&[], |id| &id[..]);
+        let policy = attempt.lockout;
+        cmd.arg(time_ms(attempt.now))
+            .arg(wanted)
+            .arg(&attempt.code[..])
+            .arg(attempt.max_attempts)
+            .arg(policy.threshold)
+            .arg(duration_ms(policy.base))
+            .arg(duration_ms(policy.max))
+            .arg(duration_ms(policy.forget_after))
+            .arg(token_hex.as_str())
+            .arg(time_ms(token.issued_at))
+            .arg(time_ms(token.expires_at))
+            .arg(duration_ms(token.idle_timeout));
+        let (outcome, a, b, user_id, username): (i64, i64, i64, String, String) =
+            self.send(&cmd, Some(&VERIFY)).await?;
+        Ok(match outcome {
+            VERIFIED => VerifyOutcome::Verified(TokenInfo {
+                user_id,
+                username,
+                issued_at: token.issued_at,
+                expires_at: token.expires_at,
+            }),
+            MISMATCH => VerifyOutcome::Mismatch {
+                attempts_left: count_from(a)?,
+                locked_until: if b < 0 { None } else { Some(time_from_ms(b)?) },
+            },
+            EXPIRED => VerifyOutcome::Expired,
+            REPLAYED => VerifyOutcome::Replayed,
+            NOT_FOUND => VerifyOutcome::NotFound,
+            LOCKED => VerifyOutcome::Locked {
+                until: time_from_ms(a)?,
+            },
+            other => return Err(unexpected_outcome(other)),
+        })
+    }
+
+    async fn resend_challenge(
+        &self,
+        account: &AccountKey,
+        request: &ResendRequest<'_>,
+    ) -> Result<ResendOutcome, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&RESEND, 1);
+        cmd.arg(keys.key(CHALLENGE))
+            .arg(time_ms(request.now))
+            .arg(&request.challenge[..])
+            .arg(&request.code[..])
+            .arg(duration_ms(request.code_ttl))
+            .arg(duration_ms(request.cooldown))
+            .arg(request.max_sends);
+        let (outcome, until, user_id, username, issued_at, code_expires_at, sends): (
+            i64,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+        ) = self.send(&cmd, Some(&RESEND)).await?;
+        Ok(match outcome {
+            RESENT => ResendOutcome::Resent(ChallengeInfo {
+                user_id,
+                username,
+                issued_at: time_from_ms(issued_at)?,
+                code_expires_at: time_from_ms(code_expires_at)?,
+                sends: count_from(sends)?,
+            }),
+            COOLDOWN => ResendOutcome::Cooldown {
+                until: time_from_ms(until)?,
+            },
+            EXHAUSTED => ResendOutcome::Exhausted,
+            NO_CHALLENGE => ResendOutcome::NotFound,
+            other => return Err(unexpected_outcome(other)),
+        })
+    }
+
+    async fn delete_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &Digest,
+    ) -> Result<bool, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&DELETE, 1);
+        cmd.arg(keys.key(CHALLENGE)).arg(&challenge[..]);
+        Ok(self.send::<i64>(&cmd, Some(&DELETE)).await? > 0)
+    }
+
+    async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {
+        let token_hex = Hex::new(&token.digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&ISSUE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(token_hex.as_str())
+            .arg(time_ms(token.issued_at))
+            .arg(&token.user_id)
+            .arg(&token.username)
+            .arg(time_ms(token.issued_at))
+            .arg(time_ms(token.expires_at))
+            .arg(duration_ms(token.idle_timeout));
+        self.send::<i64>(&cmd, Some(&ISSUE)).await.map(drop)
+    }
+
+    async fn authenticate_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+        now: SystemTime,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        let token_hex = Hex::new(digest);
+        let mut keys = self.account_keys(account);
+        // A token in use is mostly read: one plain GET. The script (a write) only runs when
+        // the token is over (to delete it) or its idle timer is due for a restart.
+        // Sized for the key, so the command is built without regrowing.
+        let mut read = Cmd::with_capacity(2, 128);
+        read.arg("GET").arg(keys.token(&token_hex));
+        let found: Option<String> = self.send(&read, None).await?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let record = TokenRecord::parse(&found)?;
+        let now_ms = time_ms(now);
+        if record.is_live_and_recently_used(now_ms) {
+            return Ok(Some(record.info()));
+        }
+        let mut cmd = evalsha(&AUTHENTICATE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(now_ms)
+            .arg(token_hex.as_str());
+        let found: Option<(String, String, i64, i64)> =
+            self.send(&cmd, Some(&AUTHENTICATE)).await?;
+        found
+            .map(|(user_id, username, issued_at, expires_at)| {
+                Ok(TokenInfo {
+                    user_id,
+                    username,
+                    issued_at: time_from_ms(issued_at)?,
+                    expires_at: time_from_ms(expires_at)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn revoke_token(
+        &self,
+        account: &AccountKey,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let token_hex = Hex::new(digest);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REVOKE, 2);
+        cmd.arg(keys.token(&token_hex))
+            .arg(keys.key(TOKENS))
+            .arg(token_hex.as_str());
+        Ok(self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0)
+    }
+
+    async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REVOKE_ALL, 1);
+        cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
+        self.send(&cmd, Some(&REVOKE_ALL)).await
+    }
+
+    async fn count_password_attempt(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+        policy: &LockoutPolicy,
+    ) -> Result<PasswordAttempt, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&COUNT_PASSWORD_ATTEMPT, 1);
+        cmd.arg(keys.key(FAILURES))
+            .arg(time_ms(now))
+            .arg(policy.threshold)
+            .arg(duration_ms(policy.base))
+            .arg(duration_ms(policy.max))
+            .arg(duration_ms(policy.forget_after));
+        let (locked, until): (i64, i64) = self.send(&cmd, Some(&COUNT_PASSWORD_ATTEMPT)).await?;
+        Ok(match (locked, until) {
+            (1, until) => PasswordAttempt::Locked {
+                until: time_from_ms(until)?,
+            },
+            (_, until) if until < 0 => PasswordAttempt::Counted { locked_until: None },
+            (_, until) => PasswordAttempt::Counted {
+                locked_until: Some(time_from_ms(until)?),
+            },
+        })
+    }
+
+    async fn forgive_password_attempt(
+        &self,
+        account: &AccountKey,
+        lock: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&FORGIVE_PASSWORD_ATTEMPT, 1);
+        cmd.arg(keys.key(FAILURES))
+            .arg(lock.map_or(-1, |lock| i64::try_from(time_ms(lock)).unwrap_or(-1)));
+        self.send::<i64>(&cmd, Some(&FORGIVE_PASSWORD_ATTEMPT))
+            .await
+            .map(drop)
+    }
+
+    async fn clear_failures(&self, account: &AccountKey) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(keys.key(FAILURES));
+        self.send::<i64>(&cmd, None).await.map(drop)
+    }
+
+    async fn hit_counter(
+        &self,
+        key: &str,
+        window: Duration,
+        now: SystemTime,
+    ) -> Result<CounterState, StoreError> {
+        let resets_at = window_end(now, window);
+        let window_ms = duration_ms(window).max(1);
+        let now_ms = time_ms(now);
+        let counter = format!("{}rl:{{{key}}}:{}", self.prefix, now_ms / window_ms);
+        let ttl = time_ms(resets_at).saturating_sub(now_ms).max(1);
+        let mut cmd = evalsha(&HIT, 1);
+        cmd.arg(counter).arg(ttl);
+        let count: u64 = self.send(&cmd, Some(&HIT)).await?;
+        Ok(CounterState { count, resets_at })
+    }
+}
+
+fn unexpected_outcome(code: i64) -> StoreError {
+    StoreError::Backend(format!("unexpected script outcome {code}"))
+}
