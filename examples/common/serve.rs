@@ -143,58 +143,55 @@ pub async fn serve<S, B>(
 /// Accepts with a pause after each failure that is not a client's but the server's (out of
 /// descriptors, buffers or memory: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, or anything
 /// unforeseen), as axum's `serve` and hyper 0.14's `AddrIncoming` do, but with a short first
-/// pause that grows, so that a brief shortage costs little and a long one does not spin. It
-/// reports once when a run of failures starts and once when it ends, however long it lasts.
+/// pause that grows, so that a brief shortage costs little and a long one does not spin.
 struct AcceptErrors {
-    run: Option<FailureRun>,
+    /// The next pause while failures come in a row.
+    pause: Option<Duration>,
+    /// A server held at its descriptor limit fails again after every accept that succeeds,
+    /// so failures are counted and reported at most once per [`REPORT_INTERVAL`].
+    last_report: Option<Instant>,
+    unreported: u64,
     notify: Option<Arc<Notify>>,
 }
 
-/// Accept failures in a row.
-struct FailureRun {
-    since: Instant,
-    failures: u64,
-    pause: Duration,
-}
+const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 impl AcceptErrors {
     fn new(notify: Option<Arc<Notify>>) -> Self {
-        Self { run: None, notify }
+        Self {
+            pause: None,
+            last_report: None,
+            unreported: 0,
+            notify,
+        }
     }
 
     async fn accept(&mut self, listener: &TcpListener) -> (TcpStream, SocketAddr) {
         loop {
             match listener.accept().await {
                 Ok(accepted) => {
-                    if let Some(run) = self.run.take() {
-                        eprintln!(
-                            "accepting again after {} failed accepts in {:.1?}",
-                            run.failures,
-                            run.since.elapsed()
-                        );
-                    }
+                    self.pause = None;
                     return accepted;
                 }
                 Err(e) if is_client_gone(&e) => continue,
                 Err(e) => {
-                    let pause = match &mut self.run {
-                        Some(run) => {
-                            run.failures += 1;
-                            run.pause = (run.pause * 2).min(MAX_BACKOFF);
-                            run.pause
-                        }
-                        None => {
-                            eprintln!(
-                                "accept failed: {e}; retrying with pauses of up to {MAX_BACKOFF:?}"
-                            );
-                            self.run = Some(FailureRun {
-                                since: Instant::now(),
-                                failures: 1,
-                                pause: FIRST_BACKOFF,
-                            });
-                            FIRST_BACKOFF
-                        }
-                    };
+                    self.unreported += 1;
+                    if self
+                        .last_report
+                        .is_none_or(|at| at.elapsed() >= REPORT_INTERVAL)
+                    {
+                        eprintln!(
+                            "accept failed: {e} (failures since the last report: {}); \
+                             retrying after pauses of {FIRST_BACKOFF:?} to {MAX_BACKOFF:?}",
+                            self.unreported
+                        );
+                        self.last_report = Some(Instant::now());
+                        self.unreported = 0;
+                    }
+                    let pause = self
+                        .pause
+                        .map_or(FIRST_BACKOFF, |pause| (pause * 2).min(MAX_BACKOFF));
+                    self.pause = Some(pause);
                     if let Some(notify) = &self.notify {
                         notify.notify_one();
                     }
