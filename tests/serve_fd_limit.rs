@@ -32,8 +32,9 @@ async fn ok(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::from("ok")))
 }
 
-/// The soft limit under which exactly `free` descriptor numbers are unused: the kernel hands
-/// out the lowest free number, and refuses one at or above the limit.
+/// The soft limit under which `free` descriptor numbers are unused (one more once the listing's
+/// own descriptor is closed): the kernel hands out the lowest free number, and refuses one at or
+/// above the limit.
 fn limit_leaving_free(free: usize) -> u64 {
     let open: Vec<usize> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
