@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::State;
 use axum::{routing::get, Extension, Json, Router};
-use tower::util::MapRequestLayer;
+use common::serve::{serve, ServeConfig};
 use tower_otp::AuthenticatedUser;
 
 #[tokio::main]
@@ -25,34 +23,20 @@ async fn run() -> Result<(), String> {
         .route("/health", get(|| async { "ok" }))
         .route("/api/me", get(me))
         .with_state(users)
-        .layer(layer)
-        // The per-client login limit reads the peer address as a plain `SocketAddr` (with the
-        // crate's `axum` feature it reads `ConnectInfo` itself).
-        .layer(MapRequestLayer::new(|mut request: Request| {
-            if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                let peer = *peer;
-                request.extensions_mut().insert(peer);
-            }
-            request
-        }));
+        .layer(layer);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let limits = ServeConfig::default();
     common::banner(
         "axum",
         listener.local_addr().map_err(|e| e.to_string())?,
         &args,
+        &limits,
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string())
+    serve(listener, app, limits, common::ctrl_c()).await;
+    Ok(())
 }
 
 /// The layer answers 401 on /api/ without a valid token, so the extension is always there.

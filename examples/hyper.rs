@@ -1,4 +1,4 @@
-//! tower-otp in front of a bare hyper `service_fn`, served with hyper-util.
+//! tower-otp in front of a bare hyper `service_fn`, served with hyper (HTTP/1.1).
 //!
 //! ```text
 //! cargo run --example hyper -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
@@ -9,12 +9,10 @@ mod common;
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use common::serve::{serve, ServeConfig};
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 use tower_otp::AuthenticatedUser;
 
@@ -36,31 +34,15 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let limits = ServeConfig::default();
     common::banner(
         "hyper",
         listener.local_addr().map_err(|e| e.to_string())?,
         &args,
+        &limits,
     );
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        // The per-client login limit reads the peer address from the extensions.
-        let service = TowerToHyperService::new(
-            ServiceBuilder::new()
-                .map_request(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert(peer);
-                    request
-                })
-                .service(service.clone()),
-        );
-        tokio::spawn(async move {
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    serve(listener, service, limits, common::ctrl_c()).await;
+    Ok(())
 }
 
 async fn route(users: &common::Users, request: Request<Incoming>) -> Response<Full<Bytes>> {

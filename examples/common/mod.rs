@@ -1,5 +1,7 @@
 //! What both examples share: command line, demo users, settings and the layer's parts.
 
+pub mod serve;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -237,8 +239,9 @@ pub async fn me(users: &MemoryUserStore, who: &AuthenticatedUser) -> Value {
     })
 }
 
-pub fn banner(kind: &str, addr: SocketAddr, args: &Args) {
+pub fn banner(kind: &str, addr: SocketAddr, args: &Args, limits: &serve::ServeConfig) {
     println!("tower-otp {kind} example listening on http://{addr}");
+    println!("limits: {limits}");
     if args.users.is_none() {
         println!("demo user: alice / \"correct horse battery staple\"");
     }
@@ -249,3 +252,10 @@ pub fn banner(kind: &str, addr: SocketAddr, args: &Args) {
 }
 
 pub type Users = Arc<MemoryUserStore>;
+
+/// Completes on Ctrl-C, or never if the signal cannot be listened for.
+pub async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
