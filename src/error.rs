@@ -7,9 +7,6 @@ use crate::password::PasswordError;
 use crate::store::StoreError;
 use crate::user::UserStoreError;
 
-/// The error bound of request bodies the layer reads.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// Why the layer answered 503 itself. It is attached to that response's extensions, so outer
 /// layers (logging, metrics) can inspect it: `response.extensions().get::<OtpError>()`.
 #[derive(Debug, Clone, thiserror::Error)]

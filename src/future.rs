@@ -8,9 +8,6 @@ use pin_project_lite::pin_project;
 use crate::body::ResponseBody;
 use crate::response::JsonResponse;
 
-/// A boxed `Send` future, for the object-safe twins of the backend traits.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 pub(crate) type BoxResponseFuture<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
 

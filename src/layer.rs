@@ -6,109 +6,17 @@ use http::request::Parts;
 use serde_json::{Map, Value};
 use tower_layer::Layer;
 
-use crate::client::client_ip;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_path, collision, same_path, ConfigError, OtpSettings};
-use crate::error::OtpError;
 use crate::event::AuthEvent;
-use crate::notify::{DynNotifier, Notifier};
+use crate::notify::Notifier;
+use crate::routing::Endpoint;
 use crate::service::OtpAuth;
-use crate::store::{DynTokenStore, LockoutPolicy, StoreError, TokenStore};
+use crate::state::State;
+use crate::store::{DynTokenStore, StoreError, TokenStore};
 use crate::strategy::{self, OtpStrategy};
 use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
-use crate::user::{DynUserStore, User, UserStore};
-
-/// The endpoints the layer answers itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// Username and password in, challenge (or token) out.
-    Login,
-    /// Code in, auth token out.
-    Verify,
-    /// A new code for a pending login.
-    Resend,
-    /// Revokes the presented token (or all of the user's).
-    Logout,
-}
-
-type ExtraContextFn = dyn Fn(&Parts, &User) -> Map<String, Value> + Send + Sync;
-type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync;
-type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
-
-/// Everything the service needs, shared by all its clones.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) settings: OtpSettings,
-    pub(crate) users: Arc<dyn DynUserStore>,
-    pub(crate) store: Arc<dyn DynTokenStore>,
-    pub(crate) notifier: Arc<dyn DynNotifier>,
-    pub(crate) strategy: Arc<dyn OtpStrategy>,
-    custom_strategy: bool,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) key: ServerKey,
-    pub(crate) lockout: LockoutPolicy,
-    pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
-    pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
-    event_hook: Option<Arc<EventHookFn>>,
-}
-
-impl Shared {
-    /// The endpoint `path` names, if any (a trailing slash is optional).
-    pub(crate) fn endpoint(&self, path: &str) -> Option<Endpoint> {
-        let s = &self.settings;
-        let same = |configured: &str| same_path(configured, path);
-        if same(&s.login_path) {
-            Some(Endpoint::Login)
-        } else if same(&s.verify_path) {
-            Some(Endpoint::Verify)
-        } else if same(&s.resend_path) {
-            Some(Endpoint::Resend)
-        } else if same(&s.logout_path) {
-            Some(Endpoint::Logout)
-        } else {
-            None
-        }
-    }
-
-    /// Whether `path` requires authentication: it starts with a protected prefix, or is a
-    /// prefix ending in `/` without that slash (`/api/` protects `/api` too, which routers
-    /// often serve as the same thing).
-    pub(crate) fn is_protected(&self, path: &str) -> bool {
-        self.settings.protected_paths.iter().any(|prefix| {
-            path.starts_with(prefix.as_str())
-                || prefix
-                    .strip_suffix('/')
-                    .is_some_and(|bare| !bare.is_empty() && path == bare)
-        })
-    }
-
-    pub(crate) fn code_ttl(&self) -> Duration {
-        self.settings.code_ttl()
-    }
-
-    /// The client IP of a request, when known.
-    pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
-        client_ip(parts, &self.settings.trusted_proxies)
-    }
-
-    /// Reports the backend failure a 503 of the layer's own carries, if any.
-    pub(crate) fn report_failure<B>(&self, response: &http::Response<B>) {
-        if let Some(error) = response.extensions().get::<OtpError>() {
-            self.emit(AuthEvent::backend_unavailable(error));
-        }
-    }
-
-    /// Reports an event to the application's hook and, with the `tracing` feature, as a
-    /// `tracing` event.
-    pub(crate) fn emit(&self, event: AuthEvent) {
-        #[cfg(feature = "tracing")]
-        event.trace();
-        if let Some(hook) = &self.event_hook {
-            hook(&event);
-        }
-    }
-}
+use crate::user::{User, UserStore};
 
 /// Two-factor authentication for a tower service: the configuration and builder of
 /// [`OtpAuth`].
@@ -133,13 +41,13 @@ impl Shared {
 #[derive(Clone)]
 #[must_use]
 pub struct OtpAuthLayer {
-    shared: Arc<Shared>,
+    state: Arc<State>,
 }
 
 impl std::fmt::Debug for OtpAuthLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtpAuthLayer")
-            .field("settings", &self.shared.settings)
+            .field("settings", &self.state.settings)
             .finish_non_exhaustive()
     }
 }
@@ -154,7 +62,7 @@ impl OtpAuthLayer {
         let settings = OtpSettings::default();
         crate::password::prepare_dummy_hash();
         Self {
-            shared: Arc::new(Shared {
+            state: Arc::new(State {
                 strategy: strategy::for_token_type(
                     settings.default_token_type,
                     settings.totp_token_ttl,
@@ -174,8 +82,8 @@ impl OtpAuthLayer {
         }
     }
 
-    fn shared_mut(&mut self) -> &mut Shared {
-        Arc::make_mut(&mut self.shared)
+    fn state_mut(&mut self) -> &mut State {
+        Arc::make_mut(&mut self.state)
     }
 
     /// Replaces the settings, after checking them.
@@ -195,14 +103,14 @@ impl OtpAuthLayer {
     /// ```
     pub fn with_settings(mut self, mut settings: OtpSettings) -> Result<Self, ConfigError> {
         settings.validate()?;
-        let shared = self.shared_mut();
-        let strategy = if shared.custom_strategy {
-            shared.strategy.clone()
+        let state = self.state_mut();
+        let strategy = if state.custom_strategy {
+            state.strategy.clone()
         } else {
             strategy::for_token_type(settings.default_token_type, settings.totp_token_ttl)
         };
         check_digits(&*strategy, settings.token_length)?;
-        let old = &shared.settings;
+        let old = &state.settings;
         for path in &old.protected_paths {
             if !settings.protected_paths.contains(path) {
                 settings.protected_paths.push(path.clone());
@@ -213,15 +121,15 @@ impl OtpAuthLayer {
                 settings.trusted_proxies.push(*proxy);
             }
         }
-        shared.strategy = strategy;
-        shared.lockout = settings.lockout_policy();
-        shared.settings = settings;
+        state.strategy = strategy;
+        state.lockout = settings.lockout_policy();
+        state.settings = settings;
         Ok(self)
     }
 
     /// The current settings.
     pub fn settings(&self) -> &OtpSettings {
-        &self.shared.settings
+        &self.state.settings
     }
 
     /// Where challenges, tokens and counters live (default: a
@@ -231,19 +139,19 @@ impl OtpAuthLayer {
     /// # #[cfg(feature = "memory-store")] {
     /// use tower_otp::{notify::ConsoleNotifier, store::MemoryStore, MemoryUserStore, OtpAuthLayer};
     ///
-    /// let store = MemoryStore::new(); // or a `RedisStore` shared by every instance
+    /// let store = MemoryStore::new(); // or a `RedisStore` state by every instance
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
     ///     .with_store(store);
     /// # }
     /// ```
     pub fn with_store(mut self, store: impl TokenStore) -> Self {
-        self.shared_mut().store = Arc::new(store);
+        self.state_mut().store = Arc::new(store);
         self
     }
 
     /// How codes are delivered.
     pub fn with_notifier(mut self, notifier: impl Notifier) -> Self {
-        self.shared_mut().notifier = Arc::new(notifier);
+        self.state_mut().notifier = Arc::new(notifier);
         self
     }
 
@@ -258,17 +166,17 @@ impl OtpAuthLayer {
     ///     .unwrap();
     /// ```
     pub fn with_strategy(mut self, strategy: impl OtpStrategy) -> Result<Self, ConfigError> {
-        check_digits(&strategy, self.shared.settings.token_length)?;
-        let shared = self.shared_mut();
-        shared.strategy = Arc::new(strategy);
-        shared.custom_strategy = true;
+        check_digits(&strategy, self.state.settings.token_length)?;
+        let state = self.state_mut();
+        state.strategy = Arc::new(strategy);
+        state.custom_strategy = true;
         Ok(self)
     }
 
     /// The clock every expiry is measured with (default: the system clock). Tests pass a
     /// [`ManualClock`](crate::ManualClock).
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.shared_mut().clock = Arc::new(clock);
+        self.state_mut().clock = Arc::new(clock);
         self
     }
 
@@ -287,7 +195,7 @@ impl OtpAuthLayer {
     ///     .is_err());
     /// ```
     pub fn with_secret_key(mut self, key: &[u8]) -> Result<Self, ConfigError> {
-        self.shared_mut().key = ServerKey::new(key).ok_or_else(|| ConfigError {
+        self.state_mut().key = ServerKey::new(key).ok_or_else(|| ConfigError {
             key: "secret_key",
             reason: format!("must be at least {MIN_SERVER_KEY_LEN} bytes"),
         })?;
@@ -309,7 +217,7 @@ impl OtpAuthLayer {
     pub fn with_path_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
         check_path("path_prefix", prefix)?;
         let prefix = prefix.trim_end_matches('/');
-        let s = &mut self.shared_mut().settings;
+        let s = &mut self.state_mut().settings;
         s.login_path = format!("{prefix}/login/");
         s.verify_path = format!("{prefix}/verify-token/");
         s.resend_path = format!("{prefix}/resend-token/");
@@ -360,7 +268,7 @@ impl OtpAuthLayer {
         slot: fn(&mut OtpSettings) -> &mut String,
     ) -> Result<Self, ConfigError> {
         check_path(key, path)?;
-        let settings = &self.shared.settings;
+        let settings = &self.state.settings;
         if let Some((other, _)) = settings
             .endpoint_paths()
             .into_iter()
@@ -368,7 +276,7 @@ impl OtpAuthLayer {
         {
             return Err(collision(key, other));
         }
-        *slot(&mut self.shared_mut().settings) = path.to_owned();
+        *slot(&mut self.state_mut().settings) = path.to_owned();
         Ok(self)
     }
 
@@ -380,7 +288,7 @@ impl OtpAuthLayer {
     ///     .with_username_field("email");
     /// ```
     pub fn with_username_field(mut self, field: &str) -> Self {
-        self.shared_mut().settings.username_field = field.to_owned();
+        self.state_mut().settings.username_field = field.to_owned();
         self
     }
 
@@ -394,13 +302,13 @@ impl OtpAuthLayer {
     ///     .with_trusted_proxies(["10.0.0.1".parse().unwrap()]);
     /// ```
     pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
-        self.shared_mut().settings.trusted_proxies = proxies.into_iter().collect();
+        self.state_mut().settings.trusted_proxies = proxies.into_iter().collect();
         self
     }
 
     /// The largest endpoint body accepted, in bytes (default 16 KiB); larger ones get 413.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.shared_mut().settings.body_limit = bytes.max(1);
+        self.state_mut().settings.body_limit = bytes.max(1);
         self
     }
 
@@ -417,7 +325,7 @@ impl OtpAuthLayer {
     /// ```
     pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
         let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
-        self.shared_mut().settings.body_read_timeout = secs.max(1);
+        self.state_mut().settings.body_read_timeout = secs.max(1);
         self
     }
 
@@ -436,7 +344,7 @@ impl OtpAuthLayer {
     /// ```
     pub fn with_protected_path(mut self, prefix: &str) -> Result<Self, ConfigError> {
         check_path("protected_paths", prefix)?;
-        self.shared_mut()
+        self.state_mut()
             .settings
             .protected_paths
             .push(prefix.to_owned());
@@ -459,7 +367,7 @@ impl OtpAuthLayer {
     where
         F: Fn(&Parts, &User) -> Map<String, Value> + Send + Sync + 'static,
     {
-        self.shared_mut().extra_context = Some(Arc::new(hook));
+        self.state_mut().extra_context = Some(Arc::new(hook));
         self
     }
 
@@ -479,7 +387,7 @@ impl OtpAuthLayer {
     where
         F: Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync + 'static,
     {
-        self.shared_mut().success_body = Some(Arc::new(hook));
+        self.state_mut().success_body = Some(Arc::new(hook));
         self
     }
 }
@@ -501,17 +409,17 @@ impl OtpAuthLayer {
     where
         F: Fn(&AuthEvent) + Send + Sync + 'static,
     {
-        self.shared_mut().event_hook = Some(Arc::new(hook));
+        self.state_mut().event_hook = Some(Arc::new(hook));
         self
     }
 
     /// Revokes every token of a user, at once, wherever they are used (e.g. after a password
     /// change or from an admin action). Returns how many there were.
     pub async fn revoke_all_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
-        let shared = &self.shared;
-        let account = shared.key.account_key("user", user_id);
-        let revoked = shared.store.revoke_all_tokens(&account).await?;
-        shared.emit(AuthEvent::TokenRevoked {
+        let state = &self.state;
+        let account = state.key.account_key("user", user_id);
+        let revoked = state.store.revoke_all_tokens(&account).await?;
+        state.emit(AuthEvent::TokenRevoked {
             user_id: Some(user_id.to_owned()),
             account,
             client_ip: None,
@@ -525,7 +433,7 @@ impl<S> Layer<S> for OtpAuthLayer {
     type Service = OtpAuth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OtpAuth::new(inner, self.shared.clone())
+        OtpAuth::new(inner, self.state.clone())
     }
 }
 

@@ -47,20 +47,23 @@
 // returned by value on purpose.
 #![allow(clippy::result_large_err)]
 
+mod authenticated;
 mod body;
+mod boxed;
 mod client;
 mod clock;
 mod config;
 mod endpoint;
 mod error;
 mod event;
-mod extract;
 mod future;
 mod layer;
 mod password;
 mod request;
 mod response;
+mod routing;
 mod service;
+mod state;
 mod token;
 mod user;
 
@@ -70,17 +73,18 @@ pub mod notify;
 pub mod store;
 pub mod strategy;
 
+pub use authenticated::AuthenticatedUser;
+#[cfg(feature = "axum")]
+pub use authenticated::NotAuthenticated;
 pub use body::ResponseBody;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, EmailConfig, OtpSettings, TokenType};
 pub use error::OtpError;
 pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
-pub use extract::AuthenticatedUser;
-#[cfg(feature = "axum")]
-pub use extract::NotAuthenticated;
 pub use future::ResponseFuture;
-pub use layer::{Endpoint, OtpAuthLayer};
+pub use layer::OtpAuthLayer;
 pub use password::{hash_password, verify_password, PasswordError};
+pub use routing::Endpoint;
 pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::config::OtpSettings;
 use crate::response::{detail, json, JsonResponse};
 
-use crate::error::BoxError;
+use crate::boxed::BoxError;
 
 /// The decoded body of an endpoint request.
 #[derive(Debug, Default)]

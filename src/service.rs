@@ -2,25 +2,25 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
+use crate::authenticated::{AuthenticatedUser, Credentials};
 use crate::body::ResponseBody;
 use crate::endpoint;
-use crate::extract::AuthenticatedUser;
 use crate::future::ResponseFuture;
-use crate::layer::Shared;
 use crate::response::{detail, unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
-use crate::token::{parse_auth_token, Presented};
+use crate::routing::{route, Route};
+use crate::state::State;
 
-use crate::error::BoxError;
+use crate::boxed::BoxError;
 
 /// The service [`OtpAuthLayer`](crate::OtpAuthLayer) wraps around yours.
 #[derive(Clone)]
 pub struct OtpAuth<S> {
     inner: S,
-    shared: Arc<Shared>,
+    state: Arc<State>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for OtpAuth<S> {
@@ -32,8 +32,8 @@ impl<S: std::fmt::Debug> std::fmt::Debug for OtpAuth<S> {
 }
 
 impl<S> OtpAuth<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, state: Arc<State>) -> Self {
+        Self { inner, state }
     }
 
     /// The wrapped service.
@@ -49,46 +49,6 @@ impl<S> OtpAuth<S> {
     /// Unwraps the inner service.
     pub fn into_inner(self) -> S {
         self.inner
-    }
-}
-
-/// What the `Authorization` header offers.
-pub(crate) enum Credentials {
-    /// No header, or a scheme other than `Token`/`Bearer` (left to the inner service).
-    None,
-    /// A `Token`/`Bearer` header that cannot hold one of our tokens.
-    Malformed(&'static str),
-    /// A well-formed token (not yet checked against the store).
-    Token(Presented),
-}
-
-impl Credentials {
-    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
-        let Some(value) = headers.get(AUTHORIZATION) else {
-            return Self::None;
-        };
-        let mut words = value
-            .as_bytes()
-            .split(|b| *b == b' ')
-            .filter(|w| !w.is_empty());
-        let scheme = words.next().unwrap_or_default();
-        if !scheme.eq_ignore_ascii_case(b"token") && !scheme.eq_ignore_ascii_case(b"bearer") {
-            return Self::None;
-        }
-        let (Some(key), None) = (words.next(), words.next()) else {
-            return Self::Malformed(
-                "Invalid token header. Token string should be one word without spaces.",
-            );
-        };
-        let Ok(key) = std::str::from_utf8(key) else {
-            return Self::Malformed(
-                "Invalid token header. Token string should not contain invalid characters.",
-            );
-        };
-        match parse_auth_token(key) {
-            Some(presented) => Self::Token(presented),
-            None => Self::Malformed(INVALID_TOKEN),
-        }
     }
 }
 
@@ -124,27 +84,26 @@ where
                 "Only one Authorization header is allowed.",
             ));
         }
-        let path = request.uri().path();
-        if let Some(endpoint) = self.shared.endpoint(path) {
-            let shared = self.shared.clone();
+        let route = route(&self.state.settings, &request);
+        if let Route::Endpoint(endpoint) = route {
+            let state = self.state.clone();
             return ResponseFuture::flow(Box::pin(async move {
-                let response = endpoint::handle(&shared, endpoint, request).await;
-                shared.report_failure(&response);
+                let response = endpoint::handle(&state, endpoint, request).await;
+                state.report_failure(&response);
                 Ok(response.map(ResponseBody::own))
             }));
         }
         match Credentials::from_headers(request.headers()) {
-            // A CORS preflight never carries credentials: it passes, for a CORS layer inside.
-            Credentials::None if self.shared.is_protected(path) && !is_preflight(&request) => {
+            Credentials::None if route == Route::Protected => {
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))
             }
             Credentials::None => ResponseFuture::inner(self.take_ready().call(request)),
             Credentials::Malformed(message) => ResponseFuture::ready(unauthorized(message)),
             Credentials::Token(presented) => {
-                let shared = self.shared.clone();
+                let state = self.state.clone();
                 let mut inner = self.take_ready();
                 ResponseFuture::flow(Box::pin(async move {
-                    match AuthenticatedUser::from_token(&shared, &presented).await {
+                    match AuthenticatedUser::from_token(&state, &presented).await {
                         Ok(Some(user)) => {
                             request.extensions_mut().insert(user);
                             let response = inner.call(request).await?;
@@ -153,7 +112,7 @@ where
                         Ok(None) => Ok(unauthorized(INVALID_TOKEN).map(ResponseBody::own)),
                         Err(error) => {
                             let response = unavailable(error);
-                            shared.report_failure(&response);
+                            state.report_failure(&response);
                             Ok(response.map(ResponseBody::own))
                         }
                     }
@@ -161,14 +120,6 @@ where
             }
         }
     }
-}
-
-/// A CORS preflight: `OPTIONS` with `Access-Control-Request-Method`.
-fn is_preflight<B>(request: &Request<B>) -> bool {
-    request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 impl<S: Clone> OtpAuth<S> {

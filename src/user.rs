@@ -105,7 +105,7 @@ pub trait UserStore: Send + Sync + 'static {
     }
 }
 
-use crate::future::BoxFuture;
+use crate::boxed::BoxFuture;
 
 /// The object-safe twin of [`UserStore`].
 pub(crate) trait DynUserStore: Send + Sync + 'static {

@@ -15,21 +15,22 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::client::throttle_key;
 use crate::event::{AuthEvent, LoginFailure};
-use crate::layer::{Endpoint, Shared};
 use crate::notify::Delivery;
 use crate::password::dummy_verify;
 use crate::response::{
     forbid_caching, json, method_not_allowed, seconds_until, throttled, unavailable, JsonResponse,
 };
+use crate::routing::Endpoint;
+use crate::state::State;
 use crate::store::{AccountKey, Digest, NewToken, PasswordAttempt};
 use crate::token::{new_auth_token, Issued};
 use crate::user::User;
 
-use crate::error::BoxError;
+use crate::boxed::BoxError;
 
 /// Answers a request to one of the endpoints.
 pub(crate) async fn handle<B>(
-    shared: &Shared,
+    state: &State,
     endpoint: Endpoint,
     request: Request<B>,
 ) -> JsonResponse
@@ -40,10 +41,10 @@ where
     let mut response = if request.method() == Method::POST {
         let (parts, body) = request.into_parts();
         match endpoint {
-            Endpoint::Login => login::login(shared, &parts, body).await,
-            Endpoint::Verify => verify::verify(shared, &parts, body).await,
-            Endpoint::Resend => resend::resend(shared, &parts, body).await,
-            Endpoint::Logout => logout::logout(shared, &parts, body).await,
+            Endpoint::Login => login::login(state, &parts, body).await,
+            Endpoint::Verify => verify::verify(state, &parts, body).await,
+            Endpoint::Resend => resend::resend(state, &parts, body).await,
+            Endpoint::Logout => logout::logout(state, &parts, body).await,
         }
     } else {
         method_not_allowed(request.method())
@@ -69,27 +70,27 @@ fn normalized_username(username: &str) -> String {
 /// race, at most `lockout_threshold` passwords of an account are ever compared while it is not
 /// locked.
 async fn check_credentials(
-    shared: &Shared,
+    state: &State,
     parts: &Parts,
     username: &str,
     password: &str,
 ) -> Result<Option<(User, AccountKey)>, JsonResponse> {
-    let now = shared.clock.now();
-    limit_client(shared, parts, now).await?;
-    let user = shared
+    let now = state.clock.now();
+    limit_client(state, parts, now).await?;
+    let user = state
         .users
         .find_by_username(username)
         .await
         .map_err(unavailable)?;
     let account = match &user {
-        Some(user) if user.is_active => shared.key.account_key("user", &user.id),
-        _ => shared
+        Some(user) if user.is_active => state.key.account_key("user", &user.id),
+        _ => state
             .key
             .account_key("name", &normalized_username(username)),
     };
-    let attempt = shared
+    let attempt = state
         .store
-        .count_password_attempt(&account, now, &shared.lockout)
+        .count_password_attempt(&account, now, &state.lockout)
         .await
         .map_err(unavailable)?;
     let lock_set = match attempt {
@@ -98,7 +99,7 @@ async fn check_credentials(
     };
     let password_ok = match (&user, attempt) {
         (Some(user), PasswordAttempt::Counted { .. }) => {
-            shared.users.check_password(user, password).await
+            state.users.check_password(user, password).await
         }
         // Locked, or no such user: the same time spent, nothing learnt.
         _ => dummy_verify(password.to_owned()).await,
@@ -112,22 +113,22 @@ async fn check_credentials(
         Some(_) => None,
     };
     let Some(reason) = refusal else {
-        shared
+        state
             .store
             .forgive_password_attempt(&account, lock_set)
             .await
             .map_err(unavailable)?;
         return Ok(user.map(|user| (user, account)));
     };
-    let client_ip = shared.client_ip(parts);
-    shared.emit(AuthEvent::LoginFailed {
+    let client_ip = state.client_ip(parts);
+    state.emit(AuthEvent::LoginFailed {
         user_id: user.map(|u| u.id),
         account: account.clone(),
         client_ip,
         reason,
     });
     if let Some(until) = lock_set {
-        shared.emit(AuthEvent::AccountLocked {
+        state.emit(AuthEvent::AccountLocked {
             account,
             client_ip,
             until,
@@ -137,18 +138,18 @@ async fn check_credentials(
 }
 
 /// The per-client limit on password checks: 429 once a client IP has used up its window.
-async fn limit_client(shared: &Shared, parts: &Parts, now: SystemTime) -> Result<(), JsonResponse> {
-    let settings = &shared.settings;
+async fn limit_client(state: &State, parts: &Parts, now: SystemTime) -> Result<(), JsonResponse> {
+    let settings = &state.settings;
     if settings.login_rate_limit == 0 {
         return Ok(());
     }
     // Without a known peer address there is no fair key: every client would share one budget.
-    let Some(ip) = shared.client_ip(parts) else {
+    let Some(ip) = state.client_ip(parts) else {
         return Ok(());
     };
     let key = format!("login:{}", throttle_key(ip));
     let window = Duration::from_secs(settings.login_rate_window);
-    let state = shared
+    let state = state
         .store
         .hit_counter(&key, window, now)
         .await
@@ -172,13 +173,13 @@ struct Outgoing<'a> {
 
 /// Delivers a code with the application's extra context. A code that cannot be delivered must
 /// not stay usable: its challenge is deleted and the answer is 503.
-async fn deliver(shared: &Shared, parts: &Parts, out: Outgoing<'_>) -> Result<(), JsonResponse> {
-    let extra_context = shared
+async fn deliver(state: &State, parts: &Parts, out: Outgoing<'_>) -> Result<(), JsonResponse> {
+    let extra_context = state
         .extra_context
         .as_ref()
         .map(|hook| hook(parts, out.user))
         .unwrap_or_default();
-    let delivered = shared
+    let delivered = state
         .notifier
         .deliver(&Delivery {
             user: out.user,
@@ -191,11 +192,11 @@ async fn deliver(shared: &Shared, parts: &Parts, out: Outgoing<'_>) -> Result<()
     let (user_id, account, client_ip) = (
         out.user.id.clone(),
         out.account.clone(),
-        shared.client_ip(parts),
+        state.client_ip(parts),
     );
     match delivered {
         Ok(()) => {
-            shared.emit(AuthEvent::CodeSent {
+            state.emit(AuthEvent::CodeSent {
                 user_id,
                 account,
                 client_ip,
@@ -204,11 +205,11 @@ async fn deliver(shared: &Shared, parts: &Parts, out: Outgoing<'_>) -> Result<()
         }
         Err(error) => {
             // Best effort: if the store is down too, the undelivered code dies with its TTL.
-            let _ = shared
+            let _ = state
                 .store
                 .delete_challenge(out.account, out.challenge)
                 .await;
-            shared.emit(AuthEvent::CodeDeliveryFailed {
+            state.emit(AuthEvent::CodeDeliveryFailed {
                 user_id,
                 account,
                 client_ip,
@@ -220,32 +221,32 @@ async fn deliver(shared: &Shared, parts: &Parts, out: Outgoing<'_>) -> Result<()
 
 /// A fresh auth token for a user, and what the store keeps of it.
 fn new_token(
-    shared: &Shared,
+    state: &State,
     account: &AccountKey,
     user_id: &str,
     username: &str,
 ) -> (Issued, NewToken) {
-    let now = shared.clock.now();
+    let now = state.clock.now();
     let issued = new_auth_token(account);
     let token = NewToken {
         digest: issued.digest,
         user_id: user_id.to_owned(),
         username: username.to_owned(),
         issued_at: now,
-        expires_at: now + Duration::from_secs(shared.settings.token_absolute_ttl),
-        idle_timeout: Duration::from_secs(shared.settings.token_idle_ttl),
+        expires_at: now + Duration::from_secs(state.settings.token_absolute_ttl),
+        idle_timeout: Duration::from_secs(state.settings.token_idle_ttl),
     };
     (issued, token)
 }
 
 /// 200 with a body, after the application's success hook.
 fn success(
-    shared: &Shared,
+    state: &State,
     endpoint: Endpoint,
     user: Option<&User>,
     mut body: Map<String, Value>,
 ) -> JsonResponse {
-    if let (Some(hook), Some(user)) = (&shared.success_body, user) {
+    if let (Some(hook), Some(user)) = (&state.success_body, user) {
         hook(endpoint, user, &mut body);
     }
     json(StatusCode::OK, &Value::Object(body))

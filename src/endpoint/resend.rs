@@ -5,22 +5,23 @@ use http::StatusCode;
 use http_body::Body;
 
 use super::{challenge_body, deliver, success, BoxError, Outgoing};
-use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Trim};
 use crate::response::{
     detail, non_field_error, seconds_until, throttled, unavailable, JsonResponse, OTP_DISABLED,
 };
+use crate::routing::Endpoint;
+use crate::state::State;
 use crate::store::{ResendOutcome, ResendRequest};
 use crate::token::parse_challenge_id;
 
 const INVALID_CHALLENGE: &str = "Invalid or expired challenge.";
 
-pub(super) async fn resend<B>(shared: &Shared, parts: &Parts, body: B) -> JsonResponse
+pub(super) async fn resend<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let settings = &shared.settings;
+    let settings = &state.settings;
     if !settings.enable_otp_authentication {
         return detail(StatusCode::BAD_REQUEST, OTP_DISABLED);
     }
@@ -38,17 +39,17 @@ where
         return non_field_error(INVALID_CHALLENGE);
     };
     let account = &presented.account;
-    let now = shared.clock.now();
-    let code = shared.strategy.generate(settings.token_length, now);
-    let outcome = shared
+    let now = state.clock.now();
+    let code = state.strategy.generate(settings.token_length, now);
+    let outcome = state
         .store
         .resend_challenge(
             account,
             &ResendRequest {
                 challenge: &presented.digest,
-                code: &shared.key.code_digest(account, &code),
+                code: &state.key.code_digest(account, &code),
                 now,
-                code_ttl: shared.code_ttl(),
+                code_ttl: state.code_ttl(),
                 cooldown: Duration::from_secs(settings.resend_cooldown),
                 max_sends: settings.max_sends,
             },
@@ -68,11 +69,11 @@ where
         .code_expires_at
         .duration_since(info.issued_at)
         .unwrap_or_default();
-    let user = match shared.users.find_by_id(&info.user_id).await {
+    let user = match state.users.find_by_id(&info.user_id).await {
         Ok(Some(user)) if user.is_active => user,
         found => {
             // The user went away (or was deactivated) since the login: end the pending login.
-            let _ = shared
+            let _ = state
                 .store
                 .delete_challenge(account, &presented.digest)
                 .await;
@@ -90,11 +91,11 @@ where
         issued_at: info.issued_at,
         ttl,
     };
-    if let Err(response) = deliver(shared, parts, outgoing).await {
+    if let Err(response) = deliver(state, parts, outgoing).await {
         return response;
     }
     success(
-        shared,
+        state,
         Endpoint::Resend,
         Some(&user),
         challenge_body(&challenge, info.issued_at, ttl),

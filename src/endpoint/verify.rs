@@ -4,12 +4,13 @@ use http_body::Body;
 
 use super::{check_credentials, new_token, success, token_body, BoxError};
 use crate::event::{AuthEvent, CodeFailure};
-use crate::layer::{Endpoint, Shared};
 use crate::request::{read_fields, FieldErrors, Fields, Trim};
 use crate::response::{
     detail, non_field_error, seconds_until, throttled, unavailable, JsonResponse, EXPIRED_TOKEN,
     INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
 };
+use crate::routing::Endpoint;
+use crate::state::State;
 use crate::store::{AccountKey, Digest, VerifyAttempt, VerifyOutcome};
 use crate::token::parse_challenge_id;
 use crate::user::User;
@@ -22,27 +23,27 @@ struct Target {
     user: Option<User>,
 }
 
-pub(super) async fn verify<B>(shared: &Shared, parts: &Parts, body: B) -> JsonResponse
+pub(super) async fn verify<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    if !shared.settings.enable_otp_authentication {
+    if !state.settings.enable_otp_authentication {
         return detail(StatusCode::BAD_REQUEST, OTP_DISABLED);
     }
-    let fields = match read_fields(&parts.headers, body, &shared.settings).await {
+    let fields = match read_fields(&parts.headers, body, &state.settings).await {
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let (target, code) = match read_target(shared, parts, &fields).await {
+    let (target, code) = match read_target(state, parts, &fields).await {
         Ok(read) => read,
         Err(response) => return response,
     };
-    let now = shared.clock.now();
-    let code_digest = shared.key.code_digest(&target.account, &code);
+    let now = state.clock.now();
+    let code_digest = state.key.code_digest(&target.account, &code);
     // The store files the token under the challenge's user.
-    let (issued, token) = new_token(shared, &target.account, "", "");
-    let outcome = shared
+    let (issued, token) = new_token(state, &target.account, "", "");
+    let outcome = state
         .store
         .verify_challenge(
             &target.account,
@@ -50,8 +51,8 @@ where
                 challenge: target.challenge.as_ref(),
                 code: &code_digest,
                 now,
-                max_attempts: shared.settings.max_attempts,
-                lockout: &shared.lockout,
+                max_attempts: state.settings.max_attempts,
+                lockout: &state.lockout,
                 token: &token,
             },
         )
@@ -60,7 +61,7 @@ where
         Ok(outcome) => outcome,
         Err(error) => return unavailable(error),
     };
-    let (account, client_ip) = (target.account, shared.client_ip(parts));
+    let (account, client_ip) = (target.account, state.client_ip(parts));
     let code_failed = |reason| AuthEvent::CodeFailed {
         account: account.clone(),
         client_ip,
@@ -72,37 +73,37 @@ where
             // token just stored is withdrawn, and so is one the user store cannot vouch for.
             let user = match target.user {
                 Some(user) => Ok(Some(user)),
-                None => shared.users.find_by_id(&info.user_id).await,
+                None => state.users.find_by_id(&info.user_id).await,
             };
             let user = match user {
                 Ok(Some(user)) if user.is_active => user,
                 refused => {
-                    let _ = shared.store.revoke_token(&account, &token.digest).await;
+                    let _ = state.store.revoke_token(&account, &token.digest).await;
                     return match refused {
                         Err(error) => unavailable(error),
                         Ok(_) => {
-                            shared.emit(code_failed(CodeFailure::UnknownChallenge));
+                            state.emit(code_failed(CodeFailure::UnknownChallenge));
                             non_field_error(INVALID_TOKEN)
                         }
                     };
                 }
             };
-            shared.emit(AuthEvent::LoginSucceeded {
+            state.emit(AuthEvent::LoginSucceeded {
                 user_id: info.user_id,
                 account: account.clone(),
                 client_ip,
             });
             success(
-                shared,
+                state,
                 Endpoint::Verify,
                 Some(&user),
                 token_body(&issued.secret),
             )
         }
         VerifyOutcome::Mismatch { locked_until, .. } => {
-            shared.emit(code_failed(CodeFailure::Mismatch));
+            state.emit(code_failed(CodeFailure::Mismatch));
             if let Some(until) = locked_until {
-                shared.emit(AuthEvent::AccountLocked {
+                state.emit(AuthEvent::AccountLocked {
                     account: account.clone(),
                     client_ip,
                     until,
@@ -111,36 +112,36 @@ where
             non_field_error(INVALID_TOKEN)
         }
         VerifyOutcome::Expired => {
-            shared.emit(code_failed(CodeFailure::Expired));
+            state.emit(code_failed(CodeFailure::Expired));
             non_field_error(EXPIRED_TOKEN)
         }
         VerifyOutcome::Locked { until } => {
-            shared.emit(code_failed(CodeFailure::Locked));
+            state.emit(code_failed(CodeFailure::Locked));
             throttled(seconds_until(until, now))
         }
         VerifyOutcome::Replayed => {
-            shared.emit(AuthEvent::CodeReplayed {
+            state.emit(AuthEvent::CodeReplayed {
                 account: account.clone(),
                 client_ip,
             });
             non_field_error(INVALID_TOKEN)
         }
         _ => {
-            shared.emit(code_failed(CodeFailure::UnknownChallenge));
+            state.emit(code_failed(CodeFailure::UnknownChallenge));
             non_field_error(INVALID_TOKEN)
         }
     }
 }
 
 async fn read_target(
-    shared: &Shared,
+    state: &State,
     parts: &Parts,
     fields: &Fields,
 ) -> Result<(Target, String), crate::response::JsonResponse> {
     let mut errors = FieldErrors::default();
     if fields.has("challenge") {
         let challenge = fields.required("challenge", Trim::Yes, &mut errors);
-        let code = read_code(shared, fields, &mut errors);
+        let code = read_code(state, fields, &mut errors);
         let (challenge, code) = errors.finish(challenge.zip(code))?;
         let presented =
             parse_challenge_id(&challenge).ok_or_else(|| non_field_error(INVALID_TOKEN))?;
@@ -153,11 +154,11 @@ async fn read_target(
             code,
         ));
     }
-    let username = fields.required(&shared.settings.username_field, Trim::Yes, &mut errors);
+    let username = fields.required(&state.settings.username_field, Trim::Yes, &mut errors);
     let password = fields.required("password", Trim::No, &mut errors);
-    let code = read_code(shared, fields, &mut errors);
+    let code = read_code(state, fields, &mut errors);
     let ((username, password), code) = errors.finish(username.zip(password).zip(code))?;
-    let (user, account) = check_credentials(shared, parts, &username, &password)
+    let (user, account) = check_credentials(state, parts, &username, &password)
         .await?
         .ok_or_else(|| non_field_error(INVALID_CREDENTIALS))?;
     Ok((
@@ -171,9 +172,9 @@ async fn read_target(
 }
 
 /// The `token` field: the code, exactly `token_length` characters.
-fn read_code(shared: &Shared, fields: &Fields, errors: &mut FieldErrors) -> Option<String> {
+fn read_code(state: &State, fields: &Fields, errors: &mut FieldErrors) -> Option<String> {
     let code = fields.required("token", Trim::Yes, errors)?;
-    let want = usize::from(shared.settings.token_length);
+    let want = usize::from(state.settings.token_length);
     let len = code.chars().count();
     if len < want {
         return errors.add(

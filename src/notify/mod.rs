@@ -85,7 +85,7 @@ pub trait Notifier: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }
 
-use crate::future::BoxFuture;
+use crate::boxed::BoxFuture;
 
 /// The object-safe twin of [`Notifier`].
 pub(crate) trait DynNotifier: Send + Sync + 'static {

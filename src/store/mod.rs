@@ -413,7 +413,7 @@ pub fn window_end(now: SystemTime, window: Duration) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(end).unwrap_or(u64::MAX))
 }
 
-use crate::future::BoxFuture;
+use crate::boxed::BoxFuture;
 
 /// The object-safe twin of [`TokenStore`], so the layer can hold any store behind an `Arc`
 /// without a type parameter.

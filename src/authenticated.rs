@@ -2,9 +2,13 @@
 
 use std::time::SystemTime;
 
-use crate::layer::Shared;
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+
+use crate::response::INVALID_TOKEN;
+use crate::state::State;
 use crate::store::StoreError;
-use crate::token::Presented;
+use crate::token::{parse_auth_token, Presented};
 
 /// Put in the request extensions by [`OtpAuth`](crate::OtpAuth) when the request carries a
 /// valid token.
@@ -35,11 +39,11 @@ pub struct AuthenticatedUser {
 
 impl AuthenticatedUser {
     pub(crate) async fn from_token(
-        shared: &Shared,
+        state: &State,
         presented: &Presented,
     ) -> Result<Option<Self>, StoreError> {
-        let now = shared.clock.now();
-        let info = shared
+        let now = state.clock.now();
+        let info = state
             .store
             .authenticate_token(&presented.account, &presented.digest, now)
             .await?;
@@ -49,6 +53,46 @@ impl AuthenticatedUser {
             issued_at: info.issued_at,
             expires_at: info.expires_at,
         }))
+    }
+}
+
+/// What the `Authorization` header offers.
+pub(crate) enum Credentials {
+    /// No header, or a scheme other than `Token`/`Bearer` (left to the inner service).
+    None,
+    /// A `Token`/`Bearer` header that cannot hold one of our tokens.
+    Malformed(&'static str),
+    /// A well-formed token (not yet checked against the store).
+    Token(Presented),
+}
+
+impl Credentials {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Self::None;
+        };
+        let mut words = value
+            .as_bytes()
+            .split(|b| *b == b' ')
+            .filter(|w| !w.is_empty());
+        let scheme = words.next().unwrap_or_default();
+        if !scheme.eq_ignore_ascii_case(b"token") && !scheme.eq_ignore_ascii_case(b"bearer") {
+            return Self::None;
+        }
+        let (Some(key), None) = (words.next(), words.next()) else {
+            return Self::Malformed(
+                "Invalid token header. Token string should be one word without spaces.",
+            );
+        };
+        let Ok(key) = std::str::from_utf8(key) else {
+            return Self::Malformed(
+                "Invalid token header. Token string should not contain invalid characters.",
+            );
+        };
+        match parse_auth_token(key) {
+            Some(presented) => Self::Token(presented),
+            None => Self::Malformed(INVALID_TOKEN),
+        }
     }
 }
 

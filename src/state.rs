@@ -1,0 +1,70 @@
+//! The layer's runtime state: settings, backends, keys and hooks, state by every clone of the
+//! service (behind an `Arc`), and the reporting of events.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+use serde_json::{Map, Value};
+
+use crate::client::client_ip;
+use crate::clock::Clock;
+use crate::config::OtpSettings;
+use crate::error::OtpError;
+use crate::event::AuthEvent;
+use crate::notify::DynNotifier;
+use crate::routing::Endpoint;
+use crate::store::{DynTokenStore, LockoutPolicy};
+use crate::strategy::OtpStrategy;
+use crate::token::ServerKey;
+use crate::user::{DynUserStore, User};
+
+pub(crate) type ExtraContextFn = dyn Fn(&Parts, &User) -> Map<String, Value> + Send + Sync;
+pub(crate) type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync;
+pub(crate) type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
+
+/// Everything the service needs, state by all its clones.
+#[derive(Clone)]
+pub(crate) struct State {
+    pub(crate) settings: OtpSettings,
+    pub(crate) users: Arc<dyn DynUserStore>,
+    pub(crate) store: Arc<dyn DynTokenStore>,
+    pub(crate) notifier: Arc<dyn DynNotifier>,
+    pub(crate) strategy: Arc<dyn OtpStrategy>,
+    pub(crate) custom_strategy: bool,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) key: ServerKey,
+    pub(crate) lockout: LockoutPolicy,
+    pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
+    pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
+    pub(crate) event_hook: Option<Arc<EventHookFn>>,
+}
+
+impl State {
+    pub(crate) fn code_ttl(&self) -> Duration {
+        self.settings.code_ttl()
+    }
+
+    /// The client IP of a request, when known.
+    pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        client_ip(parts, &self.settings.trusted_proxies)
+    }
+
+    /// Reports the backend failure a 503 of the layer's own carries, if any.
+    pub(crate) fn report_failure<B>(&self, response: &http::Response<B>) {
+        if let Some(error) = response.extensions().get::<OtpError>() {
+            self.emit(AuthEvent::backend_unavailable(error));
+        }
+    }
+
+    /// Reports an event to the application's hook and, with the `tracing` feature, as a
+    /// `tracing` event.
+    pub(crate) fn emit(&self, event: AuthEvent) {
+        #[cfg(feature = "tracing")]
+        event.trace();
+        if let Some(hook) = &self.event_hook {
+            hook(&event);
+        }
+    }
+}
