@@ -6,8 +6,6 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 
 use crate::response::INVALID_TOKEN;
-use crate::state::State;
-use crate::store::StoreError;
 use crate::token::{parse_auth_token, Presented};
 
 /// Put in the request extensions by [`OtpAuth`](crate::OtpAuth) when the request carries a
@@ -35,25 +33,6 @@ pub struct AuthenticatedUser {
     pub issued_at: SystemTime,
     /// When the token dies at the latest.
     pub expires_at: SystemTime,
-}
-
-impl AuthenticatedUser {
-    pub(crate) async fn from_token(
-        state: &State,
-        presented: &Presented,
-    ) -> Result<Option<Self>, StoreError> {
-        let now = state.clock.now();
-        let info = state
-            .store
-            .authenticate_token(&presented.account, &presented.digest, now)
-            .await?;
-        Ok(info.map(|info| Self {
-            id: info.user_id,
-            username: info.username,
-            issued_at: info.issued_at,
-            expires_at: info.expires_at,
-        }))
-    }
 }
 
 /// What the `Authorization` header offers.

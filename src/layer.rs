@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{check_path, collision, same_path, ConfigError, OtpSettings};
 use crate::event::AuthEvent;
+use crate::flow::Flow;
 use crate::notify::Notifier;
 use crate::routing::Endpoint;
 use crate::service::OtpAuth;
@@ -411,6 +412,22 @@ impl OtpAuthLayer {
     {
         self.state_mut().event_hook = Some(Arc::new(hook));
         self
+    }
+
+    /// The two-factor flow of this layer, to run from your own handlers: the same stores,
+    /// limits, lockout and events as the layer's endpoints. See [`Flow`].
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new());
+    /// let refused = layer.flow().authenticate("not-a-token").await;
+    /// assert!(matches!(refused, Err(tower_otp::flow::FlowError::InvalidToken)));
+    /// # }
+    /// ```
+    pub fn flow(&self) -> Flow {
+        Flow::new(self.state.clone())
     }
 
     /// Revokes every token of a user, at once, wherever they are used (e.g. after a password

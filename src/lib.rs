@@ -43,9 +43,6 @@
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Internally, the `Err` of a request step is the HTTP response to send: built once per request,
-// returned by value on purpose.
-#![allow(clippy::result_large_err)]
 
 mod authenticated;
 mod body;
@@ -53,22 +50,22 @@ mod boxed;
 mod client;
 mod clock;
 mod config;
-mod endpoint;
 mod error;
 mod event;
 mod future;
 mod layer;
 mod password;
-mod request;
 mod response;
 mod routing;
 mod service;
 mod state;
 mod token;
 mod user;
+mod wire;
 
 #[doc(hidden)]
 pub mod __bench;
+pub mod flow;
 pub mod notify;
 pub mod store;
 pub mod strategy;

@@ -1,6 +1,6 @@
 //! The layer's own JSON responses, in Django REST framework's shapes.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
@@ -46,14 +46,10 @@ pub(crate) fn no_content() -> JsonResponse {
     response
 }
 
-/// Whole seconds until `until`, rounded up, at least 1.
-pub(crate) fn seconds_until(until: SystemTime, now: SystemTime) -> u64 {
-    let left = until.duration_since(now).unwrap_or(Duration::ZERO);
-    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
-}
-
-/// 429 with DRF's throttle message and `Retry-After`.
-pub(crate) fn throttled(retry_after_secs: u64) -> JsonResponse {
+/// 429 with DRF's throttle message and `Retry-After` (whole seconds, rounded up, at least 1).
+pub(crate) fn throttled(retry_after: Duration) -> JsonResponse {
+    let retry_after_secs =
+        (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
     let mut response = detail(
         StatusCode::TOO_MANY_REQUESTS,
         &format!("Request was throttled. Expected available in {retry_after_secs} seconds."),

@@ -6,13 +6,14 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::authenticated::{AuthenticatedUser, Credentials};
+use crate::authenticated::Credentials;
 use crate::body::ResponseBody;
-use crate::endpoint;
+use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
 use crate::response::{detail, unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
 use crate::routing::{route, Route};
 use crate::state::State;
+use crate::wire;
 
 use crate::boxed::BoxError;
 
@@ -88,8 +89,7 @@ where
         if let Route::Endpoint(endpoint) = route {
             let state = self.state.clone();
             return ResponseFuture::flow(Box::pin(async move {
-                let response = endpoint::handle(&state, endpoint, request).await;
-                state.report_failure(&response);
+                let response = wire::handle(&state, endpoint, request).await;
                 Ok(response.map(ResponseBody::own))
             }));
         }
@@ -103,19 +103,16 @@ where
                 let state = self.state.clone();
                 let mut inner = self.take_ready();
                 ResponseFuture::flow(Box::pin(async move {
-                    match AuthenticatedUser::from_token(&state, &presented).await {
-                        Ok(Some(user)) => {
+                    let refused = match flow::authenticate(&state, &presented).await {
+                        Ok(user) => {
                             request.extensions_mut().insert(user);
                             let response = inner.call(request).await?;
-                            Ok(response.map(ResponseBody::inner))
+                            return Ok(response.map(ResponseBody::inner));
                         }
-                        Ok(None) => Ok(unauthorized(INVALID_TOKEN).map(ResponseBody::own)),
-                        Err(error) => {
-                            let response = unavailable(error);
-                            state.report_failure(&response);
-                            Ok(response.map(ResponseBody::own))
-                        }
-                    }
+                        Err(FlowError::Unavailable(error)) => unavailable(error),
+                        Err(_) => unauthorized(INVALID_TOKEN),
+                    };
+                    Ok(refused.map(ResponseBody::own))
                 }))
             }
         }

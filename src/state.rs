@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use crate::client::client_ip;
 use crate::clock::Clock;
 use crate::config::OtpSettings;
-use crate::error::OtpError;
 use crate::event::AuthEvent;
 use crate::notify::DynNotifier;
 use crate::routing::Endpoint;
@@ -49,13 +48,6 @@ impl State {
     /// The client IP of a request, when known.
     pub(crate) fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
         client_ip(parts, &self.settings.trusted_proxies)
-    }
-
-    /// Reports the backend failure a 503 of the layer's own carries, if any.
-    pub(crate) fn report_failure<B>(&self, response: &http::Response<B>) {
-        if let Some(error) = response.extensions().get::<OtpError>() {
-            self.emit(AuthEvent::backend_unavailable(error));
-        }
     }
 
     /// Reports an event to the application's hook and, with the `tracing` feature, as a

@@ -19,13 +19,62 @@ use crate::boxed::BoxError;
 #[derive(Debug, Default)]
 pub(crate) struct Fields(Map<String, Value>);
 
-/// Reads and decodes the body within the settings' size and time limits, or answers
-/// 413/408/415/400.
+/// Why a body could not be read into fields: each becomes one DRF-shaped answer.
+#[derive(Debug)]
+pub(crate) enum BadBody {
+    /// 413: larger than the limit (bytes).
+    TooLarge(usize),
+    /// 408: not all there within the read timeout (seconds).
+    TooSlow(u64),
+    /// 400: the body stream failed.
+    Unreadable,
+    /// 415: neither JSON nor a form (the `Content-Type` sent).
+    UnsupportedMediaType(String),
+    /// 400 `{"detail": …}`: malformed JSON or form.
+    Malformed(String),
+    /// 400 `{"non_field_errors": …}`: JSON, but not an object.
+    NotAnObject(&'static str),
+    /// 400: DRF field errors, every failing field at once.
+    Fields(BTreeMap<String, Vec<String>>),
+}
+
+impl BadBody {
+    pub(crate) fn into_response(self) -> JsonResponse {
+        match self {
+            Self::TooLarge(limit) => detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("Request body is larger than {limit} bytes."),
+            ),
+            Self::TooSlow(secs) => detail(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("The request body did not arrive within {secs} seconds."),
+            ),
+            Self::Unreadable => detail(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            ),
+            Self::UnsupportedMediaType(content_type) => detail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!("Unsupported media type \"{content_type}\" in request."),
+            ),
+            Self::Malformed(message) => detail(StatusCode::BAD_REQUEST, &message),
+            Self::NotAnObject(got) => json(
+                StatusCode::BAD_REQUEST,
+                &json!({ "non_field_errors": [format!(
+                    "Invalid data. Expected a dictionary, but got {got}."
+                )] }),
+            ),
+            Self::Fields(errors) => json(StatusCode::BAD_REQUEST, &json!(errors)),
+        }
+    }
+}
+
+/// Reads and decodes the body within the settings' size and time limits.
 pub(crate) async fn read_fields<B>(
     headers: &HeaderMap,
     body: B,
     settings: &OtpSettings,
-) -> Result<Fields, JsonResponse>
+) -> Result<Fields, BadBody>
 where
     B: Body,
     B::Error: Into<BoxError>,
@@ -36,7 +85,7 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large(limit));
+        return Err(BadBody::TooLarge(limit));
     }
     // A client that promises a body and sends it slowly (or never) must not hold the request,
     // and its connection, open for ever.
@@ -44,22 +93,9 @@ where
     let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
     let bytes = match collected {
         Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
-        Ok(Err(_)) => {
-            return Err(detail(
-                StatusCode::BAD_REQUEST,
-                "The request body could not be read.",
-            ))
-        }
-        Err(_) => {
-            return Err(detail(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!(
-                    "The request body did not arrive within {} seconds.",
-                    settings.body_read_timeout
-                ),
-            ))
-        }
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(BadBody::TooLarge(limit)),
+        Ok(Err(_)) => return Err(BadBody::Unreadable),
+        Err(_) => return Err(BadBody::TooSlow(settings.body_read_timeout)),
     };
     // Like DRF: an empty body is an empty form, whatever its content type says (so: "field
     // required", and a logout that sends a JSON content type without a body works).
@@ -73,35 +109,18 @@ where
     match essence.as_deref() {
         Some("application/json") => parse_json(&bytes),
         Some("application/x-www-form-urlencoded") => parse_form(&bytes),
-        _ => Err(detail(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &format!(
-                "Unsupported media type \"{}\" in request.",
-                content_type.unwrap_or("")
-            ),
+        _ => Err(BadBody::UnsupportedMediaType(
+            content_type.unwrap_or("").to_owned(),
         )),
     }
 }
 
-fn too_large(limit: usize) -> JsonResponse {
-    detail(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("Request body is larger than {limit} bytes."),
-    )
-}
-
-fn parse_json(bytes: &Bytes) -> Result<Fields, JsonResponse> {
+fn parse_json(bytes: &Bytes) -> Result<Fields, BadBody> {
     let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {e}")))?;
+        .map_err(|e| BadBody::Malformed(format!("JSON parse error - {e}")))?;
     match value {
         Value::Object(map) => Ok(Fields(map)),
-        other => Err(json(
-            StatusCode::BAD_REQUEST,
-            &json!({ "non_field_errors": [format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                python_type_name(&other)
-            )] }),
-        )),
+        other => Err(BadBody::NotAnObject(python_type_name(&other))),
     }
 }
 
@@ -117,9 +136,9 @@ fn python_type_name(value: &Value) -> &'static str {
     }
 }
 
-fn parse_form(bytes: &Bytes) -> Result<Fields, JsonResponse> {
+fn parse_form(bytes: &Bytes) -> Result<Fields, BadBody> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
-        .map_err(|e| detail(StatusCode::BAD_REQUEST, &format!("Form parse error - {e}")))?;
+        .map_err(|e| BadBody::Malformed(format!("Form parse error - {e}")))?;
     // As Django's QueryDict: the last value of a repeated key wins.
     Ok(Fields(
         pairs
@@ -192,11 +211,11 @@ impl FieldErrors {
         None
     }
 
-    /// 400 with every collected error, or the fields read when there is none.
-    pub(crate) fn finish<T>(self, read: Option<T>) -> Result<T, JsonResponse> {
+    /// Every collected error, or the fields read when there is none.
+    pub(crate) fn finish<T>(self, read: Option<T>) -> Result<T, BadBody> {
         match read {
             Some(read) if self.0.is_empty() => Ok(read),
-            _ => Err(json(StatusCode::BAD_REQUEST, &json!(self.0))),
+            _ => Err(BadBody::Fields(self.0)),
         }
     }
 }

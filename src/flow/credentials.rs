@@ -1,0 +1,141 @@
+//! The password step: the per-client limit, the account lockout and the password check, which
+//! take the same time and give the same answer for every kind of refusal.
+
+use std::time::{Duration, SystemTime};
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::{time_until, unavailable, Client, FlowError};
+use crate::client::throttle_key;
+use crate::event::{AuthEvent, LoginFailure};
+use crate::password::dummy_verify;
+use crate::state::State;
+use crate::store::{AccountKey, PasswordAttempt};
+use crate::user::User;
+
+/// Checks a username and password: the user and their account key, or
+/// [`FlowError::InvalidCredentials`] for every kind of refusal (unknown user, inactive user,
+/// wrong password, locked account), each doing the same work: a user lookup, one store step
+/// that checks the lock and counts the attempt, and one password hash verification (a dummy one
+/// when the password must not be looked at).
+///
+/// The attempt is counted as a failure before the password is compared, in the same atomic step
+/// as the lock check, and taken back only when the password is right: so however many requests
+/// race, at most `lockout_threshold` passwords of an account are ever compared while it is not
+/// locked.
+pub(super) async fn check_credentials(
+    state: &State,
+    username: &str,
+    password: &str,
+    client: &Client<'_>,
+) -> Result<(User, AccountKey), FlowError> {
+    let now = state.clock.now();
+    limit_client(state, client, now).await?;
+    let user = state
+        .users
+        .find_by_username(username)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let account = match &user {
+        Some(user) if user.is_active => state.key.account_key("user", &user.id),
+        _ => state
+            .key
+            .account_key("name", &normalized_username(username)),
+    };
+    let attempt = state
+        .store
+        .count_password_attempt(&account, now, &state.lockout)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let lock_set = match attempt {
+        PasswordAttempt::Counted { locked_until } => locked_until,
+        _ => None,
+    };
+    let password_ok = match (&user, attempt) {
+        (Some(user), PasswordAttempt::Counted { .. }) => {
+            state.users.check_password(user, password).await
+        }
+        // Locked, or no such user: the same time spent, nothing learnt.
+        _ => dummy_verify(password.to_owned()).await,
+    }
+    .map_err(|e| unavailable(state, e))?;
+    let refusal = match &user {
+        _ if matches!(attempt, PasswordAttempt::Locked { .. }) => LoginFailure::Locked,
+        None => LoginFailure::UnknownUser,
+        Some(user) if !user.is_active => LoginFailure::InactiveUser,
+        Some(_) if !password_ok => LoginFailure::WrongPassword,
+        Some(user) => {
+            state
+                .store
+                .forgive_password_attempt(&account, lock_set)
+                .await
+                .map_err(|e| unavailable(state, e))?;
+            return Ok((user.clone(), account));
+        }
+    };
+    state.emit(AuthEvent::LoginFailed {
+        user_id: user.map(|u| u.id),
+        account: account.clone(),
+        client_ip: client.ip(),
+        reason: refusal,
+    });
+    if let Some(until) = lock_set {
+        state.emit(AuthEvent::AccountLocked {
+            account,
+            client_ip: client.ip(),
+            until,
+        });
+    }
+    Err(FlowError::InvalidCredentials)
+}
+
+/// The lockout key for a username that names no active user: case and Unicode compatibility
+/// variants share it.
+fn normalized_username(username: &str) -> String {
+    username.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// The per-client limit on password checks: throttled once a client IP has used up its window.
+async fn limit_client(
+    state: &State,
+    client: &Client<'_>,
+    now: SystemTime,
+) -> Result<(), FlowError> {
+    let settings = &state.settings;
+    if settings.login_rate_limit == 0 {
+        return Ok(());
+    }
+    // Without a known peer address there is no fair key: every client would share one budget.
+    let Some(ip) = client.ip() else {
+        return Ok(());
+    };
+    let key = format!("login:{}", throttle_key(ip));
+    let window = Duration::from_secs(settings.login_rate_window);
+    let counter = state
+        .store
+        .hit_counter(&key, window, now)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    if counter.count > settings.login_rate_limit {
+        return Err(FlowError::Throttled {
+            retry_after: time_until(counter.resets_at, now),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_variants_share_a_key() {
+        assert_eq!(normalized_username("Alice"), normalized_username("aLICE"));
+        // Enclosed alphanumerics fold to ASCII under NFKC (Laravel Fortify's test case).
+        assert_eq!(
+            normalized_username("ⓣⓔⓢⓣ@ⓛⓐⓡⓐⓥⓔⓛ.ⓒⓞⓜ"),
+            normalized_username("test@laravel.com")
+        );
+        assert_ne!(normalized_username("alice"), normalized_username("alicia"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Logging in: the password step, then a code sent (or, with OTP off, a token at once).
+
+use std::time::{Duration, SystemTime};
+
+use super::credentials::check_credentials;
+use super::delivery::{deliver, Outgoing};
+use super::{time_until, unavailable, Client, FlowError, Login, PendingLogin, SignedIn};
+use crate::event::AuthEvent;
+use crate::state::State;
+use crate::store::{AccountKey, NewChallenge, NewToken};
+use crate::token::{new_auth_token, new_challenge_id};
+use crate::user::User;
+
+pub(crate) async fn login(
+    state: &State,
+    username: &str,
+    password: &str,
+    client: &Client<'_>,
+) -> Result<Login, FlowError> {
+    let (user, account) = check_credentials(state, username, password, client).await?;
+    if state.settings.enable_otp_authentication {
+        start_challenge(state, client, user, &account)
+            .await
+            .map(Login::CodeSent)
+    } else {
+        login_without_otp(state, client, user, &account)
+            .await
+            .map(Login::SignedIn)
+    }
+}
+
+/// Stores a challenge and delivers its code. A code that could not be delivered is deleted at
+/// once.
+async fn start_challenge(
+    state: &State,
+    client: &Client<'_>,
+    user: User,
+    account: &AccountKey,
+) -> Result<PendingLogin, FlowError> {
+    let settings = &state.settings;
+    let now = state.clock.now();
+    limit_sends(state, account, now).await?;
+    let ttl = state.code_ttl();
+    let code = state.strategy.generate(settings.token_length, now);
+    let id = new_challenge_id(account);
+    let challenge = NewChallenge {
+        id: id.digest,
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        code: state.key.code_digest(account, &code),
+        issued_at: now,
+        code_expires_at: now + ttl,
+        expires_at: now + Duration::from_secs(settings.pending_login_ttl),
+    };
+    state
+        .store
+        .create_challenge(account, &challenge)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    let outgoing = Outgoing {
+        user: &user,
+        account,
+        challenge: &id.digest,
+        code: &code,
+        issued_at: now,
+        ttl,
+    };
+    deliver(state, client, outgoing).await?;
+    Ok(PendingLogin {
+        challenge: id.secret,
+        issued_at: now,
+        code_ttl: ttl,
+        user,
+    })
+}
+
+/// At most `account_send_limit` logins per window send a code to one account.
+async fn limit_sends(
+    state: &State,
+    account: &AccountKey,
+    now: SystemTime,
+) -> Result<(), FlowError> {
+    let settings = &state.settings;
+    if settings.account_send_limit == 0 {
+        return Ok(());
+    }
+    let window = Duration::from_secs(settings.account_send_window);
+    let counter = state
+        .store
+        .hit_counter(&format!("send:{account}"), window, now)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    if counter.count > settings.account_send_limit {
+        return Err(FlowError::Throttled {
+            retry_after: time_until(counter.resets_at, now),
+        });
+    }
+    Ok(())
+}
+
+/// OTP switched off: the password alone earns a token.
+async fn login_without_otp(
+    state: &State,
+    client: &Client<'_>,
+    user: User,
+    account: &AccountKey,
+) -> Result<SignedIn, FlowError> {
+    let (secret, token) = new_token(state, account, &user.id, &user.username);
+    let stored = async {
+        state.store.issue_token(account, &token).await?;
+        state.store.clear_failures(account).await
+    };
+    stored.await.map_err(|e| unavailable(state, e))?;
+    state.emit(AuthEvent::LoginSucceeded {
+        user_id: user.id.clone(),
+        account: account.clone(),
+        client_ip: client.ip(),
+    });
+    Ok(SignedIn {
+        token: secret,
+        user,
+    })
+}
+
+/// A fresh auth token for a user: the secret for the client, and what the store keeps of it.
+pub(super) fn new_token(
+    state: &State,
+    account: &AccountKey,
+    user_id: &str,
+    username: &str,
+) -> (String, NewToken) {
+    let now = state.clock.now();
+    let issued = new_auth_token(account);
+    let token = NewToken {
+        digest: issued.digest,
+        user_id: user_id.to_owned(),
+        username: username.to_owned(),
+        issued_at: now,
+        expires_at: now + Duration::from_secs(state.settings.token_absolute_ttl),
+        idle_timeout: Duration::from_secs(state.settings.token_idle_ttl),
+    };
+    (issued.secret, token)
+}

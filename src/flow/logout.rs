@@ -1,0 +1,36 @@
+//! Logging out: revoking the presented token, or every token of its user.
+
+use super::authenticate::authenticate;
+use super::{unavailable, Client, FlowError, Logout};
+use crate::event::AuthEvent;
+use crate::state::State;
+use crate::token::Presented;
+
+pub(crate) async fn logout(
+    state: &State,
+    presented: &Presented,
+    scope: Logout,
+    client: &Client<'_>,
+) -> Result<(), FlowError> {
+    // Only a live token may log out: look it up first (which also names its user).
+    let user = authenticate(state, presented).await?;
+    let account = &presented.account;
+    let all = scope == Logout::Everywhere;
+    let revoked = if all {
+        state.store.revoke_all_tokens(account).await.map(drop)
+    } else {
+        state
+            .store
+            .revoke_token(account, &presented.digest)
+            .await
+            .map(drop)
+    };
+    revoked.map_err(|e| unavailable(state, e))?;
+    state.emit(AuthEvent::TokenRevoked {
+        user_id: Some(user.id),
+        account: account.clone(),
+        client_ip: client.ip(),
+        all,
+    });
+    Ok(())
+}

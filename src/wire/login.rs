@@ -1,0 +1,44 @@
+use http::request::Parts;
+use http_body::Body;
+
+use super::fields::{read_fields, FieldErrors, Trim};
+use super::{challenge_body, client, refusal, success, token_body};
+use crate::boxed::BoxError;
+use crate::flow::{self, Login};
+use crate::response::JsonResponse;
+use crate::routing::Endpoint;
+use crate::state::State;
+
+/// `{username, password}`: a challenge (or with OTP off, a token).
+pub(super) async fn login<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let fields = match read_fields(&parts.headers, body, &state.settings).await {
+        Ok(fields) => fields,
+        Err(bad) => return bad.into_response(),
+    };
+    let mut errors = FieldErrors::default();
+    let username = fields.required(&state.settings.username_field, Trim::Yes, &mut errors);
+    let password = fields.required("password", Trim::No, &mut errors);
+    let (username, password) = match errors.finish(username.zip(password)) {
+        Ok(read) => read,
+        Err(bad) => return bad.into_response(),
+    };
+    match flow::login(state, &username, &password, &client(state, parts)).await {
+        Ok(Login::CodeSent(pending)) => success(
+            state,
+            Endpoint::Login,
+            &pending.user,
+            challenge_body(&pending),
+        ),
+        Ok(Login::SignedIn(signed_in)) => success(
+            state,
+            Endpoint::Login,
+            &signed_in.user,
+            token_body(&signed_in.token),
+        ),
+        Err(error) => refusal(Endpoint::Login, error),
+    }
+}

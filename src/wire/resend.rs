@@ -1,0 +1,40 @@
+use http::request::Parts;
+use http_body::Body;
+
+use super::fields::{read_fields, FieldErrors, Trim};
+use super::{challenge_body, client, refusal, success};
+use crate::boxed::BoxError;
+use crate::flow::{self, ensure_otp_enabled};
+use crate::response::JsonResponse;
+use crate::routing::Endpoint;
+use crate::state::State;
+
+/// `{challenge}`: a new code, answered like a login.
+pub(super) async fn resend<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if let Err(error) = ensure_otp_enabled(state) {
+        return refusal(Endpoint::Resend, error);
+    }
+    let fields = match read_fields(&parts.headers, body, &state.settings).await {
+        Ok(fields) => fields,
+        Err(bad) => return bad.into_response(),
+    };
+    let mut errors = FieldErrors::default();
+    let challenge = fields.required("challenge", Trim::Yes, &mut errors);
+    let challenge = match errors.finish(challenge) {
+        Ok(challenge) => challenge,
+        Err(bad) => return bad.into_response(),
+    };
+    match flow::resend(state, &challenge, &client(state, parts)).await {
+        Ok(pending) => success(
+            state,
+            Endpoint::Resend,
+            &pending.user,
+            challenge_body(&pending),
+        ),
+        Err(error) => refusal(Endpoint::Resend, error),
+    }
+}

@@ -1,0 +1,74 @@
+use http::request::Parts;
+use http_body::Body;
+
+use super::fields::{read_fields, FieldErrors, Fields, Trim};
+use super::{client, refusal, success, token_body};
+use crate::boxed::BoxError;
+use crate::flow::{self, ensure_otp_enabled};
+use crate::response::JsonResponse;
+use crate::routing::Endpoint;
+use crate::state::State;
+
+/// `{challenge, token}`, or django-drf-otp 0.0.11's `{username, password, token}`: a token.
+pub(super) async fn verify<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if let Err(error) = ensure_otp_enabled(state) {
+        return refusal(Endpoint::Verify, error);
+    }
+    let fields = match read_fields(&parts.headers, body, &state.settings).await {
+        Ok(fields) => fields,
+        Err(bad) => return bad.into_response(),
+    };
+    let client = client(state, parts);
+    let mut errors = FieldErrors::default();
+    let signed_in = if fields.has("challenge") {
+        let challenge = fields.required("challenge", Trim::Yes, &mut errors);
+        let code = read_code(state, &fields, &mut errors);
+        let (challenge, code) = match errors.finish(challenge.zip(code)) {
+            Ok(read) => read,
+            Err(bad) => return bad.into_response(),
+        };
+        flow::verify(state, &challenge, &code, &client).await
+    } else {
+        let username = fields.required(&state.settings.username_field, Trim::Yes, &mut errors);
+        let password = fields.required("password", Trim::No, &mut errors);
+        let code = read_code(state, &fields, &mut errors);
+        let ((username, password), code) = match errors.finish(username.zip(password).zip(code)) {
+            Ok(read) => read,
+            Err(bad) => return bad.into_response(),
+        };
+        flow::verify_with_password(state, &username, &password, &code, &client).await
+    };
+    match signed_in {
+        Ok(signed_in) => success(
+            state,
+            Endpoint::Verify,
+            &signed_in.user,
+            token_body(&signed_in.token),
+        ),
+        Err(error) => refusal(Endpoint::Verify, error),
+    }
+}
+
+/// The `token` field: the code, exactly `token_length` characters.
+fn read_code(state: &State, fields: &Fields, errors: &mut FieldErrors) -> Option<String> {
+    let code = fields.required("token", Trim::Yes, errors)?;
+    let want = usize::from(state.settings.token_length);
+    let len = code.chars().count();
+    if len < want {
+        return errors.add(
+            "token",
+            &format!("Ensure this field has at least {want} characters."),
+        );
+    }
+    if len > want {
+        return errors.add(
+            "token",
+            &format!("Ensure this field has no more than {want} characters."),
+        );
+    }
+    Some(code)
+}
