@@ -30,9 +30,10 @@ mod load;
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::State;
@@ -48,6 +49,7 @@ use support::{
     login_body, routes, verify_body, wrong_code, App, BenchUsers, PASSWORD, SETTINGS_NOTE,
 };
 use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
 use tower_otp::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower_otp::store::{MemoryStore, RedisStore, TokenStore};
 use tower_otp::ManualClock;
@@ -562,6 +564,7 @@ struct Bench {
     servers: Arc<Servers>,
     cpu: CpuClock,
     rows: Vec<Row>,
+    password_rss: Option<PasswordRss>,
 }
 
 impl Bench {
@@ -788,8 +791,12 @@ impl Bench {
         row
     }
 
-    /// argon2id alone, then logins (each one argon2id verification), then the login storm.
+    /// argon2id alone, then logins (each one argon2id verification), then the login storm,
+    /// with the RSS they take; last, argon2id as it ran before the password pool, whose
+    /// memory would distort any figure measured after it.
     fn measure_password_rows(&mut self) {
+        let rss_before = status_kib("VmRSS");
+        let peak_reset = reset_peak_rss();
         // At tens of milliseconds a request, a smoke run's fraction of a second is too short.
         let plan = Plan {
             duration: self.config.duration.max(Duration::from_secs(1)),
@@ -802,7 +809,7 @@ impl Bench {
             let label = format!("argon2id verify_password alone, {threads} at a time");
             let mut row = self.row_of("argon2", label, |b| {
                 b.server
-                    .block_on(argon2_rate(&b.servers.users, threads, plan))
+                    .block_on(argon2_rate(&b.servers.users, threads, plan, verify_on_pool))
             });
             row.notes.push("the reference for the login row".to_owned());
             self.rows.push(row);
@@ -854,6 +861,55 @@ impl Bench {
             }
             self.rows.push(row);
         }
+        if self.config.wants("login") || self.config.wants("storm") {
+            self.password_rss = Some(PasswordRss {
+                before: rss_before,
+                after: status_kib("VmRSS"),
+                peak: status_kib("VmHWM"),
+                peak_reset,
+            });
+        }
+        if self.config.wants("login") {
+            self.compare_with_blocking_pool(plan, threads);
+        }
+    }
+
+    /// argon2id as it ran before the password pool, in slices alternating with the pool's (so
+    /// that a drift of the shared machine hits both alike): a row, with the pool's rate over
+    /// the same slices as a ratio.
+    fn compare_with_blocking_pool(&mut self, plan: Plan, threads: usize) {
+        let rounds = self.config.rounds;
+        let slice = Plan {
+            duration: plan.duration / rounds,
+            warmup: plan.warmup / rounds,
+            ..plan
+        };
+        let label = format!("argon2id, spawn_blocking as before, {threads} at a time");
+        let mut row = Row::new("argon2-blocking", label);
+        let mut pool = Outcome::default();
+        let rss_before = status_kib("VmRSS");
+        for _ in 0..rounds {
+            let users = &self.servers.users;
+            pool.merge(
+                self.server
+                    .block_on(argon2_rate(users, threads, slice, verify_on_pool)),
+            );
+            let before = self.cpu.now();
+            let outcome =
+                self.server
+                    .block_on(argon2_rate(users, threads, slice, verify_on_blocking_pool));
+            row.outcome.merge(outcome);
+            if let Some(cpu) = &mut row.cpu {
+                cpu.add(self.cpu.now().since(before));
+            }
+        }
+        row.notes.push(format!(
+            "the pool's rate in alternate slices: {:.2} × this; RSS {:.1} → {:.1} MiB",
+            pool.per_second() / row.per_second(),
+            mib(rss_before),
+            mib(status_kib("VmRSS"))
+        ));
+        self.rows.push(row);
     }
 }
 
@@ -865,9 +921,17 @@ fn logins(users: usize) -> NextRequest {
     posts("/api-auth/login/", bodies, false)
 }
 
-/// `threads` tasks verifying the benchmark password with argon2id on the blocking pool, back to
-/// back, as the login endpoint does.
-async fn argon2_rate(users: &BenchUsers, threads: usize, plan: Plan) -> Outcome {
+/// `threads` tasks verifying the benchmark password with argon2id with `verify`, back to back,
+/// as the login endpoint does.
+async fn argon2_rate<F>(
+    users: &BenchUsers,
+    threads: usize,
+    plan: Plan,
+    verify: fn(Arc<str>) -> F,
+) -> Outcome
+where
+    F: Future<Output = bool> + Send + 'static,
+{
     let hash = users.argon2_hash();
     let start = Instant::now() + plan.warmup;
     let end = start + plan.duration;
@@ -879,10 +943,7 @@ async fn argon2_rate(users: &BenchUsers, threads: usize, plan: Plan) -> Outcome 
                 let mut total = 0;
                 while Instant::now() < end {
                     let sent = Instant::now();
-                    let ok = tower_otp::verify_password(hash.to_string(), PASSWORD.to_owned())
-                        .await
-                        .expect("argon2 verification");
-                    assert!(ok);
+                    assert!(verify(hash.clone()).await, "argon2id verification failed");
                     let done = Instant::now();
                     total += 1;
                     if sent >= start && done <= end {
@@ -901,6 +962,45 @@ async fn argon2_rate(users: &BenchUsers, threads: usize, plan: Plan) -> Outcome 
         total += t;
     }
     Outcome::from_latencies(latencies, total, plan.duration)
+}
+
+/// The library's verification (the default `UserStore::check_password`): on its password pool.
+async fn verify_on_pool(hash: Arc<str>) -> bool {
+    tower_otp::verify_password(hash.to_string(), PASSWORD.to_owned())
+        .await
+        .expect("argon2 verification")
+}
+
+/// Verification as the library did it before its password pool: each on Tokio's blocking pool,
+/// at most one per CPU at a time, argon2's memory allocated for each hash.
+async fn verify_on_blocking_pool(hash: Arc<str>) -> bool {
+    use argon2::{Argon2, PasswordHash, PasswordVerifier};
+    static TURNS: LazyLock<Arc<Semaphore>> =
+        LazyLock::new(|| Arc::new(Semaphore::new(parallelism())));
+    let turn = TURNS
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let parsed = PasswordHash::new(&hash).expect("the benchmark hash parses");
+        Argon2::default()
+            .verify_password(PASSWORD.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .expect("argon2 verification")
+}
+
+/// RSS (KiB) over the password rows: before, after, and the peak (`VmHWM`) since they started.
+struct PasswordRss {
+    before: u64,
+    after: u64,
+    peak: u64,
+    /// Whether the peak could be reset when they started (`/proc/self/clear_refs`); if not, it
+    /// is the whole run's.
+    peak_reset: bool,
 }
 
 /// RSS before and after many verifications on a `MemoryStore`.
@@ -924,13 +1024,19 @@ impl RssReport {
     }
 }
 
-fn rss_kib() -> u64 {
+/// A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`), 0 if unreadable.
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Sets the peak RSS (`VmHWM`) back to the current RSS (Linux 4.0 or later); whether it could.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// `verifications` logins and verifies through `oneshot` on a `MemoryStore`, with a manual clock
@@ -956,13 +1062,13 @@ async fn rss_check(users: &BenchUsers, verifications: u64) -> RssReport {
     };
     let warmup = verifications / 10;
     run(warmup).await;
-    let (rss_before, records_before) = (rss_kib(), store.len());
+    let (rss_before, records_before) = (status_kib("VmRSS"), store.len());
     run(verifications - warmup).await;
     RssReport {
         verifications,
         warmup,
         rss_before,
-        rss_after: rss_kib(),
+        rss_after: status_kib("VmRSS"),
         records_before,
         records_after: store.len(),
     }
@@ -1018,6 +1124,7 @@ fn main() {
         client,
         servers,
         rows: Vec::new(),
+        password_rss: None,
     };
     bench.measure_http_rows();
     eprintln!("password rows ...");
@@ -1077,7 +1184,10 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
     };
     let mut ok = true;
     for row in &bench.rows {
-        let http = !matches!(row.key, "argon2" | "login" | "idle" | "storm");
+        let http = !matches!(
+            row.key,
+            "argon2" | "argon2-blocking" | "login" | "idle" | "storm"
+        );
         let mut notes = Vec::new();
         if let Some(problem) = row.problem() {
             ok = false;
@@ -1201,7 +1311,29 @@ fn report(bench: &Bench, rss: Option<&RssReport>, redis_url: &str) -> bool {
         ),
         None => println!("  {rss_name:<44} not measured"),
     }
+    // Not a ratio: what logins cost in memory, which the pool bounds by its threads (one
+    // argon2 block each), whatever the number of logins.
+    let rss_name = "peak RSS over the password rows";
+    match &bench.password_rss {
+        Some(rss) => println!(
+            "  {rss_name:<44} {:>7.1} MiB (+{:.1} on the {:.1} MiB before them{}; {:.1} after)",
+            mib(rss.peak),
+            mib(rss.peak.saturating_sub(rss.before)),
+            mib(rss.before),
+            if rss.peak_reset {
+                ""
+            } else {
+                ", peak not reset: the whole run's"
+            },
+            mib(rss.after),
+        ),
+        None => println!("  {rss_name:<44} not measured"),
+    }
     ok
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 fn ratio_of(a: Duration, b: Duration) -> f64 {
