@@ -95,7 +95,8 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<User>, UserStoreError>> + Send;
 
     /// Whether `password` is the user's password. The default verifies the user's PHC hash
-    /// with argon2 on a blocking thread; override it to use another scheme.
+    /// with argon2 on the crate's password threads (one per CPU); override it to use another
+    /// scheme.
     fn check_password(
         &self,
         user: &User,
