@@ -13,7 +13,9 @@ use crate::token::{parse_auth_token, Presented};
 ///
 /// With the `axum` feature it is also an extractor: a handler taking it answers 401
 /// `Authentication credentials were not provided.` when the request has no valid token, and
-/// one taking `Option<AuthenticatedUser>` serves both cases.
+/// one taking `Option<AuthenticatedUser>` serves both cases. Either answers 500 when the request
+/// did not go through [`OtpAuthLayer`](crate::OtpAuthLayer) at all: a route outside the layer is
+/// a wiring mistake, which "not logged in" would hide.
 ///
 /// ```
 /// use tower_otp::AuthenticatedUser;
@@ -75,46 +77,83 @@ impl Credentials {
     }
 }
 
+/// Put in the extensions of every request the layer passes to the inner service, so that the
+/// extractor can tell "not logged in" (401) from "the layer is not installed" (a wiring
+/// mistake, 500).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PassedTheLayer;
+
 #[cfg(feature = "axum")]
 mod axum_impl {
     use axum::extract::{FromRequestParts, OptionalFromRequestParts};
     use axum::response::{IntoResponse, Response};
     use http::request::Parts;
+    use http::StatusCode;
 
-    use super::AuthenticatedUser;
-    use crate::response::{unauthorized, NOT_PROVIDED};
+    use super::{AuthenticatedUser, PassedTheLayer};
+    use crate::response::{detail, unauthorized, NOT_PROVIDED};
 
-    /// The rejection of the [`AuthenticatedUser`] extractor: 401 with DRF's body.
+    /// The rejection of the [`AuthenticatedUser`] extractor: 401 with DRF's body when the request
+    /// has no valid token, and 500 when the request did not go through
+    /// [`OtpAuthLayer`](crate::OtpAuthLayer) at all (the layer is missing around this route).
     #[derive(Debug, Clone, Copy, Default)]
     #[non_exhaustive]
-    pub struct NotAuthenticated;
+    pub struct NotAuthenticated {
+        layer_missing: bool,
+    }
+
+    impl NotAuthenticated {
+        /// Whether the request never went through the layer: a wiring mistake, not a client's.
+        pub fn is_layer_missing(&self) -> bool {
+            self.layer_missing
+        }
+    }
 
     impl IntoResponse for NotAuthenticated {
         fn into_response(self) -> Response {
-            unauthorized(NOT_PROVIDED).map(axum::body::Body::new)
+            let response = if self.layer_missing {
+                #[cfg(feature = "tracing")]
+                tracing::error!(
+                    "tower-otp: AuthenticatedUser extracted from a request that did not go \
+                     through OtpAuthLayer; add the layer around this route"
+                );
+                detail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "AuthenticatedUser needs OtpAuthLayer around this route.",
+                )
+            } else {
+                unauthorized(NOT_PROVIDED)
+            };
+            response.map(axum::body::Body::new)
         }
+    }
+
+    /// The user, `None` without a valid token, or the 500 rejection without the layer.
+    fn extract(parts: &Parts) -> Result<Option<AuthenticatedUser>, NotAuthenticated> {
+        if parts.extensions.get::<PassedTheLayer>().is_none() {
+            return Err(NotAuthenticated {
+                layer_missing: true,
+            });
+        }
+        Ok(parts.extensions.get::<AuthenticatedUser>().cloned())
     }
 
     impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
         type Rejection = NotAuthenticated;
 
         async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-            parts
-                .extensions
-                .get::<AuthenticatedUser>()
-                .cloned()
-                .ok_or(NotAuthenticated)
+            extract(parts)?.ok_or(NotAuthenticated::default())
         }
     }
 
     impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthenticatedUser {
-        type Rejection = std::convert::Infallible;
+        type Rejection = NotAuthenticated;
 
         async fn from_request_parts(
             parts: &mut Parts,
             _: &S,
         ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(parts.extensions.get::<AuthenticatedUser>().cloned())
+            extract(parts)
         }
     }
 }

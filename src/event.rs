@@ -141,6 +141,11 @@ pub enum AuthEvent {
         /// The backend's error message.
         error: String,
     },
+    /// A login arrived without a known client IP, so the per-client login limit did not
+    /// apply to it. Reported once per layer: put the peer `SocketAddr` in the request
+    /// extensions (axum: `into_make_service_with_connect_info::<SocketAddr>()`), and behind a
+    /// proxy configure `trusted_proxies`. Logged at `warn` with the `tracing` feature.
+    ClientIpUnknown,
     /// Tokens were revoked.
     TokenRevoked {
         /// The user, when known.
@@ -167,6 +172,7 @@ impl AuthEvent {
             Self::AccountLocked { .. } => "account_locked",
             Self::TokenRevoked { .. } => "token_revoked",
             Self::BackendUnavailable { .. } => "backend_unavailable",
+            Self::ClientIpUnknown => "client_ip_unknown",
         }
     }
 
@@ -244,6 +250,13 @@ impl AuthEvent {
             } => tracing::info!(
                 event = self.name(), user_id = ?user_id, account = %account,
                 client_ip = ?client_ip, all = all, "tower-otp"
+            ),
+            Self::ClientIpUnknown => tracing::warn!(
+                event = self.name(),
+                "tower-otp: a login arrived without a client IP, so the per-client login limit \
+                 is off for such logins; put the peer SocketAddr in the request extensions (axum: \
+                 into_make_service_with_connect_info::<SocketAddr>()), and behind a proxy set \
+                 trusted_proxies"
             ),
             Self::BackendUnavailable { backend, error } => {
                 static BUDGET: LogBudget = LogBudget::new();

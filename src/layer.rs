@@ -79,6 +79,7 @@ impl OtpAuthLayer {
                 extra_context: None,
                 success_body: None,
                 event_hook: None,
+                unknown_client_reported: Default::default(),
             }),
         }
     }

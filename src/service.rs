@@ -6,7 +6,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::authenticated::Credentials;
+use crate::authenticated::{Credentials, PassedTheLayer};
 use crate::body::ResponseBody;
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
@@ -97,7 +97,10 @@ where
             Credentials::None if route == Route::Protected => {
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))
             }
-            Credentials::None => ResponseFuture::inner(self.take_ready().call(request)),
+            Credentials::None => {
+                request.extensions_mut().insert(PassedTheLayer);
+                ResponseFuture::inner(self.take_ready().call(request))
+            }
             Credentials::Malformed(message) => ResponseFuture::ready(unauthorized(message)),
             Credentials::Token(presented) => {
                 let state = self.state.clone();
@@ -106,6 +109,7 @@ where
                     let refused = match flow::authenticate(&state, &presented).await {
                         Ok(user) => {
                             request.extensions_mut().insert(user);
+                            request.extensions_mut().insert(PassedTheLayer);
                             let response = inner.call(request).await?;
                             return Ok(response.map(ResponseBody::inner));
                         }

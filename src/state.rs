@@ -2,6 +2,7 @@
 //! service (behind an `Arc`), and the reporting of events.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub(crate) struct State {
     pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
     pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
     pub(crate) event_hook: Option<Arc<EventHookFn>>,
+    /// Whether a login without a known client IP was reported (once is enough).
+    pub(crate) unknown_client_reported: Arc<AtomicBool>,
 }
 
 impl State {
@@ -57,6 +60,14 @@ impl State {
         event.trace();
         if let Some(hook) = &self.event_hook {
             hook(&event);
+        }
+    }
+
+    /// Reports, once, that logins arrive without a client IP, so that the per-client login
+    /// limit cannot apply to them.
+    pub(crate) fn report_unknown_client(&self) {
+        if !self.unknown_client_reported.swap(true, Ordering::Relaxed) {
+            self.emit(AuthEvent::ClientIpUnknown);
         }
     }
 }

@@ -25,7 +25,19 @@ fn recording_app() -> (TestApp, Arc<Mutex<Vec<AuthEvent>>>, tower_otp::OtpAuthLa
         layer_out = Some(layer.clone());
         layer
     });
-    (app, events, layer_out.unwrap())
+    (with_peer(app), events, layer_out.unwrap())
+}
+
+/// Requests from a known client, as a server that records the peer address sends them.
+fn with_peer(mut app: TestApp) -> TestApp {
+    let peer: std::net::SocketAddr = "192.0.2.1:40000".parse().unwrap();
+    app.router = app.router.layer(tower::util::MapRequestLayer::new(
+        move |mut request: http::Request<axum::body::Body>| {
+            request.extensions_mut().insert(peer);
+            request
+        },
+    ));
+    app
 }
 
 fn names(events: &Mutex<Vec<AuthEvent>>) -> Vec<&'static str> {
@@ -166,4 +178,23 @@ async fn a_failing_backend_is_reported() {
     };
     assert_eq!(*backend, tower_otp::Backend::Notifier);
     assert!(error.contains("console closed"), "{error}");
+}
+
+#[tokio::test]
+async fn logins_without_a_client_ip_are_reported_once() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let app = TestApp::with(|layer| {
+        layer.with_event_hook(move |event| sink.lock().unwrap().push(event.clone()))
+    });
+    app.login("alice", "wrong password").await;
+    app.login("nobody", PASSWORD).await;
+    assert_eq!(
+        names(&events),
+        ["client_ip_unknown", "login_failed", "login_failed"]
+    );
+    // With the peer address known, nothing to report.
+    let (app, events, _) = recording_app();
+    app.login("alice", "wrong password").await;
+    assert_eq!(names(&events), ["login_failed"]);
 }

@@ -1329,3 +1329,39 @@ async fn a_body_that_never_arrives_gets_408() {
     );
     assert_eq!(started.elapsed(), Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_is_a_wiring_error_not_a_401() {
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_otp::AuthenticatedUser;
+    let without_layer = axum::Router::new()
+        .route(
+            "/me",
+            get(|user: AuthenticatedUser| async move { user.username }),
+        )
+        .route(
+            "/maybe",
+            get(|user: Option<AuthenticatedUser>| async move { format!("{user:?}") }),
+        );
+    for path in ["/me", "/maybe"] {
+        let response = without_layer
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let reply = Reply::read(response).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(
+            reply.text,
+            r#"{"detail":"AuthenticatedUser needs OtpAuthLayer around this route."}"#
+        );
+    }
+    // Through the layer, no token is "not logged in" (and `Option` says so).
+    let app = TestApp::new();
+    assert_eq!(
+        app.get("/api/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/whoami", None).await.text, "anonymous");
+}

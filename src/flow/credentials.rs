@@ -107,6 +107,7 @@ async fn limit_client(
     }
     // Without a known peer address there is no fair key: every client would share one budget.
     let Some(ip) = client.ip() else {
+        state.report_unknown_client();
         return Ok(());
     };
     let key = format!("login:{}", throttle_key(ip));
