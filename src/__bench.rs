@@ -35,3 +35,15 @@ pub fn new_auth_token(account: &AccountKey) -> (String, Digest) {
 pub fn parse_auth_token(token: &str) -> Option<(AccountKey, Digest)> {
     crate::token::parse_auth_token(token).map(|p| (p.account, p.digest))
 }
+
+/// The RFC 6238 TOTP value (HMAC-SHA1) of a fixed `secret`: what an authenticator computes.
+pub fn totp_value(secret: &[u8], digits: u8, step: u64, time: u64) -> String {
+    crate::strategy::totp(secret, totp_rs::Algorithm::SHA1, digits, step, time)
+        .expect("valid TOTP parameters")
+}
+
+/// The RFC 4226 HOTP value (HMAC-SHA1) of a fixed `secret` at `counter`.
+pub fn hotp_value(secret: &[u8], digits: u8, counter: u64) -> String {
+    crate::strategy::hotp(secret, totp_rs::Algorithm::SHA1, digits, counter)
+        .expect("valid HOTP parameters")
+}

@@ -141,7 +141,7 @@ impl OtpAuthLayer {
     /// # #[cfg(feature = "memory-store")] {
     /// use tower_otp::{notify::ConsoleNotifier, store::MemoryStore, MemoryUserStore, OtpAuthLayer};
     ///
-    /// let store = MemoryStore::new(); // or a `RedisStore` state by every instance
+    /// let store = MemoryStore::new(); // or a `RedisStore` shared by every instance
     /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new())
     ///     .with_store(store);
     /// # }

@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
+#![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticated;
@@ -63,6 +64,7 @@ mod token;
 mod user;
 mod wire;
 
+#[cfg(feature = "__bench")]
 #[doc(hidden)]
 pub mod __bench;
 pub mod flow;
@@ -90,10 +92,6 @@ pub use user::{MemoryUserStore, User, UserStore, UserStoreError};
 #[cfg(feature = "email")]
 #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
 pub use lettre;
-/// The `minijinja` that renders [`EmailNotifier`](notify::EmailNotifier)'s templates.
-#[cfg(feature = "email")]
-#[cfg_attr(docsrs, doc(cfg(feature = "email")))]
-pub use minijinja;
 /// The `redis` that [`RedisStore`](store::RedisStore) is built on, for building a connection
 /// manager or a cluster client with matching versions.
 #[cfg(feature = "redis-store")]

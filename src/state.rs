@@ -1,4 +1,4 @@
-//! The layer's runtime state: settings, backends, keys and hooks, state by every clone of the
+//! The layer's runtime state: settings, backends, keys and hooks, shared by every clone of the
 //! service (behind an `Arc`), and the reporting of events.
 
 use std::net::IpAddr;
@@ -24,7 +24,7 @@ pub(crate) type ExtraContextFn = dyn Fn(&Parts, &User) -> Map<String, Value> + S
 pub(crate) type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>) + Send + Sync;
 pub(crate) type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
 
-/// Everything the service needs, state by all its clones.
+/// Everything the service needs, shared by all its clones.
 #[derive(Clone)]
 pub(crate) struct State {
     pub(crate) settings: OtpSettings,

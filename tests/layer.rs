@@ -1077,7 +1077,7 @@ async fn resend_after_the_last_allowed_code_ends_the_login() {
 
 #[tokio::test]
 async fn strategies_refuse_code_lengths_they_cannot_make() {
-    use tower_otp::strategy::{HotpStrategy, RandomCodeStrategy};
+    use tower_otp::strategy::{PerChallengeHotpStrategy, RandomCodeStrategy};
     let layer = || {
         let (clock, console) = (tower_otp::ManualClock::default(), Console::default());
         test_layer(&clock, &console, &tower_otp::store::MemoryStore::new())
@@ -1088,14 +1088,17 @@ async fn strategies_refuse_code_lengths_they_cannot_make() {
         ..Default::default()
     };
     let err = layer()
-        .with_strategy(HotpStrategy)
+        .with_strategy(PerChallengeHotpStrategy)
         .unwrap()
         .with_settings(ten_random_digits.clone())
         .unwrap_err();
     assert_eq!(err.key, "token_length");
     let long = layer().with_settings(ten_random_digits).unwrap();
     assert_eq!(
-        long.clone().with_strategy(HotpStrategy).unwrap_err().key,
+        long.clone()
+            .with_strategy(PerChallengeHotpStrategy)
+            .unwrap_err()
+            .key,
         "token_length"
     );
     let random = long.with_strategy(RandomCodeStrategy).unwrap();

@@ -6,9 +6,9 @@ use super::{random_secret, totp, OtpStrategy};
 
 /// RFC 4226 HOTP (HMAC-SHA1) over a fresh 160-bit CSPRNG secret per code, counter 0.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HotpStrategy;
+pub struct PerChallengeHotpStrategy;
 
-impl OtpStrategy for HotpStrategy {
+impl OtpStrategy for PerChallengeHotpStrategy {
     fn generate(&self, digits: u8, _now: SystemTime) -> String {
         hotp(&random_secret(), Algorithm::SHA1, digits, 0)
             .expect("a 160-bit secret and 6 to 8 digits are valid HOTP parameters")
@@ -21,14 +21,7 @@ impl OtpStrategy for HotpStrategy {
 
 /// The RFC 4226 HOTP value of `secret` at `counter`: `digits` (6 to 8) digits. HOTP is TOTP
 /// with a one-second step read at time `counter`, which is how it is computed here.
-///
-/// ```
-/// use tower_otp::strategy::{hotp, Algorithm};
-///
-/// // RFC 4226 Appendix D.
-/// assert_eq!(hotp(b"12345678901234567890", Algorithm::SHA1, 6, 0).unwrap(), "755224");
-/// ```
-pub fn hotp(
+pub(crate) fn hotp(
     secret: &[u8],
     algorithm: Algorithm,
     digits: u8,
@@ -58,7 +51,7 @@ mod tests {
     #[test]
     fn fresh_secret_per_code() {
         let codes: Vec<String> = (0..20)
-            .map(|_| HotpStrategy.generate(6, SystemTime::now()))
+            .map(|_| PerChallengeHotpStrategy.generate(6, SystemTime::now()))
             .collect();
         assert!(codes.iter().any(|c| *c != codes[0]));
     }

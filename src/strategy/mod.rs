@@ -4,17 +4,23 @@
 //! compares the client's code with it in constant time, so a strategy never holds state and
 //! the code's lifetime is the challenge's (`totp_token_ttl` from issue), not a TOTP window.
 //!
-//! Implementations: [`TotpStrategy`] (django-drf-otp's default), [`HotpStrategy`] and
-//! [`RandomCodeStrategy`], each drawing its randomness from the OS's CSPRNG.
+//! Implementations: [`PerChallengeTotpStrategy`] (django-drf-otp's default),
+//! [`PerChallengeHotpStrategy`] and [`RandomCodeStrategy`], each drawing its randomness from the
+//! OS's CSPRNG. The first two make a code from a fresh random secret per challenge: they are
+//! not the TOTP of an authenticator app, whose secret lives with the user.
 
 mod code;
 mod hotp;
 mod totp;
 
 pub use code::RandomCodeStrategy;
-pub use hotp::{hotp, HotpStrategy};
-pub use totp::{totp, TotpStrategy};
-pub use totp_rs::Algorithm;
+pub use hotp::PerChallengeHotpStrategy;
+pub use totp::PerChallengeTotpStrategy;
+
+#[cfg(feature = "__bench")]
+pub(crate) use hotp::hotp;
+#[cfg(feature = "__bench")]
+pub(crate) use totp::totp;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -56,8 +62,8 @@ impl<T: OtpStrategy + ?Sized> OtpStrategy for Arc<T> {
 /// The strategy a `default_token_type` names.
 pub(crate) fn for_token_type(kind: TokenType, step: u64) -> Arc<dyn OtpStrategy> {
     match kind {
-        TokenType::Totp => Arc::new(TotpStrategy::new(step)),
-        TokenType::Hotp => Arc::new(HotpStrategy),
+        TokenType::Totp => Arc::new(PerChallengeTotpStrategy::new(step)),
+        TokenType::Hotp => Arc::new(PerChallengeHotpStrategy),
         TokenType::Code => Arc::new(RandomCodeStrategy),
     }
 }

@@ -8,24 +8,24 @@ use super::{random_secret, OtpStrategy};
 /// does (its secret was partly predictable; this one is not). The step only shapes the code:
 /// the code's lifetime is the challenge's.
 #[derive(Debug, Clone, Copy)]
-pub struct TotpStrategy {
+pub struct PerChallengeTotpStrategy {
     step: u64,
 }
 
-impl TotpStrategy {
+impl PerChallengeTotpStrategy {
     /// A TOTP strategy with time step `step` seconds (the layer uses `totp_token_ttl`).
     pub fn new(step: u64) -> Self {
         Self { step: step.max(1) }
     }
 }
 
-impl Default for TotpStrategy {
+impl Default for PerChallengeTotpStrategy {
     fn default() -> Self {
         Self::new(30)
     }
 }
 
-impl OtpStrategy for TotpStrategy {
+impl OtpStrategy for PerChallengeTotpStrategy {
     fn generate(&self, digits: u8, now: SystemTime) -> String {
         let time = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         totp(&random_secret(), Algorithm::SHA1, digits, self.step, time)
@@ -39,15 +39,7 @@ impl OtpStrategy for TotpStrategy {
 
 /// The RFC 6238 TOTP value of `secret` at Unix time `time`: `digits` (6 to 8) digits, time step
 /// `step` seconds, T0 = 0. Secrets shorter than 128 bits are refused (RFC 4226 R6).
-///
-/// ```
-/// use tower_otp::strategy::{totp, Algorithm};
-///
-/// // RFC 6238 Appendix B, SHA-256 with its 32-byte seed.
-/// let seed = b"12345678901234567890123456789012";
-/// assert_eq!(totp(seed, Algorithm::SHA256, 8, 30, 59).unwrap(), "46119246");
-/// ```
-pub fn totp(
+pub(crate) fn totp(
     secret: &[u8],
     algorithm: Algorithm,
     digits: u8,
@@ -102,7 +94,7 @@ mod tests {
 
     #[test]
     fn generates_fresh_codes_of_the_asked_length() {
-        let strategy = TotpStrategy::new(300);
+        let strategy = PerChallengeTotpStrategy::new(300);
         let now = SystemTime::now();
         let codes: Vec<String> = (0..20).map(|_| strategy.generate(6, now)).collect();
         assert!(codes
