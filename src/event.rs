@@ -141,6 +141,15 @@ pub enum AuthEvent {
         /// The backend's error message.
         error: String,
     },
+    /// A login ended before its password's answer was known (the client went away while the
+    /// password waited for a thread, or the password could not be checked): its attempt was
+    /// taken back, so a slow server does not count failures nobody made.
+    LoginAbandoned {
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
     /// A login arrived without a known client IP, so the per-client login limit did not
     /// apply to it. Reported once per layer: put the peer `SocketAddr` in the request
     /// extensions (axum: `into_make_service_with_connect_info::<SocketAddr>()`), and behind a
@@ -173,6 +182,7 @@ impl AuthEvent {
             Self::TokenRevoked { .. } => "token_revoked",
             Self::BackendUnavailable { .. } => "backend_unavailable",
             Self::ClientIpUnknown => "client_ip_unknown",
+            Self::LoginAbandoned { .. } => "login_abandoned",
         }
     }
 
@@ -230,6 +240,9 @@ impl AuthEvent {
             } => tracing::warn!(
                 event = self.name(), account = %account, client_ip = ?client_ip,
                 reason = ?reason, "tower-otp"
+            ),
+            Self::LoginAbandoned { account, client_ip } => tracing::info!(
+                event = self.name(), account = %account, client_ip = ?client_ip, "tower-otp"
             ),
             Self::CodeReplayed { account, client_ip } => tracing::warn!(
                 event = self.name(), account = %account, client_ip = ?client_ip, "tower-otp"

@@ -78,7 +78,7 @@ impl OtpAuthLayer {
                 key: ServerKey::random(),
                 extra_context: None,
                 success_body: None,
-                event_hook: None,
+                events: Default::default(),
                 unknown_client_reported: Default::default(),
             }),
         }
@@ -411,7 +411,7 @@ impl OtpAuthLayer {
     where
         F: Fn(&AuthEvent) + Send + Sync + 'static,
     {
-        self.state_mut().event_hook = Some(Arc::new(hook));
+        self.state_mut().events.hook = Some(Arc::new(hook));
         self
     }
 

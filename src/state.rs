@@ -38,7 +38,7 @@ pub(crate) struct State {
     pub(crate) lockout: LockoutPolicy,
     pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
     pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
-    pub(crate) event_hook: Option<Arc<EventHookFn>>,
+    pub(crate) events: Events,
     /// Whether a login without a known client IP was reported (once is enough).
     pub(crate) unknown_client_reported: Arc<AtomicBool>,
 }
@@ -56,11 +56,7 @@ impl State {
     /// Reports an event to the application's hook and, with the `tracing` feature, as a
     /// `tracing` event.
     pub(crate) fn emit(&self, event: AuthEvent) {
-        #[cfg(feature = "tracing")]
-        event.trace();
-        if let Some(hook) = &self.event_hook {
-            hook(&event);
-        }
+        self.events.emit(event);
     }
 
     /// Reports, once, that logins arrive without a client IP, so that the per-client login
@@ -68,6 +64,23 @@ impl State {
     pub(crate) fn report_unknown_client(&self) {
         if !self.unknown_client_reported.swap(true, Ordering::Relaxed) {
             self.emit(AuthEvent::ClientIpUnknown);
+        }
+    }
+}
+
+/// Where events go: the application's hook and, with the `tracing` feature, `tracing`. Cheap to
+/// clone, for reports made after the request that caused them is gone.
+#[derive(Clone, Default)]
+pub(crate) struct Events {
+    pub(crate) hook: Option<Arc<EventHookFn>>,
+}
+
+impl Events {
+    pub(crate) fn emit(&self, event: AuthEvent) {
+        #[cfg(feature = "tracing")]
+        event.trace();
+        if let Some(hook) = &self.hook {
+            hook(&event);
         }
     }
 }

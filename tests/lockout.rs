@@ -24,12 +24,17 @@ use tower_otp::{
 const THRESHOLD: u32 = 10;
 const BURST: usize = 40;
 
-/// The demo users, counting how many passwords are compared.
+/// The demo users, counting how many passwords are compared. The password [`HANG`] is never
+/// answered: its check announces itself on `hung` and waits for ever, like a request whose
+/// password queues behind a storm until the client gives up.
 #[derive(Clone)]
 struct CountingUsers {
     users: MemoryUserStore,
     checks: Arc<AtomicUsize>,
+    hung: Arc<tokio::sync::Notify>,
 }
+
+const HANG: &str = "a check that never finishes";
 
 impl UserStore for CountingUsers {
     async fn find_by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
@@ -42,12 +47,18 @@ impl UserStore for CountingUsers {
 
     async fn check_password(&self, user: &User, password: &str) -> Result<bool, PasswordError> {
         self.checks.fetch_add(1, Ordering::SeqCst);
+        if password == HANG {
+            self.hung.notify_one();
+            std::future::pending::<()>().await;
+        }
         self.users.check_password(user, password).await
     }
 }
 
 struct Lab {
     router: Router,
+    hung: Arc<tokio::sync::Notify>,
+    abandoned: Arc<tokio::sync::Notify>,
     console: Console,
     checks: Arc<AtomicUsize>,
     locks: Arc<Mutex<Vec<SystemTime>>>,
@@ -59,9 +70,13 @@ fn lab(store: impl TokenStore) -> Lab {
     let checks = Arc::new(AtomicUsize::new(0));
     let locks = Arc::new(Mutex::new(Vec::new()));
     let sink = locks.clone();
+    let abandoned = Arc::new(tokio::sync::Notify::new());
+    let abandoned_sink = abandoned.clone();
+    let hung = Arc::new(tokio::sync::Notify::new());
     let users = CountingUsers {
         users: demo_users(),
         checks: checks.clone(),
+        hung: hung.clone(),
     };
     let layer = OtpAuthLayer::new(users, ConsoleNotifier::with_writer(console.clone()))
         .with_settings(OtpSettings {
@@ -71,13 +86,15 @@ fn lab(store: impl TokenStore) -> Lab {
         .unwrap()
         .with_clock(clock.clone())
         .with_store(store)
-        .with_event_hook(move |event| {
-            if let AuthEvent::AccountLocked { until, .. } = event {
-                sink.lock().unwrap().push(*until);
-            }
+        .with_event_hook(move |event| match event {
+            AuthEvent::AccountLocked { until, .. } => sink.lock().unwrap().push(*until),
+            AuthEvent::LoginAbandoned { .. } => abandoned_sink.notify_one(),
+            _ => {}
         });
     Lab {
         router: routes().layer(layer),
+        hung,
+        abandoned,
         console,
         checks,
         locks,
@@ -162,4 +179,43 @@ async fn redis_single_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster() {
     a_burst_cannot_confirm_the_password_nor_lengthen_the_lock(common::redis::cluster_store()).await;
+}
+
+async fn an_abandoned_login_does_not_count(store: impl TokenStore) {
+    let lab = lab(store);
+    // Eight wrong passwords, then a login abandoned while its password waits: if that one
+    // stayed counted, the next wrong password would be the tenth and lock the account.
+    for i in 0..THRESHOLD - 2 {
+        let reply = lab.login("alice", &format!("guess {i}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    }
+    tokio::select! {
+        _ = lab.login("alice", HANG) => panic!("the hung check answered"),
+        () = lab.hung.notified() => {}
+    }
+    // The abandoned request's attempt is taken back in the background, and reported.
+    tokio::time::timeout(Duration::from_secs(10), lab.abandoned.notified())
+        .await
+        .expect("the abandoned login is reported");
+    let wrong = lab.login("alice", "one more guess").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(
+        lab.locks().is_empty(),
+        "the abandoned login counted: {:?}",
+        lab.locks()
+    );
+    // The tenth failure that counts locks, as always.
+    lab.login("alice", "and another").await;
+    assert_eq!(lab.locks().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_login_memory_store() {
+    an_abandoned_login_does_not_count(tower_otp::store::MemoryStore::new()).await;
+}
+
+#[cfg(feature = "redis-store")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_login_redis() {
+    an_abandoned_login_does_not_count(common::redis::single_store()).await;
 }

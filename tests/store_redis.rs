@@ -193,9 +193,17 @@ async fn assert_every_method_fails_closed(store: &RedisStore, timeout: Duration)
         "count_password_attempt",
         store.count_password_attempt(&account, t0(), &LOCKOUT)
     );
+    let attempt = tower_otp::store::CountedAttempt {
+        before: None,
+        after: tower_otp::store::Failures {
+            count: 1,
+            locked_until: None,
+            forget_at: t0() + secs(60),
+        },
+    };
     check!(
         "forgive_password_attempt",
-        store.forgive_password_attempt(&account, None)
+        store.forgive_password_attempt(&account, &attempt, t0())
     );
     check!("clear_failures", store.clear_failures(&account));
     check!("hit_counter", store.hit_counter("ip:x", secs(60), t0()));

@@ -1,6 +1,8 @@
 //! The password step: the per-client limit, the account lockout and the password check, which
 //! take the same time and give the same answer for every kind of refusal.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use unicode_normalization::UnicodeNormalization;
@@ -9,8 +11,8 @@ use super::{time_until, unavailable, Client, FlowError};
 use crate::client::throttle_key;
 use crate::event::{AuthEvent, LoginFailure};
 use crate::password::dummy_verify;
-use crate::state::State;
-use crate::store::{AccountKey, PasswordAttempt};
+use crate::state::{Events, State};
+use crate::store::{AccountKey, CountedAttempt, DynTokenStore, PasswordAttempt};
 use crate::user::User;
 
 /// Checks a username and password: the user and their account key, or
@@ -47,27 +49,30 @@ pub(super) async fn check_credentials(
         .count_password_attempt(&account, now, &state.lockout)
         .await
         .map_err(|e| unavailable(state, e))?;
-    let lock_set = match attempt {
-        PasswordAttempt::Counted { locked_until } => locked_until,
+    let unsettled = match attempt {
+        PasswordAttempt::Counted(counted) => {
+            Some(Unsettled::new(state, &account, client, counted, now))
+        }
         _ => None,
     };
-    let password_ok = match (&user, attempt) {
-        (Some(user), PasswordAttempt::Counted { .. }) => {
-            state.users.check_password(user, password).await
-        }
+    let password_ok = match (&user, &unsettled) {
+        (Some(user), Some(_)) => state.users.check_password(user, password).await,
         // Locked, or no such user: the same time spent, nothing learnt.
         _ => dummy_verify(password.to_owned()).await,
     }
     .map_err(|e| unavailable(state, e))?;
-    let refusal = match &user {
-        _ if matches!(attempt, PasswordAttempt::Locked { .. }) => LoginFailure::Locked,
-        None => LoginFailure::UnknownUser,
-        Some(user) if !user.is_active => LoginFailure::InactiveUser,
-        Some(_) if !password_ok => LoginFailure::WrongPassword,
-        Some(user) => {
+    // The answer is known from here on: the attempt stays counted unless the password was right.
+    let counted = unsettled.map(Unsettled::settle);
+    let lock_set = counted.and_then(|c| c.locked_until());
+    let refusal = match (&user, counted) {
+        (_, None) => LoginFailure::Locked,
+        (None, _) => LoginFailure::UnknownUser,
+        (Some(user), _) if !user.is_active => LoginFailure::InactiveUser,
+        (Some(_), _) if !password_ok => LoginFailure::WrongPassword,
+        (Some(user), Some(counted)) => {
             state
                 .store
-                .forgive_password_attempt(&account, lock_set)
+                .forgive_password_attempt(&account, &counted, state.clock.now())
                 .await
                 .map_err(|e| unavailable(state, e))?;
             return Ok((user.clone(), account));
@@ -87,6 +92,68 @@ pub(super) async fn check_credentials(
         });
     }
     Err(FlowError::InvalidCredentials)
+}
+
+/// A counted attempt whose answer is not known yet. Dropped unsettled (the request was
+/// abandoned while its password waited for a thread, or the password could not be checked),
+/// the attempt is forgiven: nobody learnt anything from it, and a slow server must not lock
+/// accounts out by itself.
+struct Unsettled {
+    store: Arc<dyn DynTokenStore>,
+    events: Events,
+    account: AccountKey,
+    client_ip: Option<IpAddr>,
+    attempt: Option<CountedAttempt>,
+    now: SystemTime,
+}
+
+impl Unsettled {
+    fn new(
+        state: &State,
+        account: &AccountKey,
+        client: &Client<'_>,
+        attempt: CountedAttempt,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            store: state.store.clone(),
+            events: state.events.clone(),
+            account: account.clone(),
+            client_ip: client.ip(),
+            attempt: Some(attempt),
+            now,
+        }
+    }
+
+    /// The answer is known: the attempt is the caller's to keep or forgive.
+    fn settle(mut self) -> CountedAttempt {
+        self.attempt.take().expect("settled once")
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        let (store, events, account) = (
+            self.store.clone(),
+            self.events.clone(),
+            self.account.clone(),
+        );
+        let (client_ip, now) = (self.client_ip, self.now);
+        // Best effort, off the dropped request: a store that is down keeps the count.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let forgiven = store
+                    .forgive_password_attempt(&account, &attempt, now)
+                    .await;
+                if forgiven.is_ok() {
+                    events.emit(AuthEvent::LoginAbandoned { account, client_ip });
+                }
+            });
+        }
+    }
 }
 
 /// The lockout key for a username that names no active user: case and Unicode compatibility

@@ -8,9 +8,9 @@ use subtle::ConstantTimeEq;
 
 use super::window_end;
 use super::{
-    AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge, NewToken,
-    PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore,
-    VerifyAttempt, VerifyOutcome,
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, Digest, Failures, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
+    TokenStore, VerifyAttempt, VerifyOutcome,
 };
 
 /// The fewest operations between two sweeps of expired records.
@@ -61,13 +61,6 @@ struct StoredChallenge {
     record: NewChallenge,
     attempts: u32,
     sends: u32,
-}
-
-#[derive(Debug)]
-struct Failures {
-    count: u32,
-    locked_until: Option<SystemTime>,
-    forget_at: SystemTime,
 }
 
 #[derive(Debug)]
@@ -136,12 +129,17 @@ impl Account {
         locked_until
     }
 
-    /// Takes back one counted failure, and the lock it set if that is still in place.
-    fn forgive_failure(&mut self, lock: Option<SystemTime>) {
+    /// Undoes a counted attempt: see [`TokenStore::forgive_password_attempt`].
+    fn forgive(&mut self, attempt: &CountedAttempt) {
+        if self.failures == Some(attempt.after) {
+            self.failures = attempt.before;
+            return;
+        }
         let Some(failures) = self.failures.as_mut() else {
             return;
         };
         failures.count = failures.count.saturating_sub(1);
+        let lock = attempt.locked_until();
         if lock.is_some() && failures.locked_until == lock {
             failures.locked_until = None;
         }
@@ -464,22 +462,27 @@ impl TokenStore for MemoryStore {
     ) -> Result<PasswordAttempt, StoreError> {
         self.with(now, |inner| {
             let acc = inner.account(account, now);
-            match acc.locked_until(now) {
-                Some(until) => PasswordAttempt::Locked { until },
-                None => PasswordAttempt::Counted {
-                    locked_until: acc.record_failure(now, policy),
-                },
+            if let Some(until) = acc.locked_until(now) {
+                return PasswordAttempt::Locked { until };
             }
+            let before = acc.failures;
+            acc.record_failure(now, policy);
+            PasswordAttempt::Counted(CountedAttempt {
+                before,
+                after: acc.failures.expect("a failure was just recorded"),
+            })
         })
     }
 
     async fn forgive_password_attempt(
         &self,
         account: &AccountKey,
-        lock: Option<SystemTime>,
+        attempt: &CountedAttempt,
+        now: SystemTime,
     ) -> Result<(), StoreError> {
         if let Some(acc) = self.lock().accounts.get_mut(account) {
-            acc.forgive_failure(lock);
+            acc.drop_expired(now);
+            acc.forgive(attempt);
         }
         Ok(())
     }

@@ -224,13 +224,39 @@ pub enum PasswordAttempt {
         /// When the lock ends.
         until: SystemTime,
     },
-    /// The attempt was counted as a failure: compare the password now, and if it is right,
-    /// [forgive](TokenStore::forgive_password_attempt) the attempt.
-    Counted {
-        /// Set when this attempt reached the threshold and locked the account (the lock stands
-        /// if the password is wrong).
-        locked_until: Option<SystemTime>,
-    },
+    /// The attempt was counted as a failure: compare the password now, and if it is right (or
+    /// the comparison never finishes), [forgive](TokenStore::forgive_password_attempt) it.
+    Counted(CountedAttempt),
+}
+
+/// An account's remembered failures (wrong passwords and codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    /// Consecutive failures.
+    pub count: u32,
+    /// The end of the last lock set, if any (it may be over).
+    pub locked_until: Option<SystemTime>,
+    /// When the failures are forgotten.
+    pub forget_at: SystemTime,
+}
+
+/// A password attempt [`TokenStore::count_password_attempt`] counted: the account's failures
+/// just before and just after, so that forgiving it can undo exactly what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedAttempt {
+    /// The failures before this attempt (`None`: none remembered).
+    pub before: Option<Failures>,
+    /// The failures with this attempt counted.
+    pub after: Failures,
+}
+
+impl CountedAttempt {
+    /// The lock this attempt set, if it reached the threshold (it stands if the password is
+    /// wrong).
+    pub fn locked_until(&self) -> Option<SystemTime> {
+        let before = self.before.and_then(|b| b.locked_until);
+        self.after.locked_until.filter(|lock| before != Some(*lock))
+    }
 }
 
 /// A resend request, for [`TokenStore::resend_challenge`].
@@ -376,13 +402,15 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PasswordAttempt, StoreError>> + Send;
 
     /// Takes back an attempt [`count_password_attempt`](Self::count_password_attempt) counted
-    /// whose password turned out right: one failure fewer and, if that attempt set a lock
-    /// (`lock` is its end, as returned in [`PasswordAttempt::Counted`]) that is still in place,
-    /// the lock lifted. Failures counted by other attempts stay.
+    /// whose password turned out right, or whose comparison never finished. If the account's
+    /// failures are still exactly `attempt.after`, they become `attempt.before` again (lock and
+    /// forgetting time included); if other attempts were counted since, there is one failure
+    /// fewer, and the lock this attempt set is lifted if it is still in place.
     fn forgive_password_attempt(
         &self,
         account: &AccountKey,
-        lock: Option<SystemTime>,
+        attempt: &CountedAttempt,
+        now: SystemTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Forgets the account's failures (a successful login).
@@ -467,7 +495,8 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
     fn forgive_password_attempt<'a>(
         &'a self,
         account: &'a AccountKey,
-        lock: Option<SystemTime>,
+        attempt: &'a CountedAttempt,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     fn clear_failures<'a>(
         &'a self,
@@ -551,9 +580,12 @@ impl<T: TokenStore> DynTokenStore for T {
     fn forgive_password_attempt<'a>(
         &'a self,
         account: &'a AccountKey,
-        lock: Option<SystemTime>,
+        attempt: &'a CountedAttempt,
+        now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(TokenStore::forgive_password_attempt(self, account, lock))
+        Box::pin(TokenStore::forgive_password_attempt(
+            self, account, attempt, now,
+        ))
     }
     fn clear_failures<'a>(
         &'a self,
@@ -638,7 +670,8 @@ impl TokenStore for NoStore {
     async fn forgive_password_attempt(
         &self,
         _: &AccountKey,
-        _: Option<SystemTime>,
+        _: &CountedAttempt,
+        _: SystemTime,
     ) -> Result<(), StoreError> {
         Self::error()
     }

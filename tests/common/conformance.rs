@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use tower_otp::store::{
-    AccountKey, Digest, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, ResendOutcome,
-    ResendRequest, TokenStore, VerifyAttempt, VerifyOutcome,
+    AccountKey, CountedAttempt, Digest, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt,
+    ResendOutcome, ResendRequest, TokenStore, VerifyAttempt, VerifyOutcome,
 };
 
 /// A fixed starting time, far from any window boundary of the counters.
@@ -608,7 +608,7 @@ pub async fn password_failure<S: TokenStore>(
         .await
         .unwrap()
     {
-        PasswordAttempt::Counted { locked_until } => locked_until,
+        PasswordAttempt::Counted(counted) => counted.locked_until(),
         other => panic!("expected the attempt to be counted, got {other:?}"),
     }
 }
@@ -626,9 +626,9 @@ pub async fn lock_of<S: TokenStore>(
         .unwrap()
     {
         PasswordAttempt::Locked { until } => Some(until),
-        PasswordAttempt::Counted { locked_until } => {
+        PasswordAttempt::Counted(counted) => {
             store
-                .forgive_password_attempt(account, locked_until)
+                .forgive_password_attempt(account, &counted, now)
                 .await
                 .unwrap();
             None
@@ -775,7 +775,7 @@ pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenSt
     let answers = burst_of_attempts(&store, &burst, 60, now).await;
     let counted = answers
         .iter()
-        .filter(|a| matches!(a, PasswordAttempt::Counted { .. }))
+        .filter(|a| matches!(a, PasswordAttempt::Counted(_)))
         .count();
     assert_eq!(
         counted, LOCKOUT.threshold as usize,
@@ -784,9 +784,7 @@ pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenSt
     let locks: Vec<_> = answers
         .iter()
         .filter_map(|a| match a {
-            PasswordAttempt::Counted {
-                locked_until: Some(until),
-            } => Some(*until),
+            PasswordAttempt::Counted(counted) => counted.locked_until(),
             _ => None,
         })
         .collect();
@@ -806,6 +804,22 @@ pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenSt
     assert_eq!(lock_of(&*store, &burst, now).await, Some(now + secs(60)));
 }
 
+/// Counts a password attempt that must be admitted.
+async fn counted<S: TokenStore>(
+    store: &S,
+    account: &AccountKey,
+    now: SystemTime,
+) -> CountedAttempt {
+    match store
+        .count_password_attempt(account, now, &LOCKOUT)
+        .await
+        .unwrap()
+    {
+        PasswordAttempt::Counted(counted) => counted,
+        other => panic!("expected the attempt to be counted, got {other:?}"),
+    }
+}
+
 pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
     let account = random_account();
     let now = t0();
@@ -813,16 +827,10 @@ pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
         password_failure(&store, &account, now).await;
     }
     // The attempt that reaches the threshold locks at once; its password was right.
-    let PasswordAttempt::Counted { locked_until } = store
-        .count_password_attempt(&account, now, &LOCKOUT)
-        .await
-        .unwrap()
-    else {
-        panic!("the tenth attempt is compared");
-    };
-    assert_eq!(locked_until, Some(now + secs(60)));
+    let tenth = counted(&store, &account, now).await;
+    assert_eq!(tenth.locked_until(), Some(now + secs(60)));
     store
-        .forgive_password_attempt(&account, locked_until)
+        .forgive_password_attempt(&account, &tenth, now)
         .await
         .unwrap();
     assert_eq!(lock_of(&store, &account, now).await, None, "lock lifted");
@@ -831,16 +839,69 @@ pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
         password_failure(&store, &account, now).await,
         Some(now + secs(60))
     );
-    // Forgiving an attempt that set no lock leaves another attempt's lock in place.
+    // Forgiving on an account with nothing counted is harmless.
+    let fresh = random_account();
+    let stray = counted(&store, &random_account(), now).await;
     store
-        .forgive_password_attempt(&account, None)
+        .forgive_password_attempt(&fresh, &stray, now)
+        .await
+        .unwrap();
+    assert_eq!(lock_of(&store, &fresh, now).await, None);
+}
+
+pub async fn forgiving_with_others_counted_since_keeps_theirs<S: TokenStore>(store: S) {
+    let account = random_account();
+    let now = t0();
+    for _ in 0..LOCKOUT.threshold - 2 {
+        password_failure(&store, &account, now).await;
+    }
+    // Two attempts in flight: the ninth, then the tenth, which locks.
+    let ninth = counted(&store, &account, now).await;
+    let tenth = counted(&store, &account, now).await;
+    assert_eq!(tenth.locked_until(), Some(now + secs(60)));
+    // The ninth was right: one failure fewer, the tenth's lock stays.
+    store
+        .forgive_password_attempt(&account, &ninth, now)
         .await
         .unwrap();
     assert_eq!(lock_of(&store, &account, now).await, Some(now + secs(60)));
-    // Forgiving on an account with nothing counted is harmless.
-    let fresh = random_account();
-    store.forgive_password_attempt(&fresh, None).await.unwrap();
-    assert_eq!(lock_of(&store, &fresh, now).await, None);
+    // The tenth was right too: its lock goes, eight failures remain, so the next two lock.
+    store
+        .forgive_password_attempt(&account, &tenth, now)
+        .await
+        .unwrap();
+    assert_eq!(lock_of(&store, &account, now).await, None);
+    assert_eq!(password_failure(&store, &account, now).await, None);
+    assert_eq!(
+        password_failure(&store, &account, now).await,
+        Some(now + secs(60))
+    );
+}
+
+pub async fn a_forgiven_attempt_does_not_delay_forgetting<S: TokenStore>(store: S) {
+    let account = random_account();
+    let start = t0();
+    for _ in 0..LOCKOUT.threshold - 1 {
+        password_failure(&store, &account, start).await;
+    }
+    // A right password 23 h later: the failures are still forgotten 24 h after the last one.
+    let right = counted(&store, &account, start + secs(23 * 3600)).await;
+    store
+        .forgive_password_attempt(&account, &right, start + secs(23 * 3600))
+        .await
+        .unwrap();
+    let later = start + secs(25 * 3600);
+    for _ in 0..LOCKOUT.threshold - 1 {
+        assert_eq!(
+            password_failure(&store, &account, later).await,
+            None,
+            "the nine old failures are forgotten"
+        );
+    }
+    assert_eq!(
+        password_failure(&store, &account, later).await,
+        Some(later + secs(60))
+    );
 }
 
 pub async fn counters_count_per_window<S: TokenStore>(store: S) {
@@ -897,6 +958,8 @@ macro_rules! store_conformance_tests {
             attempts_while_locked_are_refused_and_not_counted,
             concurrent_password_attempts_admit_at_most_the_threshold,
             a_right_password_takes_its_attempt_back,
+            forgiving_with_others_counted_since_keeps_theirs,
+            a_forgiven_attempt_does_not_delay_forgetting,
             counters_count_per_window,
         );
     };

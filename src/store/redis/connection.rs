@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::{ClusterClient, ClusterConfig};
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Client, ErrorKind, RedisError, RedisResult};
+use ::redis::{Client, ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
 /// The first wait before the connection is rebuilt again; it doubles up to [`RECONNECT_MAX`].
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -156,13 +156,15 @@ impl Link {
         Some(Duration::ZERO)
     }
 
-    /// Reports that a command succeeded: after failures, the backoff starts over.
-    pub(super) fn succeeded(&self) {
+    /// Reports that a command on connection `generation` succeeded: after failures, the
+    /// backoff starts over. A late success on a connection already thrown away says nothing
+    /// about the current one.
+    pub(super) fn succeeded(&self, generation: u64) {
         if !self.failing.load(Ordering::Relaxed) {
             return;
         }
         let mut current = self.write();
-        if self.failing.swap(false, Ordering::Relaxed) {
+        if current.generation == generation && self.failing.swap(false, Ordering::Relaxed) {
             #[cfg(feature = "tracing")]
             tracing::info!(
                 rebuilds = current.rebuilds,
@@ -184,10 +186,15 @@ impl Link {
 }
 
 /// Whether `e` is a failure of the connection rather than Redis's answer to a command: then
-/// the connection is rebuilt. Errors replies (a script error, a wrong type) leave it alone.
+/// the connection is rebuilt. Error replies to a command (a script error) and replies of an
+/// unexpected shape (`Parse`, `UnexpectedReturnType`: the data, not the connection) leave it
+/// alone.
 pub(super) fn is_connection_error(e: &RedisError) -> bool {
     match e.kind() {
-        ErrorKind::Server(_) | ErrorKind::UnexpectedReturnType => false,
+        // A primary demoted by a failover refuses writes: a new connection finds the new
+        // primary (DNS or a proxy in front of the nodes).
+        ErrorKind::Server(ServerErrorKind::ReadOnly) => true,
+        ErrorKind::Server(_) | ErrorKind::UnexpectedReturnType | ErrorKind::Parse => false,
         // Replies with codes the crate does not name; these two mean the session is not
         // authenticated.
         ErrorKind::Extension => matches!(e.code(), Some("NOAUTH" | "WRONGPASS")),
@@ -198,7 +205,6 @@ pub(super) fn is_connection_error(e: &RedisError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ::redis::ServerErrorKind;
 
     fn link() -> Arc<Link> {
         let client = Client::open("redis://127.0.0.1:1/").unwrap();
@@ -216,6 +222,13 @@ mod tests {
             "ERR Error running script",
         ));
         assert!(!is_connection_error(&script));
+        let shape = RedisError::from((ErrorKind::Parse, "not an integer"));
+        assert!(!is_connection_error(&shape));
+        let demoted = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ReadOnly),
+            "READONLY You can't write against a read only replica.",
+        ));
+        assert!(is_connection_error(&demoted));
     }
 
     #[tokio::test]
@@ -257,8 +270,12 @@ mod tests {
             Some(ms(1)),
             "capped"
         );
-        // A success resets the backoff.
-        link.succeeded();
+        // A late success on an older connection changes nothing; one on the current one resets
+        // the backoff.
+        let current = link.get().unwrap().1;
+        link.succeeded(current - 1);
+        assert_eq!(link.failed(current, "down", at - ms(1)), Some(ms(1)));
+        link.succeeded(current);
         assert_eq!(
             link.failed(link.get().unwrap().1, "down", at),
             Some(Duration::ZERO)

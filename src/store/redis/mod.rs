@@ -278,7 +278,7 @@ impl RedisStore {
         let timeout = self.link.timeout();
         let error = match tokio::time::timeout(timeout, call).await {
             Ok(Ok(value)) => {
-                self.link.succeeded();
+                self.link.succeeded(generation);
                 return Ok(value);
             }
             Ok(Err(e)) if !is_connection_error(&e) => return Err(store_error(e)),

@@ -10,9 +10,9 @@ use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord}
 use super::scripts::*;
 use super::{evalsha, RedisStore};
 use crate::store::{
-    window_end, AccountKey, ChallengeInfo, CounterState, Digest, LockoutPolicy, NewChallenge,
-    NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, TokenStore,
-    VerifyAttempt, VerifyOutcome,
+    window_end, AccountKey, ChallengeInfo, CountedAttempt, CounterState, Digest, Failures,
+    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, TokenStore, VerifyAttempt, VerifyOutcome,
 };
 
 impl TokenStore for RedisStore {
@@ -228,27 +228,40 @@ impl TokenStore for RedisStore {
             .arg(duration_ms(policy.base))
             .arg(duration_ms(policy.max))
             .arg(duration_ms(policy.forget_after));
-        let (locked, until): (i64, i64) = self.send(&cmd, Some(&COUNT_PASSWORD_ATTEMPT)).await?;
-        Ok(match (locked, until) {
-            (1, until) => PasswordAttempt::Locked {
-                until: time_from_ms(until)?,
-            },
-            (_, until) if until < 0 => PasswordAttempt::Counted { locked_until: None },
-            (_, until) => PasswordAttempt::Counted {
-                locked_until: Some(time_from_ms(until)?),
-            },
-        })
+        let reply: [i64; 8] = self.send(&cmd, Some(&COUNT_PASSWORD_ATTEMPT)).await?;
+        if reply[0] == 1 {
+            return Ok(PasswordAttempt::Locked {
+                until: time_from_ms(reply[1])?,
+            });
+        }
+        let after = failures_from(&reply[5..8])?
+            .ok_or_else(|| StoreError::Backend("no failures after counting one".to_owned()))?;
+        Ok(PasswordAttempt::Counted(CountedAttempt {
+            before: failures_from(&reply[2..5])?,
+            after,
+        }))
     }
 
     async fn forgive_password_attempt(
         &self,
         account: &AccountKey,
-        lock: Option<SystemTime>,
+        attempt: &CountedAttempt,
+        now: SystemTime,
     ) -> Result<(), StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&FORGIVE_PASSWORD_ATTEMPT, 1);
         cmd.arg(keys.key(FAILURES))
-            .arg(lock.map_or(-1, |lock| i64::try_from(time_ms(lock)).unwrap_or(-1)));
+            .arg(time_ms(now))
+            .arg(ms_or_absent(attempt.locked_until()));
+        for failures in [attempt.before, Some(attempt.after)] {
+            match failures {
+                Some(f) => cmd
+                    .arg(f.count)
+                    .arg(ms_or_absent(f.locked_until))
+                    .arg(time_ms(f.forget_at)),
+                None => cmd.arg(-1).arg(-1).arg(-1),
+            };
+        }
         self.send::<i64>(&cmd, Some(&FORGIVE_PASSWORD_ATTEMPT))
             .await
             .map(drop)
@@ -277,6 +290,30 @@ impl TokenStore for RedisStore {
         let count: u64 = self.send(&cmd, Some(&HIT)).await?;
         Ok(CounterState { count, resets_at })
     }
+}
+
+/// `[count, lock or -1, forget at]` from a script, `None` when all are -1.
+fn failures_from(reply: &[i64]) -> Result<Option<Failures>, StoreError> {
+    let &[count, lock, forget] = reply else {
+        return Err(StoreError::Backend("short failures reply".to_owned()));
+    };
+    if count < 0 {
+        return Ok(None);
+    }
+    Ok(Some(Failures {
+        count: count_from(count)?,
+        locked_until: if lock < 0 {
+            None
+        } else {
+            Some(time_from_ms(lock)?)
+        },
+        forget_at: time_from_ms(forget)?,
+    }))
+}
+
+/// A time as a script argument, -1 for none.
+fn ms_or_absent(t: Option<SystemTime>) -> i64 {
+    t.map_or(-1, |t| i64::try_from(time_ms(t)).unwrap_or(-1))
 }
 
 fn unexpected_outcome(code: i64) -> StoreError {
