@@ -27,10 +27,7 @@ pub(super) async fn deliver(
     client: &Client<'_>,
     out: Outgoing<'_>,
 ) -> Result<(), FlowError> {
-    let extra_context = match (&state.extra_context, client.request()) {
-        (Some(hook), Some(request)) => hook(request, out.user),
-        _ => Default::default(),
-    };
+    let extra_context = client.extra_context_for(out.user);
     let delivered = state
         .notifier
         .deliver(&Delivery {

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::request::Parts;
+use serde_json::{Map, Value};
 
 use crate::authenticated::AuthenticatedUser;
 use crate::error::OtpError;
@@ -82,13 +82,6 @@ impl fmt::Debug for Flow {
 impl Flow {
     pub(crate) fn new(state: Arc<State>) -> Self {
         Self { state }
-    }
-
-    /// The client of an HTTP request: its IP (the peer address in the request's extensions,
-    /// or `X-Forwarded-For` from a trusted proxy) and the request itself, for the
-    /// [extra context hook](crate::OtpAuthLayer::with_extra_context).
-    pub fn client<'a>(&self, request: &'a Parts) -> Client<'a> {
-        Client::of_request(self.state.client_ip(request), request)
     }
 
     /// Checks a username and password and, with OTP on, sends a code; with OTP off, signs in.
@@ -156,25 +149,46 @@ fn presented_token(token: &str) -> Result<Presented, FlowError> {
     parse_auth_token(token).ok_or(FlowError::InvalidToken)
 }
 
-/// Who is calling: for the per-client login limit, the events and the extra context hook.
-#[derive(Debug, Clone, Copy, Default)]
+/// Who is calling: for the per-client login limit and the events, and what to add to the
+/// template context of the codes sent to it.
+#[derive(Clone, Copy, Default)]
 pub struct Client<'a> {
     ip: Option<IpAddr>,
-    request: Option<&'a Parts>,
+    extra_context: Option<&'a ExtraContext<'a>>,
 }
 
+/// Extra template context for a code's message, computed for the user it goes to.
+pub type ExtraContext<'a> = dyn Fn(&User) -> Map<String, Value> + Sync + 'a;
+
 impl<'a> Client<'a> {
-    pub(crate) fn of_request(ip: Option<IpAddr>, request: &'a Parts) -> Self {
+    /// A client known by its IP, if any. Without one the per-client login limit does not apply
+    /// to it (and the layer reports that once, as [`AuthEvent::ClientIpUnknown`]).
+    pub fn new(ip: Option<IpAddr>) -> Self {
         Self {
             ip,
-            request: Some(request),
+            extra_context: None,
         }
     }
 
-    /// A client known by its IP, if any, without an HTTP request (the extra context hook is
-    /// then not called). Without an IP the per-client login limit does not apply to it.
-    pub fn new(ip: Option<IpAddr>) -> Self {
-        Self { ip, request: None }
+    /// Adds template context to the codes sent to this client (the layer's endpoints pass
+    /// what [`with_extra_context`](crate::OtpAuthLayer::with_extra_context) computes from the
+    /// request).
+    ///
+    /// ```
+    /// use serde_json::{json, Map, Value};
+    /// use tower_otp::{flow::Client, User};
+    ///
+    /// let footer = |_: &User| -> Map<String, Value> {
+    ///     let mut context = Map::new();
+    ///     context.insert("footer".into(), json!("Sent from the support desk"));
+    ///     context
+    /// };
+    /// let client = Client::new(None).with_extra_context(&footer);
+    /// # let _ = client;
+    /// ```
+    pub fn with_extra_context(mut self, context: &'a ExtraContext<'a>) -> Self {
+        self.extra_context = Some(context);
+        self
     }
 
     /// The client's IP.
@@ -182,9 +196,20 @@ impl<'a> Client<'a> {
         self.ip
     }
 
-    /// The HTTP request, when the flow runs for one.
-    pub fn request(&self) -> Option<&'a Parts> {
-        self.request
+    /// The extra template context for a code sent to `user`.
+    pub(crate) fn extra_context_for(&self, user: &User) -> Map<String, Value> {
+        self.extra_context
+            .map(|context| context(user))
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("ip", &self.ip)
+            .field("extra_context", &self.extra_context.is_some())
+            .finish()
     }
 }
 

@@ -2,7 +2,7 @@ use http::request::Parts;
 use http_body::Body;
 
 use super::fields::{read_fields, FieldErrors, Trim};
-use super::{challenge_body, client, refusal, success, token_body};
+use super::{challenge_body, client, extra_context, refusal, success, token_body};
 use crate::boxed::BoxError;
 use crate::flow::{self, Login};
 use crate::response::JsonResponse;
@@ -26,7 +26,9 @@ where
         Ok(read) => read,
         Err(bad) => return bad.into_response(),
     };
-    match flow::login(state, &username, &password, &client(state, parts)).await {
+    let extra_context = extra_context(state, parts);
+    let client = client(state, parts).with_extra_context(&extra_context);
+    match flow::login(state, &username, &password, &client).await {
         Ok(Login::CodeSent(pending)) => success(
             state,
             Endpoint::Login,

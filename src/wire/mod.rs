@@ -51,8 +51,22 @@ where
 }
 
 /// The client of a request, for the flow.
-fn client<'a>(state: &State, parts: &'a Parts) -> Client<'a> {
-    Client::of_request(state.client_ip(parts), parts)
+fn client<'a>(state: &State, parts: &Parts) -> Client<'a> {
+    Client::new(state.client_ip(parts))
+}
+
+/// The application's extra template context for a code sent in answer to `parts`.
+fn extra_context<'a>(
+    state: &'a State,
+    parts: &'a Parts,
+) -> impl Fn(&User) -> Map<String, Value> + Sync + 'a {
+    move |user| {
+        state
+            .extra_context
+            .as_ref()
+            .map(|hook| hook(parts, user))
+            .unwrap_or_default()
+    }
 }
 
 /// The answer to a refusal (or failure) of the flow at `endpoint`.

@@ -2,7 +2,7 @@ use http::request::Parts;
 use http_body::Body;
 
 use super::fields::{read_fields, FieldErrors, Trim};
-use super::{challenge_body, client, refusal, success};
+use super::{challenge_body, client, extra_context, refusal, success};
 use crate::boxed::BoxError;
 use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;
@@ -28,7 +28,9 @@ where
         Ok(challenge) => challenge,
         Err(bad) => return bad.into_response(),
     };
-    match flow::resend(state, &challenge, &client(state, parts)).await {
+    let extra_context = extra_context(state, parts);
+    let client = client(state, parts).with_extra_context(&extra_context);
+    match flow::resend(state, &challenge, &client).await {
         Ok(pending) => success(
             state,
             Endpoint::Resend,
