@@ -201,6 +201,15 @@ pub(crate) fn check_path(key: &'static str, path: &str) -> Result<(), ConfigErro
     Ok(())
 }
 
+/// An endpoint's path: a [path](check_path) other than the site's root, which it would capture.
+pub(crate) fn check_endpoint_path(key: &'static str, path: &str) -> Result<(), ConfigError> {
+    check_path(key, path)?;
+    if path.trim_end_matches('/').is_empty() {
+        return Err(bad(key, "must not be the root path `/`"));
+    }
+    Ok(())
+}
+
 /// The error for an endpoint path that names the same endpoint as another one.
 pub(crate) fn collision(key: &'static str, other: &str) -> ConfigError {
     bad(
@@ -234,7 +243,7 @@ impl OtpSettings {
         }
         let paths = self.endpoint_paths();
         for (i, (key, path)) in paths.iter().enumerate() {
-            check_path(key, path)?;
+            check_endpoint_path(key, path)?;
             if let Some((other, _)) = paths[..i].iter().find(|(_, other)| same_path(other, path)) {
                 return Err(collision(key, other));
             }
@@ -339,12 +348,13 @@ mod tests {
     #[test]
     fn validation_names_the_bad_key() {
         type Change = fn(&mut OtpSettings);
-        let cases: [(Change, &str); 11] = [
+        let cases: [(Change, &str); 12] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
             (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
             (|s| s.verify_path = s.login_path.clone(), "verify_path"),
             (|s| s.login_path = String::new(), "login_path"),
+            (|s| s.resend_path = "/".into(), "resend_path"),
             (
                 |s| (s.login_path, s.verify_path) = ("/auth/x/".into(), "/auth/x".into()),
                 "verify_path",

@@ -133,7 +133,7 @@ pub enum AuthEvent {
         /// When the lock ends.
         until: SystemTime,
     },
-    /// A backend failed and the layer answered 503 (it fails closed). Logged at `error` with
+    /// A backend failed: the flow failed closed (the layer answers 503). Logged at `error` with
     /// the `tracing` feature, at most once a second (the line says how many were left out).
     BackendUnavailable {
         /// Which backend.

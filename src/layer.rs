@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 use tower_layer::Layer;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{check_path, collision, same_path, ConfigError, OtpSettings};
+use crate::config::{
+    check_endpoint_path, check_path, collision, same_path, ConfigError, OtpSettings,
+};
 use crate::event::AuthEvent;
 use crate::flow::Flow;
 use crate::notify::Notifier;
@@ -269,7 +271,7 @@ impl OtpAuthLayer {
         path: &str,
         slot: fn(&mut OtpSettings) -> &mut String,
     ) -> Result<Self, ConfigError> {
-        check_path(key, path)?;
+        check_endpoint_path(key, path)?;
         let settings = &self.state.settings;
         if let Some((other, _)) = settings
             .endpoint_paths()

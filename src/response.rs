@@ -60,8 +60,8 @@ pub(crate) fn throttled(retry_after: Duration) -> JsonResponse {
     response
 }
 
-/// 503 for a backend failure; the error rides along in the extensions (and is reported as an
-/// event when the response leaves the layer).
+/// 503 for a backend failure; the error rides along in the extensions (the flow has reported
+/// it as an event).
 pub(crate) fn unavailable(error: impl Into<OtpError>) -> JsonResponse {
     let error = error.into();
     let message = match error {

@@ -18,6 +18,15 @@ use super::PasswordError;
 /// a few such hashes would pin that much per thread for the life of the process.
 const KEPT_BLOCKS_MAX: usize = 64 * 1024;
 
+/// The largest memory cost (KiB) a stored hash may ask for: 256 MiB, four times the largest
+/// common default. Above it a corrupt or hostile hash could exhaust memory.
+const MAX_M_COST: u32 = 256 * 1024;
+/// The largest time cost a stored hash may ask for: above it one check holds a password thread
+/// for minutes.
+const MAX_T_COST: u32 = 16;
+/// The largest parallelism a stored hash may ask for.
+const MAX_P_COST: u32 = 16;
+
 /// Why a PHC string could not be checked.
 pub(super) enum VerifyError {
     /// Not an argon2 PHC string this crate can check: unparsable, another algorithm, unknown or
@@ -25,6 +34,8 @@ pub(super) enum VerifyError {
     Unusable,
     /// Its memory cost could not be allocated.
     OutOfMemory(TryReserveError),
+    /// Its costs are above [`MAX_M_COST`], [`MAX_T_COST`] or [`MAX_P_COST`].
+    TooCostly(Params),
 }
 
 /// Argon2's working memory for one thread. It grows to the largest memory cost seen, up to
@@ -80,6 +91,12 @@ impl Memory {
             None => Version::default(),
         };
         let params = Params::try_from(&hash).map_err(unusable)?;
+        if params.m_cost() > MAX_M_COST
+            || params.t_cost() > MAX_T_COST
+            || params.p_cost() > MAX_P_COST
+        {
+            return Err(VerifyError::TooCostly(params));
+        }
         let (Some(salt), Some(expected)) = (hash.salt, &hash.hash) else {
             return Err(VerifyError::Unusable);
         };
@@ -154,6 +171,7 @@ mod tests {
             Ok(matches) => matches,
             Err(VerifyError::Unusable) => panic!("{hash} is unusable"),
             Err(VerifyError::OutOfMemory(e)) => panic!("{e}"),
+            Err(VerifyError::TooCostly(params)) => panic!("{params:?} is too costly"),
         }
     }
 
@@ -169,6 +187,23 @@ mod tests {
         let parsed = PasswordHash::new(&hash).unwrap();
         assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
         assert!(Argon2::default().verify_password(b"pW", &parsed).is_err());
+    }
+
+    #[test]
+    fn hashes_costing_more_than_the_limits_are_refused_before_any_work() {
+        let mut memory = Memory::default();
+        for (m, t) in [(MAX_M_COST + 1, 1), (8 * 1024, MAX_T_COST + 1)] {
+            // A hand-made PHC string: hashing it for real would take that long.
+            let phc = format!(
+                "$argon2id$v=19$m={m},t={t},p=1$c2FsdHNhbHRzYWx0$\
+                 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            );
+            assert!(
+                matches!(memory.verify(&phc, b"pw"), Err(VerifyError::TooCostly(_))),
+                "m={m} t={t}"
+            );
+        }
+        assert!(memory.kept.is_empty(), "nothing was allocated");
     }
 
     #[test]

@@ -53,7 +53,9 @@ static DUMMY_HASH: OnceLock<String> = OnceLock::new();
 
 /// Hashes a password with argon2id (m = 19 MiB, t = 2, p = 1) and a random salt, as a PHC
 /// string. Slow on purpose (tens of milliseconds), and it waits for its turn behind the
-/// password checks in progress: call it from a blocking context.
+/// password checks in progress, which during a storm of logins can take seconds: call it from
+/// a blocking context (`tokio::task::spawn_blocking`), never on an async worker, e.g. when a
+/// [`UserStore::check_password`](crate::UserStore::check_password) rehashes on login.
 ///
 /// ```
 /// let hash = tower_otp::hash_password("hunter2 hunter2").unwrap();
@@ -99,6 +101,15 @@ fn verify_in(memory: &mut Memory, hash: &str, password: &str) -> Result<bool, Pa
         }
         Err(VerifyError::OutOfMemory(e)) => Err(PasswordError::Hash(format!(
             "the hash's memory cost cannot be allocated: {e}"
+        ))),
+        // A stored hash this server will not check: fail closed, visibly, rather than refuse
+        // the right password as if it were wrong.
+        Err(VerifyError::TooCostly(params)) => Err(PasswordError::Hash(format!(
+            "the hash's argon2 costs (m = {} KiB, t = {}, p = {}) are above the limits checked \
+             here (m <= 256 MiB, t <= 16, p <= 16)",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
         ))),
     }
 }

@@ -15,6 +15,8 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
+    // Before the body is read, so that the answer does not depend on it (the flow checks too,
+    // for applications that call it directly).
     if let Err(error) = ensure_otp_enabled(state) {
         return refusal(Endpoint::Verify, error);
     }
