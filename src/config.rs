@@ -172,7 +172,48 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
+/// Every problem of a configuration, found at once (see [`OtpSettings::validate`] and
+/// [`OtpAuthBuilder::build`](crate::OtpAuthBuilder::build)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", display_list(.0))]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+fn display_list(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+}
+
+impl ConfigErrors {
+    /// `Ok` for no problems.
+    pub(crate) fn from_list(errors: Vec<ConfigError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self(errors))
+        }
+    }
+
+    /// The problems, in the order the settings list them.
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.0
+    }
+
+    /// The keys at fault, in order.
+    pub fn keys(&self) -> Vec<&'static str> {
+        self.0.iter().map(|e| e.key).collect()
+    }
+}
+
+pub(crate) fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         key,
         reason: reason.into(),
@@ -219,15 +260,30 @@ pub(crate) fn collision(key: &'static str, other: &str) -> ConfigError {
 }
 
 impl OtpSettings {
-    /// Checks every value; [`OtpAuthLayer::with_settings`](crate::OtpAuthLayer::with_settings)
-    /// calls it.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value and reports every problem at once, each naming its key. The layer's
+    /// [`build`](crate::OtpAuthBuilder::build) runs it on the settings it ends up with.
+    ///
+    /// ```
+    /// use tower_otp::OtpSettings;
+    ///
+    /// let settings: OtpSettings =
+    ///     toml::from_str("token_length = 4\nprotected_paths = [\"health\"]").unwrap();
+    /// let errors = settings.validate().unwrap_err();
+    /// assert_eq!(errors.keys(), ["token_length", "protected_paths"]);
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        ConfigErrors::from_list(self.problems())
+    }
+
+    /// Every problem of these settings.
+    pub(crate) fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         let max_digits = match self.default_token_type {
             TokenType::Code => 10,
             TokenType::Totp | TokenType::Hotp => 8,
         };
         if !(6..=max_digits).contains(&self.token_length) {
-            return Err(bad(
+            problems.push(bad(
                 "token_length",
                 format!(
                     "must be between 6 and {max_digits} for {:?} codes, got {}",
@@ -236,33 +292,36 @@ impl OtpSettings {
             ));
         }
         if !(1..=600).contains(&self.totp_token_ttl) {
-            return Err(bad("totp_token_ttl", "must be between 1 and 600 seconds"));
+            problems.push(bad("totp_token_ttl", "must be between 1 and 600 seconds"));
         }
         if self.pending_login_ttl < self.totp_token_ttl {
-            return Err(bad("pending_login_ttl", "must be at least totp_token_ttl"));
+            problems.push(bad("pending_login_ttl", "must be at least totp_token_ttl"));
         }
         let paths = self.endpoint_paths();
         for (i, (key, path)) in paths.iter().enumerate() {
-            check_endpoint_path(key, path)?;
-            if let Some((other, _)) = paths[..i].iter().find(|(_, other)| same_path(other, path)) {
-                return Err(collision(key, other));
+            if let Err(problem) = check_endpoint_path(key, path) {
+                problems.push(problem);
+            } else if let Some((other, _)) =
+                paths[..i].iter().find(|(_, other)| same_path(other, path))
+            {
+                problems.push(collision(key, other));
             }
         }
-        for prefix in &self.protected_paths {
-            check_path("protected_paths", prefix)?;
-        }
+        problems.extend(
+            self.protected_paths
+                .iter()
+                .filter_map(|prefix| check_path("protected_paths", prefix).err()),
+        );
         if self.username_field.is_empty()
             || ["password", "token", "challenge"].contains(&self.username_field.as_str())
         {
-            return Err(bad(
+            problems.push(bad(
                 "username_field",
                 "must be a non-empty name other than password, token or challenge",
             ));
         }
-        if self.body_limit == 0 {
-            return Err(bad("body_limit", "must be positive"));
-        }
         let positive = [
+            ("body_limit", self.body_limit as u64),
             ("max_attempts", u64::from(self.max_attempts)),
             ("max_sends", u64::from(self.max_sends)),
             ("body_read_timeout", self.body_read_timeout),
@@ -273,13 +332,13 @@ impl OtpSettings {
             ("login_rate_window", self.login_rate_window),
             ("account_send_window", self.account_send_window),
         ];
-        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(bad(key, "must be positive"));
+        for (key, _) in positive.iter().filter(|(_, v)| *v == 0) {
+            problems.push(bad(key, "must be positive"));
         }
         if self.lockout_max < self.lockout_base {
-            return Err(bad("lockout_max", "must be at least lockout_base"));
+            problems.push(bad("lockout_max", "must be at least lockout_base"));
         }
-        Ok(())
+        problems
     }
 
     /// The four endpoint paths, each with the name of its setting.
@@ -351,7 +410,7 @@ mod tests {
         let cases: [(Change, &str); 12] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
-            (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
+            (|s| s.totp_token_ttl = 0, "totp_token_ttl"),
             (|s| s.verify_path = s.login_path.clone(), "verify_path"),
             (|s| s.login_path = String::new(), "login_path"),
             (|s| s.resend_path = "/".into(), "resend_path"),
@@ -374,7 +433,7 @@ mod tests {
         for (change, key) in cases {
             let mut s = OtpSettings::default();
             change(&mut s);
-            assert_eq!(s.validate().unwrap_err().key, key);
+            assert_eq!(s.validate().unwrap_err().keys(), [key]);
         }
         let mut s = OtpSettings {
             default_token_type: TokenType::Code,
@@ -383,6 +442,6 @@ mod tests {
         };
         s.validate().unwrap();
         s.default_token_type = TokenType::Totp;
-        assert_eq!(s.validate().unwrap_err().key, "token_length");
+        assert_eq!(s.validate().unwrap_err().keys(), ["token_length"]);
     }
 }

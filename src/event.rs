@@ -62,7 +62,7 @@ impl Backend {
 }
 
 /// Something that happened in the two-factor flow, for audit logs and alerts (see
-/// [`OtpAuthLayer::with_event_hook`](crate::OtpAuthLayer::with_event_hook)). With the
+/// [`OtpAuthBuilder::with_event_hook`](crate::OtpAuthBuilder::with_event_hook)). With the
 /// `tracing` feature each one is also a `tracing` event.
 ///
 /// Every event names the account (the store's opaque key, stable per user) and, where the layer

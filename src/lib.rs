@@ -13,7 +13,7 @@
 //!
 //! Every other request passes through; one with `Authorization: Token <key>` (or `Bearer`)
 //! reaches your service with an [`AuthenticatedUser`] in its extensions, and paths marked
-//! [protected](OtpAuthLayer::with_protected_path) answer 401 without one.
+//! [protected](OtpAuthBuilder::with_protected_path) answer 401 without one.
 //!
 //! The parts are pluggable: a [`UserStore`] (your users; [`MemoryUserStore`] for examples), a
 //! [`TokenStore`](store::TokenStore) ([`MemoryStore`](store::MemoryStore) by default,
@@ -37,7 +37,12 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/api/me", get(|Extension(user): Extension<AuthenticatedUser>| async move { user.username }))
-//!     .layer(OtpAuthLayer::new(users, ConsoleNotifier::new()).with_protected_path("/api/").unwrap());
+//!     .layer(
+//!         OtpAuthLayer::builder(users, ConsoleNotifier::new())
+//!             .with_protected_path("/api/")
+//!             .build()
+//!             .unwrap(),
+//!     );
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -48,6 +53,7 @@
 mod authenticated;
 mod body;
 mod boxed;
+mod builder;
 mod client;
 mod clock;
 mod config;
@@ -76,8 +82,9 @@ pub use authenticated::AuthenticatedUser;
 #[cfg(feature = "axum")]
 pub use authenticated::NotAuthenticated;
 pub use body::ResponseBody;
+pub use builder::OtpAuthBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, EmailConfig, OtpSettings, TokenType};
+pub use config::{ConfigError, ConfigErrors, EmailConfig, OtpSettings, TokenType};
 pub use error::OtpError;
 pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
 pub use future::ResponseFuture;

@@ -32,7 +32,6 @@ pub(crate) struct State {
     pub(crate) store: Arc<dyn DynTokenStore>,
     pub(crate) notifier: Arc<dyn DynNotifier>,
     pub(crate) strategy: Arc<dyn OtpStrategy>,
-    pub(crate) custom_strategy: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: ServerKey,
     pub(crate) lockout: LockoutPolicy,

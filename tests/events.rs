@@ -11,21 +11,17 @@ use tower_otp::{AuthEvent, CodeFailure, LoginFailure, OtpSettings};
 fn recording_app() -> (TestApp, Arc<Mutex<Vec<AuthEvent>>>, tower_otp::OtpAuthLayer) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let mut layer_out = None;
     let app = TestApp::with(|layer| {
-        let layer = layer
+        layer
             .with_settings(OtpSettings {
                 lockout_threshold: 3,
                 ..OtpSettings::default()
             })
-            .unwrap()
             .with_protected_path("/api/")
-            .unwrap()
-            .with_event_hook(move |event| sink.lock().unwrap().push(event.clone()));
-        layer_out = Some(layer.clone());
-        layer
+            .with_event_hook(move |event| sink.lock().unwrap().push(event.clone()))
     });
-    (with_peer(app), events, layer_out.unwrap())
+    let layer = app.layer.clone();
+    (with_peer(app), events, layer)
 }
 
 /// Requests from a known client, as a server that records the peer address sends them.

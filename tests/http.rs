@@ -23,7 +23,11 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Ful
 
 async fn serve_axum(console: &Console) -> SocketAddr {
     let clock = ManualClock::new(start_time());
-    let app = routes().layer(test_layer(&clock, console, &MemoryStore::new()));
+    let app = routes().layer(
+        test_layer(&clock, console, &MemoryStore::new())
+            .build()
+            .unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -41,7 +45,11 @@ async fn bare_handler(request: Request<Incoming>) -> Result<Response<Full<Bytes>
 async fn serve_hyper(console: &Console) -> SocketAddr {
     let clock = ManualClock::new(start_time());
     let service = ServiceBuilder::new()
-        .layer(test_layer(&clock, console, &MemoryStore::new()))
+        .layer(
+            test_layer(&clock, console, &MemoryStore::new())
+                .build()
+                .unwrap(),
+        )
         .service(tower::service_fn(bare_handler));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

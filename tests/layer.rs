@@ -221,9 +221,9 @@ async fn locked_account_verify_is_throttled() {
     let app = TestApp::with(|layer| {
         let settings = tower_otp::OtpSettings {
             lockout_threshold: 3,
-            ..layer.settings().clone()
+            ..Default::default()
         };
-        layer.with_settings(settings).unwrap()
+        layer.with_settings(settings)
     });
     let login = app.login("alice", PASSWORD).await;
     for _ in 0..3 {
@@ -263,14 +263,11 @@ async fn unicode_and_case_variants_of_a_username_share_one_lockout() {
             lockout_threshold: 3,
             ..Default::default()
         };
-        layer
-            .with_settings(settings)
-            .unwrap()
-            .with_event_hook(move |event| {
-                if let tower_otp::AuthEvent::AccountLocked { account, .. } = event {
-                    sink.lock().unwrap().push(account.clone());
-                }
-            })
+        layer.with_settings(settings).with_event_hook(move |event| {
+            if let tower_otp::AuthEvent::AccountLocked { account, .. } = event {
+                sink.lock().unwrap().push(account.clone());
+            }
+        })
     });
     // Three spellings of one name that no user has: together they reach the threshold.
     for name in [
@@ -463,7 +460,7 @@ async fn otp_disabled_logs_in_with_the_password_alone() {
             enable_otp_authentication: false,
             ..Default::default()
         };
-        layer.with_settings(settings).unwrap()
+        layer.with_settings(settings)
     });
     let reply = app.login("alice", PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -750,13 +747,7 @@ async fn unicode_usernames_and_unstripped_passwords() {
 
 #[tokio::test]
 async fn paths_are_configurable_one_by_one_and_as_a_prefix() {
-    let app = TestApp::with(|layer| {
-        layer
-            .with_path_prefix("/auth/")
-            .unwrap()
-            .with_login_path("/signin")
-            .unwrap()
-    });
+    let app = TestApp::with(|layer| layer.with_path_prefix("/auth/").with_login_path("/signin"));
     assert_eq!(
         app.login("alice", PASSWORD).await.status,
         StatusCode::NOT_FOUND
@@ -883,7 +874,6 @@ async fn login_attempts_are_limited_per_client_ip() {
         };
         layer
             .with_settings(settings)
-            .unwrap()
             .with_trusted_proxies(["10.0.0.1".parse().unwrap()])
     });
     for _ in 0..3 {
@@ -932,7 +922,6 @@ async fn junk_in_x_forwarded_for_does_not_switch_the_limit_off() {
         };
         layer
             .with_settings(settings)
-            .unwrap()
             .with_trusted_proxies(["10.0.0.1".parse().unwrap()])
     });
     let mut statuses = Vec::new();
@@ -951,9 +940,7 @@ async fn junk_in_x_forwarded_for_does_not_switch_the_limit_off() {
 async fn with_settings_keeps_the_protected_paths() {
     let app = TestApp::with(|layer| {
         // test_layer protects /api/ before the settings arrive.
-        layer
-            .with_settings(tower_otp::OtpSettings::default())
-            .unwrap()
+        layer.with_settings(tower_otp::OtpSettings::default())
     });
     let plain = app.get("/api/plain", None).await;
     assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
@@ -1089,19 +1076,22 @@ async fn strategies_refuse_code_lengths_they_cannot_make() {
     };
     let err = layer()
         .with_strategy(PerChallengeHotpStrategy)
-        .unwrap()
         .with_settings(ten_random_digits.clone())
+        .build()
         .unwrap_err();
-    assert_eq!(err.key, "token_length");
-    let long = layer().with_settings(ten_random_digits).unwrap();
-    assert_eq!(
-        long.clone()
-            .with_strategy(PerChallengeHotpStrategy)
-            .unwrap_err()
-            .key,
-        "token_length"
-    );
-    let random = long.with_strategy(RandomCodeStrategy).unwrap();
+    assert_eq!(err.keys(), ["token_length"]);
+    // In either order.
+    let err = layer()
+        .with_settings(ten_random_digits.clone())
+        .with_strategy(PerChallengeHotpStrategy)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.keys(), ["token_length"]);
+    let random = layer()
+        .with_settings(ten_random_digits)
+        .with_strategy(RandomCodeStrategy)
+        .build()
+        .unwrap();
     assert_eq!(random.settings().token_length, 10);
 }
 
@@ -1150,15 +1140,17 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
         tower_otp::ManualClock::new(start_time()),
         Console::default(),
     );
-    let layer = tower_otp::OtpAuthLayer::new(
+    let layer = tower_otp::OtpAuthLayer::builder(
         users,
         tower_otp::notify::ConsoleNotifier::with_writer(console.clone()),
     )
     .with_clock(clock.clone())
     .with_protected_path("/api/")
+    .build()
     .unwrap();
     let app = TestApp {
-        router: routes().layer(layer),
+        router: routes().layer(layer.clone()),
+        layer,
         clock,
         console: console.clone(),
         store: Default::default(),
@@ -1174,42 +1166,83 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
 
 #[test]
 fn paths_that_would_protect_nothing_or_shadow_an_endpoint_are_refused() {
-    let layer = || OtpAuthLayer::new(demo_users(), tower_otp::notify::ConsoleNotifier::new());
+    let layer = || OtpAuthLayer::builder(demo_users(), tower_otp::notify::ConsoleNotifier::new());
     let refused = |toml_text: &str| {
         let settings: OtpSettings = toml::from_str(toml_text).unwrap();
-        layer().with_settings(settings).unwrap_err().key
+        layer().with_settings(settings).build().unwrap_err().keys()
     };
     assert_eq!(
         refused(r#"protected_paths = ["health"]"#),
-        "protected_paths"
+        ["protected_paths"]
     );
     assert_eq!(
         refused("login_path = \"/auth/x/\"\nverify_path = \"/auth/x\""),
-        "verify_path"
+        ["verify_path"]
     );
     assert_eq!(
         refused(r#"logout_path = "api-auth/logout/""#),
-        "logout_path"
+        ["logout_path"]
     );
 
     assert_eq!(
-        layer().with_protected_path("health").unwrap_err().key,
-        "protected_paths"
+        layer()
+            .with_protected_path("health")
+            .build()
+            .unwrap_err()
+            .keys(),
+        ["protected_paths"]
     );
     let clash = layer()
         .with_login_path("/auth/x/")
-        .unwrap()
         .with_verify_path("/auth/x")
+        .build()
         .unwrap_err();
-    assert_eq!(clash.key, "verify_path");
+    assert_eq!(clash.keys(), ["verify_path"]);
     assert!(clash.to_string().contains("login_path"), "{clash}");
     assert_eq!(
-        layer().with_path_prefix("auth").unwrap_err().key,
-        "path_prefix"
+        layer().with_path_prefix("auth").build().unwrap_err().keys(),
+        ["path_prefix"]
     );
     // Moving one endpoint onto its own path again is fine.
-    let moved = layer().with_login_path("/api-auth/login").unwrap();
+    let moved = layer().with_login_path("/api-auth/login").build().unwrap();
     assert_eq!(moved.settings().login_path, "/api-auth/login");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_whatever_the_order() {
+    let layer = || OtpAuthLayer::builder(demo_users(), tower_otp::notify::ConsoleNotifier::new());
+    let settings: OtpSettings =
+        toml::from_str("token_length = 4\nprotected_paths = [\"/admin/\"]").unwrap();
+    let errors = layer()
+        .with_username_field("password")
+        .with_settings(settings.clone())
+        .with_secret_key(b"too short")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        errors.keys(),
+        ["token_length", "username_field", "secret_key"]
+    );
+    // The builder's values win over the settings', before or after them; lists add up.
+    let fixed = OtpSettings {
+        token_length: 6,
+        ..settings
+    };
+    let before = layer()
+        .with_protected_path("/api/")
+        .with_login_path("/signin/")
+        .with_settings(fixed.clone())
+        .build()
+        .unwrap();
+    let after = layer()
+        .with_settings(fixed)
+        .with_protected_path("/api/")
+        .with_login_path("/signin/")
+        .build()
+        .unwrap();
+    assert_eq!(before.settings(), after.settings());
+    assert_eq!(before.settings().protected_paths, ["/admin/", "/api/"]);
+    assert_eq!(before.settings().login_path, "/signin/");
 }
 
 /// `GET path` with each of `authorizations` as an `Authorization` header.

@@ -78,19 +78,21 @@ fn lab(store: impl TokenStore) -> Lab {
         checks: checks.clone(),
         hung: hung.clone(),
     };
-    let layer = OtpAuthLayer::new(users, ConsoleNotifier::with_writer(console.clone()))
+    let layer = OtpAuthLayer::builder(users, ConsoleNotifier::with_writer(console.clone()))
         .with_settings(OtpSettings {
             lockout_threshold: THRESHOLD,
             ..OtpSettings::default()
         })
-        .unwrap()
         .with_clock(clock.clone())
         .with_store(store)
+        .with_secret_key(b"a server key shared by every instance!!")
         .with_event_hook(move |event| match event {
             AuthEvent::AccountLocked { until, .. } => sink.lock().unwrap().push(*until),
             AuthEvent::LoginAbandoned { .. } => abandoned_sink.notify_one(),
             _ => {}
-        });
+        })
+        .build()
+        .unwrap();
     Lab {
         router: routes().layer(layer),
         hung,

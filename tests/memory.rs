@@ -38,7 +38,7 @@ async fn a_login_storm_keeps_peak_rss_below_200_mb() {
             lockout_threshold: 0,
             ..OtpSettings::default()
         };
-        layer.with_settings(settings).unwrap()
+        layer.with_settings(settings)
     }));
     let at_start = status_kib("VmRSS");
     // Half real users with their password, half usernames nobody has (each checked against the

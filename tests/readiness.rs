@@ -46,7 +46,10 @@ async fn the_ready_instance_is_the_one_called() {
     let console = Console::default();
     let clock = ManualClock::new(start_time());
     let store = MemoryStore::new();
-    let mut service = test_layer(&clock, &console, &store).layer(MustBeReady { ready: false });
+    let mut service = test_layer(&clock, &console, &store)
+        .build()
+        .unwrap()
+        .layer(MustBeReady { ready: false });
 
     // Pass-through and authenticated requests both reach the inner service.
     for _ in 0..3 {

@@ -18,15 +18,16 @@ const KEY: &[u8] = b"a server key shared by every instance!!";
 
 /// One application instance: its own layer and Redis client, the shared key and prefix.
 fn instance(store: RedisStore, console: &Console, clock: &ManualClock) -> TestApp {
-    let layer = OtpAuthLayer::new(demo_users(), ConsoleNotifier::with_writer(console.clone()))
+    let layer = OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console.clone()))
         .with_clock(clock.clone())
         .with_store(store)
         .with_secret_key(KEY)
-        .unwrap()
         .with_protected_path("/api/")
+        .build()
         .unwrap();
     TestApp {
-        router: routes().layer(layer),
+        router: routes().layer(layer.clone()),
+        layer,
         clock: clock.clone(),
         console: console.clone(),
         store: Default::default(),

@@ -22,7 +22,7 @@ async fn refusals_take_the_same_time() {
             lockout_threshold: 40,
             ..Default::default()
         };
-        layer.with_settings(settings).unwrap()
+        layer.with_settings(settings)
     });
     // Lock zoë: her refusals skip the failure count but still hash the password.
     for _ in 0..40 {

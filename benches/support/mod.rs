@@ -15,8 +15,8 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tower_otp::notify::{Delivery, Notifier, NotifyError};
 use tower_otp::{
-    verify_password, AuthenticatedUser, OtpAuthLayer, OtpSettings, PasswordError, User, UserStore,
-    UserStoreError,
+    verify_password, AuthenticatedUser, OtpAuthBuilder, OtpAuthLayer, OtpSettings, PasswordError,
+    User, UserStore, UserStoreError,
 };
 
 /// The password of every benchmark user.
@@ -146,15 +146,17 @@ pub struct App {
 
 impl App {
     /// `configure` sets the store (and clock) of the layer.
-    pub fn new(users: &BenchUsers, configure: impl FnOnce(OtpAuthLayer) -> OtpAuthLayer) -> Self {
+    pub fn new(
+        users: &BenchUsers,
+        configure: impl FnOnce(OtpAuthBuilder) -> OtpAuthBuilder,
+    ) -> Self {
         let codes = CodeRecorder::default();
-        let layer = OtpAuthLayer::new(users.clone(), codes.clone())
+        let layer = OtpAuthLayer::builder(users.clone(), codes.clone())
             .with_settings(bench_settings())
-            .expect("valid settings")
-            .with_protected_path("/api/")
-            .expect("a valid path");
+            .with_protected_path("/api/");
+        let layer = configure(layer).build().expect("a valid configuration");
         Self {
-            router: routes().layer(configure(layer)),
+            router: routes().layer(layer),
             codes,
         }
     }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_otp::{
-    hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthLayer,
-    OtpSettings, User, UserStore,
+    hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthBuilder,
+    OtpAuthLayer, OtpSettings, User, UserStore,
 };
 
 /// The demo users when no `--users` file is given (documented in the README).
@@ -153,59 +153,65 @@ pub fn exit_on_error(result: Result<(), String>) {
 /// The layer as both examples configure it, from the command line and the environment.
 fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
     let settings = load_settings(args.config.as_ref())?;
-    let mut layer = OtpAuthLayer::new(users, ConsoleNotifier::new())
+    let email_config = settings.email_config.clone();
+    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
         .with_settings(settings)
-        .map_err(|e| e.to_string())?
-        .with_protected_path("/api/")
-        .map_err(|e| e.to_string())?;
+        .with_protected_path("/api/");
     if let Ok(key) = std::env::var("OTP_SECRET_KEY") {
-        layer = layer
-            .with_secret_key(key.as_bytes())
-            .map_err(|e| format!("OTP_SECRET_KEY: {e}"))?;
+        layer = layer.with_secret_key(key.as_bytes());
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
-        if std::env::var_os("OTP_SECRET_KEY").is_none() {
-            println!(
-                "note: OTP_SECRET_KEY is not set, so this instance's key is random: \
-                 other instances on the same Redis cannot verify its codes"
-            );
-        }
         layer = with_redis(layer, &url)?;
     }
     if let Ok(url) = std::env::var("SMTP_URL") {
-        layer = with_email(layer, &url)?;
+        layer = with_email(layer, &url, &email_config)?;
     }
-    Ok(layer)
+    layer.build().map_err(|e| {
+        let hint = if e.keys().contains(&"secret_key") {
+            "\nset OTP_SECRET_KEY to at least 32 random bytes, the same for every instance"
+        } else {
+            ""
+        };
+        format!("{e}{hint}")
+    })
 }
 
 /// `REDIS_URL` set: challenges, tokens and counters live in Redis.
 #[cfg(feature = "redis-store")]
-fn with_redis(layer: OtpAuthLayer, url: &str) -> Result<OtpAuthLayer, String> {
+fn with_redis(layer: OtpAuthBuilder, url: &str) -> Result<OtpAuthBuilder, String> {
     let store = tower_otp::store::RedisStore::new(url).map_err(|e| format!("REDIS_URL: {e}"))?;
     println!("tokens and challenges are kept in Redis at {}", redact(url));
     Ok(layer.with_store(store))
 }
 
 #[cfg(not(feature = "redis-store"))]
-fn with_redis(_: OtpAuthLayer, _: &str) -> Result<OtpAuthLayer, String> {
+fn with_redis(_: OtpAuthBuilder, _: &str) -> Result<OtpAuthBuilder, String> {
     Err("REDIS_URL is set: run the example with `--features redis-store` to use Redis".into())
 }
 
 /// `SMTP_URL` set: codes go by e-mail (from `SMTP_FROM`), with the settings' `email_config`.
 #[cfg(feature = "email")]
-fn with_email(layer: OtpAuthLayer, url: &str) -> Result<OtpAuthLayer, String> {
+fn with_email(
+    layer: OtpAuthBuilder,
+    url: &str,
+    config: &tower_otp::EmailConfig,
+) -> Result<OtpAuthBuilder, String> {
     use tower_otp::notify::EmailNotifier;
     let from = std::env::var("SMTP_FROM")
         .unwrap_or_else(|_| "tower-otp example <no-reply@localhost>".to_owned());
     let notifier = EmailNotifier::from_url(url, &from)
-        .and_then(|n| n.with_email_config(&layer.settings().email_config))
+        .and_then(|n| n.with_email_config(config))
         .map_err(|e| format!("SMTP_URL: {e}"))?;
     println!("codes are sent by e-mail through {}", redact(url));
     Ok(layer.with_notifier(notifier))
 }
 
 #[cfg(not(feature = "email"))]
-fn with_email(_: OtpAuthLayer, _: &str) -> Result<OtpAuthLayer, String> {
+fn with_email(
+    _: OtpAuthBuilder,
+    _: &str,
+    _: &tower_otp::EmailConfig,
+) -> Result<OtpAuthBuilder, String> {
     Err("SMTP_URL is set: run the example with `--features email` to send e-mail".into())
 }
 

@@ -171,7 +171,7 @@ impl<'a> Client<'a> {
     }
 
     /// Adds template context to the codes sent to this client (the layer's endpoints pass
-    /// what [`with_extra_context`](crate::OtpAuthLayer::with_extra_context) computes from the
+    /// what [`with_extra_context`](crate::OtpAuthBuilder::with_extra_context) computes from the
     /// request).
     ///
     /// ```

@@ -28,7 +28,7 @@ pub struct Delivery<'a> {
     /// When the code was issued.
     pub issued_at: SystemTime,
     /// Extra template context from the application's hook
-    /// ([`OtpAuthLayer::with_extra_context`](crate::OtpAuthLayer::with_extra_context)).
+    /// ([`OtpAuthBuilder::with_extra_context`](crate::OtpAuthBuilder::with_extra_context)).
     pub extra_context: &'a serde_json::Map<String, serde_json::Value>,
 }
 

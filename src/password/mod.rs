@@ -83,11 +83,14 @@ pub(crate) async fn dummy_verify(password: String) -> Result<bool, PasswordError
     verify_password(String::new(), password).await
 }
 
-/// Makes the dummy hash now (hashing it takes as long as a login), so that the first unknown
-/// user is not slower than the others.
+/// Starts making the dummy hash on a password thread (hashing it takes as long as a login),
+/// without waiting for it: so that building a layer does not block, and the first unknown user
+/// is not slower than the others.
 pub(crate) fn prepare_dummy_hash() {
     if DUMMY_HASH.get().is_none() {
-        let _ = POOL.run_blocking(|memory| dummy_hash(memory).map(drop));
+        POOL.run_detached(|memory| {
+            let _ = dummy_hash(memory);
+        });
     }
 }
 

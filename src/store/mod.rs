@@ -321,6 +321,13 @@ pub enum StoreError {
 /// code verifies at most once however many [`verify_challenge`](Self::verify_challenge) calls
 /// race, and a new challenge replaces the old one in one step.
 pub trait TokenStore: Send + Sync + 'static {
+    /// Whether several processes may share this store (a `RedisStore` does, a `MemoryStore`
+    /// does not). The layer then refuses to start without an explicit secret key, which every
+    /// instance must share. Default `false`.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Stores a new challenge for `account`, replacing (and so killing) any previous one.
     fn create_challenge(
         &self,
@@ -604,7 +611,7 @@ impl<T: TokenStore> DynTokenStore for T {
 }
 
 /// The store of a layer built without the `memory-store` feature and without
-/// [`with_store`](crate::OtpAuthLayer::with_store): everything fails closed, with a message
+/// [`with_store`](crate::OtpAuthBuilder::with_store): everything fails closed, with a message
 /// that says what is missing.
 #[cfg(not(feature = "memory-store"))]
 pub(crate) struct NoStore;
@@ -613,7 +620,7 @@ pub(crate) struct NoStore;
 impl NoStore {
     fn error<T>() -> Result<T, StoreError> {
         Err(StoreError::Unavailable(
-            "no token store configured: call OtpAuthLayer::with_store or enable the \
+            "no token store configured: call OtpAuthBuilder::with_store or enable the \
              `memory-store` feature"
                 .to_owned(),
         ))

@@ -15,7 +15,8 @@ use tower::ServiceExt;
 use tower_otp::notify::ConsoleNotifier;
 use tower_otp::store::MemoryStore;
 use tower_otp::{
-    hash_password, AuthenticatedUser, ManualClock, MemoryUserStore, OtpAuthLayer, User,
+    hash_password, AuthenticatedUser, ManualClock, MemoryUserStore, OtpAuthBuilder, OtpAuthLayer,
+    User,
 };
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -103,6 +104,7 @@ pub fn demo_users() -> MemoryUserStore {
 
 pub struct TestApp {
     pub router: Router,
+    pub layer: OtpAuthLayer,
     pub clock: ManualClock,
     pub console: Console,
     pub store: MemoryStore,
@@ -113,12 +115,11 @@ pub fn start_time() -> std::time::SystemTime {
 }
 
 /// The layer as the tests configure it, before any customisation.
-pub fn test_layer(clock: &ManualClock, console: &Console, store: &MemoryStore) -> OtpAuthLayer {
-    OtpAuthLayer::new(demo_users(), ConsoleNotifier::with_writer(console.clone()))
+pub fn test_layer(clock: &ManualClock, console: &Console, store: &MemoryStore) -> OtpAuthBuilder {
+    OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console.clone()))
         .with_clock(clock.clone())
         .with_store(store.clone())
         .with_protected_path("/api/")
-        .unwrap()
 }
 
 pub fn routes() -> Router {
@@ -147,13 +148,16 @@ impl TestApp {
         Self::with(|layer| layer)
     }
 
-    pub fn with(configure: impl FnOnce(OtpAuthLayer) -> OtpAuthLayer) -> Self {
+    pub fn with(configure: impl FnOnce(OtpAuthBuilder) -> OtpAuthBuilder) -> Self {
         let clock = ManualClock::new(start_time());
         let console = Console::default();
         let store = MemoryStore::new();
-        let layer = configure(test_layer(&clock, &console, &store));
+        let layer = configure(test_layer(&clock, &console, &store))
+            .build()
+            .expect("a valid test configuration");
         Self {
-            router: routes().layer(layer),
+            router: routes().layer(layer.clone()),
+            layer,
             clock,
             console,
             store,

@@ -16,6 +16,10 @@ use crate::store::{
 };
 
 impl TokenStore for RedisStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn create_challenge(
         &self,
         account: &AccountKey,
