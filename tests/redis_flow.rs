@@ -192,3 +192,19 @@ async fn hanging_redis_fails_closed_within_the_timeout() {
     let app = instance(store, &console, &clock);
     assert_fails_closed(&app, timeout).await;
 }
+
+#[test]
+fn a_shared_store_without_a_secret_key_is_refused() {
+    let console = Console::default();
+    let refused = OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console))
+        .with_store(store(&random_prefix()))
+        .build()
+        .unwrap_err();
+    assert_eq!(refused.keys(), ["secret_key"]);
+    assert!(refused.to_string().contains("shared"), "{refused}");
+    // The memory store is not shared: its random per-process key is fine.
+    let alone = OtpAuthLayer::builder(demo_users(), ConsoleNotifier::new())
+        .with_store(tower_otp::store::MemoryStore::new())
+        .build();
+    assert!(alone.is_ok());
+}
