@@ -51,7 +51,7 @@ use support::{
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tower_otp::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tower_otp::store::{MemoryStore, RedisStore, TokenStore};
+use tower_otp::store::{MemoryStore, RedisStore, StateStore};
 use tower_otp::ManualClock;
 
 /// Verifies per second assumed when no token row ran to size the challenge pool from.
@@ -157,7 +157,7 @@ struct Served {
 }
 
 impl Served {
-    async fn start(users: &BenchUsers, store: impl TokenStore) -> Self {
+    async fn start(users: &BenchUsers, store: impl StateStore) -> Self {
         let app = App::new(users, |layer| layer.with_store(store));
         Self {
             addr: serve(app.router.clone()).await,

@@ -2,7 +2,7 @@
 //! token hashing and code digests have no public entry point of their own. Not part of the API:
 //! hidden from the docs, no semver promise, may change or vanish in any release.
 
-use crate::store::{AccountKey, Digest};
+use crate::store::{AccountKey, DigestBytes};
 
 /// A server key, as the layer holds it.
 #[derive(Debug, Clone)]
@@ -20,19 +20,19 @@ impl ServerKey {
     }
 
     /// What the store keeps of a code.
-    pub fn code_digest(&self, account: &AccountKey, code: &str) -> Digest {
+    pub fn code_digest(&self, account: &AccountKey, code: &str) -> DigestBytes {
         self.0.code_digest(account, code)
     }
 }
 
 /// A fresh auth token for `account` and its digest, as a verify issues it.
-pub fn new_auth_token(account: &AccountKey) -> (String, Digest) {
+pub fn new_auth_token(account: &AccountKey) -> (String, DigestBytes) {
     let issued = crate::token::new_auth_token(account);
     (issued.secret, issued.digest)
 }
 
 /// What the layer does with a presented token before asking the store: split and hash it.
-pub fn parse_auth_token(token: &str) -> Option<(AccountKey, Digest)> {
+pub fn parse_auth_token(token: &str) -> Option<(AccountKey, DigestBytes)> {
     crate::token::parse_auth_token(token).map(|p| (p.account, p.digest))
 }
 

@@ -16,7 +16,7 @@ use crate::layer::OtpAuthLayer;
 use crate::notify::{DynNotifier, Notifier};
 use crate::routing::Endpoint;
 use crate::state::{Events, ExtraContextFn, State, SuccessBodyFn};
-use crate::store::{DynTokenStore, TokenStore};
+use crate::store::{DynStateStore, StateStore};
 use crate::strategy::{self, OtpStrategy};
 use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
 use crate::user::{DynUserStore, User, UserStore};
@@ -48,7 +48,7 @@ pub struct OtpAuthBuilder {
     notifier: Arc<dyn DynNotifier>,
     settings: OtpSettings,
     overrides: Overrides,
-    store: Option<(Arc<dyn DynTokenStore>, bool)>,
+    store: Option<(Arc<dyn DynStateStore>, bool)>,
     strategy: Option<Arc<dyn OtpStrategy>>,
     clock: Arc<dyn Clock>,
     secret_key: Option<Vec<u8>>,
@@ -213,7 +213,7 @@ impl OtpAuthBuilder {
     ///     .unwrap();
     /// # }
     /// ```
-    pub fn with_store(mut self, store: impl TokenStore) -> Self {
+    pub fn with_store(mut self, store: impl StateStore) -> Self {
         let shared = store.is_shared();
         self.store = Some((Arc::new(store), shared));
         self
@@ -508,11 +508,11 @@ impl Overrides {
 }
 
 #[cfg(feature = "memory-store")]
-fn default_store() -> Arc<dyn DynTokenStore> {
+fn default_store() -> Arc<dyn DynStateStore> {
     Arc::new(crate::store::MemoryStore::new())
 }
 
 #[cfg(not(feature = "memory-store"))]
-fn default_store() -> Arc<dyn DynTokenStore> {
+fn default_store() -> Arc<dyn DynStateStore> {
     Arc::new(crate::store::NoStore)
 }

@@ -13,7 +13,7 @@ use crate::store::LockoutPolicy;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
-pub enum TokenType {
+pub enum CodeType {
     /// RFC 6238 TOTP from a fresh random secret per challenge (django-drf-otp's default).
     #[default]
     #[serde(alias = "TOTP")]
@@ -69,7 +69,7 @@ pub struct OtpSettings {
     /// Digits per code, 6 to 10 (TOTP/HOTP: 6 to 8). Default 6.
     pub token_length: u8,
     /// The code generator. Default `totp`.
-    pub default_token_type: TokenType,
+    pub default_token_type: CodeType,
     /// Lifetime of a code from its issue, in seconds, at most 600. Default 300.
     pub totp_token_ttl: u64,
     /// E-mail subject and templates.
@@ -132,7 +132,7 @@ impl Default for OtpSettings {
         Self {
             enable_otp_authentication: true,
             token_length: 6,
-            default_token_type: TokenType::Totp,
+            default_token_type: CodeType::Totp,
             totp_token_ttl: 300,
             email_config: EmailConfig::default(),
             login_path: "/api-auth/login/".to_owned(),
@@ -279,8 +279,8 @@ impl OtpSettings {
     pub(crate) fn problems(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         let max_digits = match self.default_token_type {
-            TokenType::Code => 10,
-            TokenType::Totp | TokenType::Hotp => 8,
+            CodeType::Code => 10,
+            CodeType::Totp | CodeType::Hotp => 8,
         };
         if !(6..=max_digits).contains(&self.token_length) {
             problems.push(bad(
@@ -376,7 +376,7 @@ mod tests {
         let s = OtpSettings::default();
         assert!(s.enable_otp_authentication);
         assert_eq!(s.token_length, 6);
-        assert_eq!(s.default_token_type, TokenType::Totp);
+        assert_eq!(s.default_token_type, CodeType::Totp);
         assert_eq!(s.totp_token_ttl, 300);
         assert_eq!(s.email_config.subject, "Verification Token");
         s.validate().unwrap();
@@ -390,7 +390,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.totp_token_ttl, 120);
-        assert_eq!(s.default_token_type, TokenType::Code);
+        assert_eq!(s.default_token_type, CodeType::Code);
         assert_eq!(s.token_length, 8);
         assert_eq!(s.email_config.subject, "Your code");
         assert_eq!(s.email_config.template_path, None);
@@ -436,12 +436,12 @@ mod tests {
             assert_eq!(s.validate().unwrap_err().keys(), [key]);
         }
         let mut s = OtpSettings {
-            default_token_type: TokenType::Code,
+            default_token_type: CodeType::Code,
             token_length: 10,
             ..OtpSettings::default()
         };
         s.validate().unwrap();
-        s.default_token_type = TokenType::Totp;
+        s.default_token_type = CodeType::Totp;
         assert_eq!(s.validate().unwrap_err().keys(), ["token_length"]);
     }
 }

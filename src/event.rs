@@ -39,8 +39,8 @@ pub enum CodeFailure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// The [`TokenStore`](crate::store::TokenStore).
-    TokenStore,
+    /// The [`StateStore`](crate::store::StateStore).
+    StateStore,
     /// The [`UserStore`](crate::UserStore).
     UserStore,
     /// The password check ([`UserStore::check_password`](crate::UserStore::check_password)).
@@ -53,7 +53,7 @@ impl Backend {
     /// A short stable name: `token_store`, `user_store`, `password_check`, `notifier`.
     pub fn name(self) -> &'static str {
         match self {
-            Self::TokenStore => "token_store",
+            Self::StateStore => "token_store",
             Self::UserStore => "user_store",
             Self::PasswordCheck => "password_check",
             Self::Notifier => "notifier",
@@ -189,7 +189,7 @@ impl AuthEvent {
     /// The event for a 503 answered because of `error`.
     pub(crate) fn backend_unavailable(error: &OtpError) -> Self {
         let backend = match error {
-            OtpError::Store(_) => Backend::TokenStore,
+            OtpError::Store(_) => Backend::StateStore,
             OtpError::Users(_) => Backend::UserStore,
             OtpError::Password(_) => Backend::PasswordCheck,
             OtpError::Notify(_) => Backend::Notifier,

@@ -16,10 +16,15 @@
 //! [protected](OtpAuthBuilder::with_protected_path) answer 401 without one.
 //!
 //! The parts are pluggable: a [`UserStore`] (your users; [`MemoryUserStore`] for examples), a
-//! [`TokenStore`](store::TokenStore) ([`MemoryStore`](store::MemoryStore) by default,
+//! [`StateStore`](store::StateStore) ([`MemoryStore`](store::MemoryStore) by default,
 //! `RedisStore` with the `redis-store` feature), a [`Notifier`](notify::Notifier)
 //! ([`ConsoleNotifier`](notify::ConsoleNotifier) for development, `EmailNotifier` with the
-//! `email` feature) and an [`OtpStrategy`](strategy::OtpStrategy).
+//! `email` feature) and an [`OtpStrategy`](strategy::OtpStrategy). The [flow](flow) itself is
+//! public too, for applications that run it from their own handlers.
+//!
+//! Names: in the Rust API the one-time thing is a **code** (sent to the user) and the bearer
+//! thing a **token** (handed out by a successful verify); the wire and the settings keep
+//! django-drf-otp's names, where the verify body's `token` and `token_length` mean the code.
 //!
 //! ```
 //! use axum::{routing::get, Extension, Router};
@@ -84,7 +89,7 @@ pub use authenticated::NotAuthenticated;
 pub use body::ResponseBody;
 pub use builder::OtpAuthBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, ConfigErrors, EmailConfig, OtpSettings, TokenType};
+pub use config::{CodeType, ConfigError, ConfigErrors, EmailConfig, OtpSettings};
 pub use error::OtpError;
 pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
 pub use future::ResponseFuture;

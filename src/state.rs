@@ -15,7 +15,7 @@ use crate::config::OtpSettings;
 use crate::event::AuthEvent;
 use crate::notify::DynNotifier;
 use crate::routing::Endpoint;
-use crate::store::{DynTokenStore, LockoutPolicy};
+use crate::store::{DynStateStore, LockoutPolicy};
 use crate::strategy::OtpStrategy;
 use crate::token::ServerKey;
 use crate::user::{DynUserStore, User};
@@ -29,7 +29,7 @@ pub(crate) type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
 pub(crate) struct State {
     pub(crate) settings: OtpSettings,
     pub(crate) users: Arc<dyn DynUserStore>,
-    pub(crate) store: Arc<dyn DynTokenStore>,
+    pub(crate) store: Arc<dyn DynStateStore>,
     pub(crate) notifier: Arc<dyn DynNotifier>,
     pub(crate) strategy: Arc<dyn OtpStrategy>,
     pub(crate) clock: Arc<dyn Clock>,

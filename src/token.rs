@@ -14,7 +14,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest as _, Sha256};
 
-use crate::store::{AccountKey, Digest};
+use crate::store::{AccountKey, DigestBytes};
 
 /// Characters of an account key: 12 bytes of HMAC, base64url.
 const ACCOUNT_KEY_LEN: usize = 16;
@@ -37,14 +37,14 @@ impl std::fmt::Debug for ServerKey {
 /// A secret handed to a client, and the digest the store keeps of it.
 pub(crate) struct Issued {
     pub(crate) secret: String,
-    pub(crate) digest: Digest,
+    pub(crate) digest: DigestBytes,
 }
 
 /// A secret a client sent back, split into what the store needs.
 #[derive(Debug)]
 pub(crate) struct Presented {
     pub(crate) account: AccountKey,
-    pub(crate) digest: Digest,
+    pub(crate) digest: DigestBytes,
 }
 
 /// Minimum server key length, in bytes.
@@ -59,7 +59,7 @@ impl ServerKey {
         Self(random_bytes::<32>().to_vec())
     }
 
-    fn hmac(&self, parts: &[&[u8]]) -> Digest {
+    fn hmac(&self, parts: &[&[u8]]) -> DigestBytes {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         for part in parts {
             // Length-prefixed, so that no two different part lists hash the same bytes.
@@ -76,7 +76,7 @@ impl ServerKey {
     }
 
     /// What the store keeps of a code: an HMAC bound to the account.
-    pub(crate) fn code_digest(&self, account: &AccountKey, code: &str) -> Digest {
+    pub(crate) fn code_digest(&self, account: &AccountKey, code: &str) -> DigestBytes {
         self.hmac(&[b"code", account.as_str().as_bytes(), code.as_bytes()])
     }
 }
@@ -87,7 +87,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-pub(crate) fn sha256(data: &[u8]) -> Digest {
+pub(crate) fn sha256(data: &[u8]) -> DigestBytes {
     Sha256::digest(data).into()
 }
 

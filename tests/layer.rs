@@ -1070,7 +1070,7 @@ async fn strategies_refuse_code_lengths_they_cannot_make() {
         test_layer(&clock, &console, &tower_otp::store::MemoryStore::new())
     };
     let ten_random_digits = tower_otp::OtpSettings {
-        default_token_type: tower_otp::TokenType::Code,
+        default_token_type: tower_otp::CodeType::Code,
         token_length: 10,
         ..Default::default()
     };

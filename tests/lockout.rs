@@ -15,7 +15,7 @@ use http::StatusCode;
 use serde_json::json;
 use tower::ServiceExt;
 use tower_otp::notify::ConsoleNotifier;
-use tower_otp::store::TokenStore;
+use tower_otp::store::StateStore;
 use tower_otp::{
     AuthEvent, ManualClock, MemoryUserStore, OtpAuthLayer, OtpSettings, PasswordError, User,
     UserStore, UserStoreError,
@@ -65,7 +65,7 @@ struct Lab {
     clock: ManualClock,
 }
 
-fn lab(store: impl TokenStore) -> Lab {
+fn lab(store: impl StateStore) -> Lab {
     let (clock, console) = (ManualClock::new(start_time()), Console::default());
     let checks = Arc::new(AtomicUsize::new(0));
     let locks = Arc::new(Mutex::new(Vec::new()));
@@ -135,7 +135,7 @@ impl Lab {
     }
 }
 
-async fn a_burst_cannot_confirm_the_password_nor_lengthen_the_lock(store: impl TokenStore) {
+async fn a_burst_cannot_confirm_the_password_nor_lengthen_the_lock(store: impl StateStore) {
     let lab = lab(store);
     lab.burst_of_wrong_passwords("alice", BURST).await;
     assert_eq!(
@@ -183,7 +183,7 @@ async fn redis_cluster() {
     a_burst_cannot_confirm_the_password_nor_lengthen_the_lock(common::redis::cluster_store()).await;
 }
 
-async fn an_abandoned_login_does_not_count(store: impl TokenStore) {
+async fn an_abandoned_login_does_not_count(store: impl StateStore) {
     let lab = lab(store);
     // Eight wrong passwords, then a login abandoned while its password waits: if that one
     // stayed counted, the next wrong password would be the tenth and lock the account.

@@ -1,6 +1,6 @@
 //! The README's settings example is real: it parses and validates.
 
-use tower_otp::{OtpSettings, TokenType};
+use tower_otp::{CodeType, OtpSettings};
 
 #[test]
 fn readme_toml_example_parses() {
@@ -17,5 +17,5 @@ fn readme_toml_example_parses() {
         OtpSettings::default(),
         "the README shows the defaults"
     );
-    assert_eq!(settings.default_token_type, TokenType::Totp);
+    assert_eq!(settings.default_token_type, CodeType::Totp);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use tower_otp::store::{MemoryStore, TokenStore};
+use tower_otp::store::{MemoryStore, StateStore};
 
 store_conformance_tests!(async { MemoryStore::new() });
 

@@ -12,7 +12,7 @@ use common::conformance::*;
 use common::redis::*;
 use tower_otp::redis::{aio::ConnectionManager, Client};
 use tower_otp::store::{
-    RedisStore, ResendOutcome, ResendRequest, StoreError, TokenStore, VerifyOutcome,
+    RedisStore, ResendOutcome, ResendRequest, StateStore, StoreError, VerifyOutcome,
 };
 
 mod single {
@@ -499,7 +499,7 @@ async fn prefixes_keep_stores_apart() {
 async fn token_index_is_pruned_of_expired_tokens() {
     use common::conformance::{random_account, t0, token};
     use std::time::Duration;
-    use tower_otp::store::{NewToken, TokenStore};
+    use tower_otp::store::{NewToken, StateStore};
 
     let prefix = common::redis::random_prefix();
     let store = tower_otp::store::RedisStore::new(common::redis::redis_url())

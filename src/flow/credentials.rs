@@ -12,7 +12,7 @@ use crate::client::throttle_key;
 use crate::event::{AuthEvent, LoginFailure};
 use crate::password::dummy_verify;
 use crate::state::{Events, State};
-use crate::store::{AccountKey, CountedAttempt, DynTokenStore, PasswordAttempt};
+use crate::store::{AccountKey, CountedAttempt, DynStateStore, PasswordAttempt};
 use crate::user::User;
 
 /// Checks a username and password: the user and their account key, or
@@ -99,7 +99,7 @@ pub(super) async fn check_credentials(
 /// the attempt is forgiven: nobody learnt anything from it, and a slow server must not lock
 /// accounts out by itself.
 struct Unsettled {
-    store: Arc<dyn DynTokenStore>,
+    store: Arc<dyn DynStateStore>,
     events: Events,
     account: AccountKey,
     client_ip: Option<IpAddr>,

@@ -6,7 +6,7 @@ use super::{unavailable, Client, FlowError};
 use crate::event::AuthEvent;
 use crate::notify::Delivery;
 use crate::state::State;
-use crate::store::{AccountKey, Digest};
+use crate::store::{AccountKey, DigestBytes};
 use crate::user::User;
 
 /// A code on its way to a user.
@@ -14,7 +14,7 @@ pub(super) struct Outgoing<'a> {
     pub(super) user: &'a User,
     pub(super) account: &'a AccountKey,
     /// The challenge the code belongs to (deleted if the code cannot be delivered).
-    pub(super) challenge: &'a Digest,
+    pub(super) challenge: &'a DigestBytes,
     pub(super) code: &'a str,
     pub(super) issued_at: SystemTime,
     pub(super) ttl: Duration,

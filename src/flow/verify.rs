@@ -6,7 +6,7 @@ use super::login::new_token;
 use super::{time_until, unavailable, Client, FlowError, SignedIn};
 use crate::event::{AuthEvent, CodeFailure};
 use crate::state::State;
-use crate::store::{AccountKey, Digest, VerifyAttempt, VerifyOutcome};
+use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};
 use crate::token::parse_challenge_id;
 use crate::user::User;
 
@@ -14,7 +14,7 @@ use crate::user::User;
 /// by username and password, meaning that user's active challenge.
 struct Target {
     account: AccountKey,
-    challenge: Option<Digest>,
+    challenge: Option<DigestBytes>,
     user: Option<User>,
 }
 

@@ -8,15 +8,15 @@ use subtle::ConstantTimeEq;
 
 use super::window_end;
 use super::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, Digest, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
-    TokenStore, VerifyAttempt, VerifyOutcome,
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StateStore, StoreError,
+    TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 
 /// The fewest operations between two sweeps of expired records.
 const SWEEP_MIN_OPS: usize = 1024;
 
-/// A [`TokenStore`] in the memory of one process: the embedded default, for development, tests
+/// A [`StateStore`] in the memory of one process: the embedded default, for development, tests
 /// and single-instance deployments. Records disappear on restart, and several instances of an
 /// application do not share it (use `RedisStore` for that).
 ///
@@ -35,7 +35,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     accounts: HashMap<AccountKey, Account>,
-    tokens: HashMap<Digest, StoredToken>,
+    tokens: HashMap<DigestBytes, StoredToken>,
     counters: HashMap<String, Counter>,
     ops_since_sweep: usize,
 }
@@ -46,13 +46,13 @@ struct Account {
     /// The last challenge consumed by a successful verify, to tell a replay of its code.
     consumed: Option<Consumed>,
     failures: Option<Failures>,
-    tokens: HashSet<Digest>,
+    tokens: HashSet<DigestBytes>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Consumed {
-    id: Digest,
-    code: Digest,
+    id: DigestBytes,
+    code: DigestBytes,
     until: SystemTime,
 }
 
@@ -129,7 +129,7 @@ impl Account {
         locked_until
     }
 
-    /// Undoes a counted attempt: see [`TokenStore::forgive_password_attempt`].
+    /// Undoes a counted attempt: see [`StateStore::forgive_password_attempt`].
     fn forgive(&mut self, attempt: &CountedAttempt) {
         if self.failures == Some(attempt.after) {
             self.failures = attempt.before;
@@ -177,7 +177,7 @@ impl Inner {
         );
     }
 
-    fn remove_token(&mut self, digest: &Digest) -> Option<StoredToken> {
+    fn remove_token(&mut self, digest: &DigestBytes) -> Option<StoredToken> {
         let token = self.tokens.remove(digest)?;
         if let Some(account) = self.accounts.get_mut(&token.account) {
             account.tokens.remove(digest);
@@ -201,7 +201,7 @@ impl Inner {
 
     fn sweep(&mut self, now: SystemTime) {
         self.ops_since_sweep = 0;
-        let dead: Vec<Digest> = self
+        let dead: Vec<DigestBytes> = self
             .tokens
             .iter()
             .filter(|(_, t)| !t.is_live(now))
@@ -253,7 +253,7 @@ impl MemoryStore {
     }
 }
 
-impl TokenStore for MemoryStore {
+impl StateStore for MemoryStore {
     async fn create_challenge(
         &self,
         account: &AccountKey,
@@ -279,7 +279,7 @@ impl TokenStore for MemoryStore {
             if let Some(until) = acc.locked_until(now) {
                 return VerifyOutcome::Locked { until };
             }
-            let matches_id = |id: &Digest| {
+            let matches_id = |id: &DigestBytes| {
                 attempt
                     .challenge
                     .is_none_or(|wanted| bool::from(wanted.ct_eq(id)))
@@ -385,7 +385,7 @@ impl TokenStore for MemoryStore {
     async fn delete_challenge(
         &self,
         account: &AccountKey,
-        challenge: &Digest,
+        challenge: &DigestBytes,
     ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         let Some(acc) = inner.accounts.get_mut(account) else {
@@ -408,7 +408,7 @@ impl TokenStore for MemoryStore {
     async fn authenticate_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
         now: SystemTime,
     ) -> Result<Option<TokenInfo>, StoreError> {
         self.with(now, |inner| {
@@ -428,7 +428,7 @@ impl TokenStore for MemoryStore {
     async fn revoke_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
     ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         if inner
@@ -443,7 +443,7 @@ impl TokenStore for MemoryStore {
 
     async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut inner = self.lock();
-        let digests: Vec<Digest> = inner
+        let digests: Vec<DigestBytes> = inner
             .accounts
             .get_mut(account)
             .map(|acc| acc.tokens.drain().collect())

@@ -1,12 +1,13 @@
-//! Token stores: where challenges, auth tokens and throttle counters live.
+//! State stores: where the layer keeps its state (pending logins and their challenges, auth
+//! tokens, failure counts and locks, throttle counters), behind the [`StateStore`] trait.
 //!
-//! A [`TokenStore`] never sees a code, a token or a challenge id in the clear: the layer hands it
+//! A [`StateStore`] never sees a code, a token or a challenge id in the clear: the layer hands it
 //! SHA-256 digests (tokens, challenge ids) and HMAC-SHA256 digests under the server key (codes),
 //! so a copy of the store does not let anyone log in or read a code.
 //!
 //! Every record is filed under an [`AccountKey`], a keyed hash of the user id. The operations
-//! that must be atomic ([`TokenStore::verify_challenge`], [`TokenStore::resend_challenge`],
-//! [`TokenStore::create_challenge`]) only touch records of one account, which lets a Redis
+//! that must be atomic ([`StateStore::verify_challenge`], [`StateStore::resend_challenge`],
+//! [`StateStore::create_challenge`]) only touch records of one account, which lets a Redis
 //! Cluster store keep them in one hash slot.
 //!
 //! Every operation takes the current time from the caller (the layer's [`Clock`](crate::Clock)),
@@ -33,7 +34,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A SHA-256 or HMAC-SHA256 digest.
-pub type Digest = [u8; 32];
+pub type DigestBytes = [u8; 32];
 
 /// The store's name for an account: a keyed hash of the user id, URL-safe, never the id itself.
 ///
@@ -65,13 +66,13 @@ impl std::fmt::Display for AccountKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChallenge {
     /// SHA-256 of the challenge id the client holds.
-    pub id: Digest,
+    pub id: DigestBytes,
     /// The user being logged in.
     pub user_id: String,
     /// The user's username, as the user store knows it.
     pub username: String,
     /// HMAC of the code under the server key.
-    pub code: Digest,
+    pub code: DigestBytes,
     /// When the current code was issued.
     pub issued_at: SystemTime,
     /// When the current code stops being accepted.
@@ -99,7 +100,7 @@ pub struct ChallengeInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
     /// SHA-256 of the token the client holds.
-    pub digest: Digest,
+    pub digest: DigestBytes,
     /// The authenticated user.
     pub user_id: String,
     /// The user's username.
@@ -112,7 +113,7 @@ pub struct NewToken {
     pub idle_timeout: Duration,
 }
 
-/// A valid auth token, as returned by [`TokenStore::authenticate_token`].
+/// A valid auth token, as returned by [`StateStore::authenticate_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     /// The authenticated user.
@@ -169,14 +170,14 @@ impl Default for LockoutPolicy {
     }
 }
 
-/// One verification attempt of a code, for [`TokenStore::verify_challenge`].
+/// One verification attempt of a code, for [`StateStore::verify_challenge`].
 #[derive(Debug, Clone)]
 pub struct VerifyAttempt<'a> {
     /// SHA-256 of the challenge id the client sent; `None` means the account's active challenge
     /// (the django-drf-otp compatible body, which carries username and password instead).
-    pub challenge: Option<&'a Digest>,
+    pub challenge: Option<&'a DigestBytes>,
     /// HMAC of the code the client sent.
-    pub code: &'a Digest,
+    pub code: &'a DigestBytes,
     /// The current time.
     pub now: SystemTime,
     /// Attempts allowed per challenge; the attempt is counted before the comparison.
@@ -188,7 +189,7 @@ pub struct VerifyAttempt<'a> {
     pub token: &'a NewToken,
 }
 
-/// The result of [`TokenStore::verify_challenge`].
+/// The result of [`StateStore::verify_challenge`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyOutcome {
@@ -215,7 +216,7 @@ pub enum VerifyOutcome {
     },
 }
 
-/// The result of [`TokenStore::count_password_attempt`].
+/// The result of [`StateStore::count_password_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PasswordAttempt {
@@ -225,7 +226,7 @@ pub enum PasswordAttempt {
         until: SystemTime,
     },
     /// The attempt was counted as a failure: compare the password now, and if it is right (or
-    /// the comparison never finishes), [forgive](TokenStore::forgive_password_attempt) it.
+    /// the comparison never finishes), [forgive](StateStore::forgive_password_attempt) it.
     Counted(CountedAttempt),
 }
 
@@ -240,7 +241,7 @@ pub struct Failures {
     pub forget_at: SystemTime,
 }
 
-/// A password attempt [`TokenStore::count_password_attempt`] counted: the account's failures
+/// A password attempt [`StateStore::count_password_attempt`] counted: the account's failures
 /// just before and just after, so that forgiving it can undo exactly what it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CountedAttempt {
@@ -259,13 +260,13 @@ impl CountedAttempt {
     }
 }
 
-/// A resend request, for [`TokenStore::resend_challenge`].
+/// A resend request, for [`StateStore::resend_challenge`].
 #[derive(Debug, Clone)]
 pub struct ResendRequest<'a> {
     /// SHA-256 of the challenge id.
-    pub challenge: &'a Digest,
+    pub challenge: &'a DigestBytes,
     /// HMAC of the new code.
-    pub code: &'a Digest,
+    pub code: &'a DigestBytes,
     /// The current time.
     pub now: SystemTime,
     /// Lifetime of the new code (capped by the challenge's own end).
@@ -276,7 +277,7 @@ pub struct ResendRequest<'a> {
     pub max_sends: u32,
 }
 
-/// The result of [`TokenStore::resend_challenge`].
+/// The result of [`StateStore::resend_challenge`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResendOutcome {
@@ -293,7 +294,7 @@ pub enum ResendOutcome {
     NotFound,
 }
 
-/// A fixed-window counter's state after a hit, for [`TokenStore::hit_counter`].
+/// A fixed-window counter's state after a hit, for [`StateStore::hit_counter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterState {
     /// Hits in the current window, this one included.
@@ -320,7 +321,7 @@ pub enum StoreError {
 /// make each method atomic with respect to the others for the same account: in particular a
 /// code verifies at most once however many [`verify_challenge`](Self::verify_challenge) calls
 /// race, and a new challenge replaces the old one in one step.
-pub trait TokenStore: Send + Sync + 'static {
+pub trait StateStore: Send + Sync + 'static {
     /// Whether several processes may share this store (a `RedisStore` does, a `MemoryStore`
     /// does not). The layer then refuses to start without an explicit secret key, which every
     /// instance must share. Default `false`.
@@ -358,7 +359,7 @@ pub trait TokenStore: Send + Sync + 'static {
     fn delete_challenge(
         &self,
         account: &AccountKey,
-        challenge: &Digest,
+        challenge: &DigestBytes,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores an auth token without a challenge (OTP switched off).
@@ -375,7 +376,7 @@ pub trait TokenStore: Send + Sync + 'static {
     fn authenticate_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
         now: SystemTime,
     ) -> impl Future<Output = Result<Option<TokenInfo>, StoreError>> + Send;
 
@@ -383,7 +384,7 @@ pub trait TokenStore: Send + Sync + 'static {
     fn revoke_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Revokes every token of the account. Returns how many there were.
@@ -437,7 +438,7 @@ pub trait TokenStore: Send + Sync + 'static {
 }
 
 /// The end of the fixed window of length `window` that holds `now` (windows are aligned to
-/// multiples of `window` since the Unix epoch). Stores use it for [`TokenStore::hit_counter`].
+/// multiples of `window` since the Unix epoch). Stores use it for [`StateStore::hit_counter`].
 pub fn window_end(now: SystemTime, window: Duration) -> SystemTime {
     let window_ms = window.as_millis().max(1);
     let now_ms = now
@@ -450,9 +451,9 @@ pub fn window_end(now: SystemTime, window: Duration) -> SystemTime {
 
 use crate::boxed::BoxFuture;
 
-/// The object-safe twin of [`TokenStore`], so the layer can hold any store behind an `Arc`
+/// The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`
 /// without a type parameter.
-pub(crate) trait DynTokenStore: Send + Sync + 'static {
+pub(crate) trait DynStateStore: Send + Sync + 'static {
     fn create_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
@@ -471,7 +472,7 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
     fn delete_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
-        challenge: &'a Digest,
+        challenge: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn issue_token<'a>(
         &'a self,
@@ -481,13 +482,13 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
     fn authenticate_token<'a>(
         &'a self,
         account: &'a AccountKey,
-        digest: &'a Digest,
+        digest: &'a DigestBytes,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<TokenInfo>, StoreError>>;
     fn revoke_token<'a>(
         &'a self,
         account: &'a AccountKey,
-        digest: &'a Digest,
+        digest: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn revoke_all_tokens<'a>(
         &'a self,
@@ -517,62 +518,62 @@ pub(crate) trait DynTokenStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<CounterState, StoreError>>;
 }
 
-impl<T: TokenStore> DynTokenStore for T {
+impl<T: StateStore> DynStateStore for T {
     fn create_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         challenge: &'a NewChallenge,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(TokenStore::create_challenge(self, account, challenge))
+        Box::pin(StateStore::create_challenge(self, account, challenge))
     }
     fn verify_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         attempt: &'a VerifyAttempt<'a>,
     ) -> BoxFuture<'a, Result<VerifyOutcome, StoreError>> {
-        Box::pin(TokenStore::verify_challenge(self, account, attempt))
+        Box::pin(StateStore::verify_challenge(self, account, attempt))
     }
     fn resend_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         request: &'a ResendRequest<'a>,
     ) -> BoxFuture<'a, Result<ResendOutcome, StoreError>> {
-        Box::pin(TokenStore::resend_challenge(self, account, request))
+        Box::pin(StateStore::resend_challenge(self, account, request))
     }
     fn delete_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
-        challenge: &'a Digest,
+        challenge: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(TokenStore::delete_challenge(self, account, challenge))
+        Box::pin(StateStore::delete_challenge(self, account, challenge))
     }
     fn issue_token<'a>(
         &'a self,
         account: &'a AccountKey,
         token: &'a NewToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(TokenStore::issue_token(self, account, token))
+        Box::pin(StateStore::issue_token(self, account, token))
     }
     fn authenticate_token<'a>(
         &'a self,
         account: &'a AccountKey,
-        digest: &'a Digest,
+        digest: &'a DigestBytes,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<TokenInfo>, StoreError>> {
-        Box::pin(TokenStore::authenticate_token(self, account, digest, now))
+        Box::pin(StateStore::authenticate_token(self, account, digest, now))
     }
     fn revoke_token<'a>(
         &'a self,
         account: &'a AccountKey,
-        digest: &'a Digest,
+        digest: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(TokenStore::revoke_token(self, account, digest))
+        Box::pin(StateStore::revoke_token(self, account, digest))
     }
     fn revoke_all_tokens<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(TokenStore::revoke_all_tokens(self, account))
+        Box::pin(StateStore::revoke_all_tokens(self, account))
     }
     fn count_password_attempt<'a>(
         &'a self,
@@ -580,7 +581,7 @@ impl<T: TokenStore> DynTokenStore for T {
         now: SystemTime,
         policy: &'a LockoutPolicy,
     ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>> {
-        Box::pin(TokenStore::count_password_attempt(
+        Box::pin(StateStore::count_password_attempt(
             self, account, now, policy,
         ))
     }
@@ -590,7 +591,7 @@ impl<T: TokenStore> DynTokenStore for T {
         attempt: &'a CountedAttempt,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(TokenStore::forgive_password_attempt(
+        Box::pin(StateStore::forgive_password_attempt(
             self, account, attempt, now,
         ))
     }
@@ -598,7 +599,7 @@ impl<T: TokenStore> DynTokenStore for T {
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(TokenStore::clear_failures(self, account))
+        Box::pin(StateStore::clear_failures(self, account))
     }
     fn hit_counter<'a>(
         &'a self,
@@ -606,7 +607,7 @@ impl<T: TokenStore> DynTokenStore for T {
         window: Duration,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CounterState, StoreError>> {
-        Box::pin(TokenStore::hit_counter(self, key, window, now))
+        Box::pin(StateStore::hit_counter(self, key, window, now))
     }
 }
 
@@ -628,7 +629,7 @@ impl NoStore {
 }
 
 #[cfg(not(feature = "memory-store"))]
-impl TokenStore for NoStore {
+impl StateStore for NoStore {
     async fn create_challenge(&self, _: &AccountKey, _: &NewChallenge) -> Result<(), StoreError> {
         Self::error()
     }
@@ -646,7 +647,7 @@ impl TokenStore for NoStore {
     ) -> Result<ResendOutcome, StoreError> {
         Self::error()
     }
-    async fn delete_challenge(&self, _: &AccountKey, _: &Digest) -> Result<bool, StoreError> {
+    async fn delete_challenge(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
         Self::error()
     }
     async fn issue_token(&self, _: &AccountKey, _: &NewToken) -> Result<(), StoreError> {
@@ -655,12 +656,12 @@ impl TokenStore for NoStore {
     async fn authenticate_token(
         &self,
         _: &AccountKey,
-        _: &Digest,
+        _: &DigestBytes,
         _: SystemTime,
     ) -> Result<Option<TokenInfo>, StoreError> {
         Self::error()
     }
-    async fn revoke_token(&self, _: &AccountKey, _: &Digest) -> Result<bool, StoreError> {
+    async fn revoke_token(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
         Self::error()
     }
     async fn revoke_all_tokens(&self, _: &AccountKey) -> Result<u64, StoreError> {

@@ -25,7 +25,7 @@ pub(crate) use totp::totp;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::TokenType;
+use crate::config::CodeType;
 
 /// Makes one-time codes.
 ///
@@ -60,11 +60,11 @@ impl<T: OtpStrategy + ?Sized> OtpStrategy for Arc<T> {
 }
 
 /// The strategy a `default_token_type` names.
-pub(crate) fn for_token_type(kind: TokenType, step: u64) -> Arc<dyn OtpStrategy> {
+pub(crate) fn for_token_type(kind: CodeType, step: u64) -> Arc<dyn OtpStrategy> {
     match kind {
-        TokenType::Totp => Arc::new(PerChallengeTotpStrategy::new(step)),
-        TokenType::Hotp => Arc::new(PerChallengeHotpStrategy),
-        TokenType::Code => Arc::new(RandomCodeStrategy),
+        CodeType::Totp => Arc::new(PerChallengeTotpStrategy::new(step)),
+        CodeType::Hotp => Arc::new(PerChallengeHotpStrategy),
+        CodeType::Code => Arc::new(RandomCodeStrategy),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The store conformance suite: the same scenarios for every `TokenStore`.
+//! The store conformance suite: the same scenarios for every `StateStore`.
 //!
 //! `store_conformance_tests!(async { make_store().await })` expands to one `#[tokio::test]` per
 //! scenario. Each scenario gets a fresh store from the expression and uses its own random
@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 use tower_otp::store::{
-    AccountKey, CountedAttempt, Digest, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt,
-    ResendOutcome, ResendRequest, TokenStore, VerifyAttempt, VerifyOutcome,
+    AccountKey, CountedAttempt, DigestBytes, LockoutPolicy, NewChallenge, NewToken,
+    PasswordAttempt, ResendOutcome, ResendRequest, StateStore, VerifyAttempt, VerifyOutcome,
 };
 
 /// A fixed starting time, far from any window boundary of the counters.
@@ -24,7 +24,7 @@ pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-pub fn random_digest() -> Digest {
+pub fn random_digest() -> DigestBytes {
     let mut d = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut d);
     d
@@ -40,7 +40,7 @@ pub fn random_account() -> AccountKey {
     )
 }
 
-pub fn challenge(id: Digest, code: Digest, now: SystemTime) -> NewChallenge {
+pub fn challenge(id: DigestBytes, code: DigestBytes, now: SystemTime) -> NewChallenge {
     NewChallenge {
         id,
         user_id: "user-1".into(),
@@ -70,11 +70,11 @@ pub const LOCKOUT: LockoutPolicy = LockoutPolicy {
     forget_after: Duration::from_secs(86400),
 };
 
-pub async fn verify<S: TokenStore>(
+pub async fn verify<S: StateStore>(
     store: &S,
     account: &AccountKey,
-    challenge: Option<&Digest>,
-    code: &Digest,
+    challenge: Option<&DigestBytes>,
+    code: &DigestBytes,
     now: SystemTime,
     token: &NewToken,
 ) -> VerifyOutcome {
@@ -94,7 +94,11 @@ pub async fn verify<S: TokenStore>(
         .expect("store answers")
 }
 
-fn resend_request<'a>(id: &'a Digest, code: &'a Digest, now: SystemTime) -> ResendRequest<'a> {
+fn resend_request<'a>(
+    id: &'a DigestBytes,
+    code: &'a DigestBytes,
+    now: SystemTime,
+) -> ResendRequest<'a> {
     ResendRequest {
         challenge: id,
         code,
@@ -105,7 +109,7 @@ fn resend_request<'a>(id: &'a Digest, code: &'a Digest, now: SystemTime) -> Rese
     }
 }
 
-pub async fn right_code_verifies_once_and_issues_its_token<S: TokenStore>(store: S) {
+pub async fn right_code_verifies_once_and_issues_its_token<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -158,7 +162,7 @@ pub async fn right_code_verifies_once_and_issues_its_token<S: TokenStore>(store:
     );
 }
 
-pub async fn verified_token_belongs_to_the_challenges_user<S: TokenStore>(store: S) {
+pub async fn verified_token_belongs_to_the_challenges_user<S: StateStore>(store: S) {
     // Separators and multi-byte characters in both, as stored records must keep them apart.
     let (user_id, username) = ("user:7:ü", "bob:ünï 🦀:");
     let (account, id, code) = (random_account(), random_digest(), random_digest());
@@ -198,7 +202,7 @@ pub async fn verified_token_belongs_to_the_challenges_user<S: TokenStore>(store:
     }
 }
 
-pub async fn wrong_code_counts_but_keeps_the_right_one<S: TokenStore>(store: S) {
+pub async fn wrong_code_counts_but_keeps_the_right_one<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -219,7 +223,7 @@ pub async fn wrong_code_counts_but_keeps_the_right_one<S: TokenStore>(store: S) 
     ));
 }
 
-pub async fn challenge_dies_after_max_attempts<S: TokenStore>(store: S) {
+pub async fn challenge_dies_after_max_attempts<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -242,7 +246,7 @@ pub async fn challenge_dies_after_max_attempts<S: TokenStore>(store: S) {
     );
 }
 
-pub async fn code_expires_at_its_ttl_and_challenge_at_its_end<S: TokenStore>(store: S) {
+pub async fn code_expires_at_its_ttl_and_challenge_at_its_end<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -266,7 +270,7 @@ pub async fn code_expires_at_its_ttl_and_challenge_at_its_end<S: TokenStore>(sto
     );
 }
 
-pub async fn expired_code_is_not_counted<S: TokenStore>(store: S) {
+pub async fn expired_code_is_not_counted<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -285,7 +289,7 @@ pub async fn expired_code_is_not_counted<S: TokenStore>(store: S) {
     ));
 }
 
-pub async fn new_challenge_kills_the_previous_one<S: TokenStore>(store: S) {
+pub async fn new_challenge_kills_the_previous_one<S: StateStore>(store: S) {
     let account = random_account();
     let (id_a, code_a) = (random_digest(), random_digest());
     let (id_b, code_b) = (random_digest(), random_digest());
@@ -310,7 +314,7 @@ pub async fn new_challenge_kills_the_previous_one<S: TokenStore>(store: S) {
     ));
 }
 
-pub async fn accounts_do_not_see_each_other<S: TokenStore>(store: S) {
+pub async fn accounts_do_not_see_each_other<S: StateStore>(store: S) {
     let (alice, mallory) = (random_account(), random_account());
     let (id, code) = (random_digest(), random_digest());
     store
@@ -341,7 +345,7 @@ pub async fn accounts_do_not_see_each_other<S: TokenStore>(store: S) {
         .is_some());
 }
 
-pub async fn twenty_concurrent_verifies_one_success<S: TokenStore>(store: S) {
+pub async fn twenty_concurrent_verifies_one_success<S: StateStore>(store: S) {
     let store = Arc::new(store);
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
@@ -370,7 +374,7 @@ pub async fn twenty_concurrent_verifies_one_success<S: TokenStore>(store: S) {
     assert_eq!(verified, 1);
 }
 
-pub async fn fifty_concurrent_wrong_guesses_at_most_five_compared<S: TokenStore>(store: S) {
+pub async fn fifty_concurrent_wrong_guesses_at_most_five_compared<S: StateStore>(store: S) {
     let store = Arc::new(store);
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
@@ -404,7 +408,7 @@ pub async fn fifty_concurrent_wrong_guesses_at_most_five_compared<S: TokenStore>
     );
 }
 
-pub async fn resend_respects_cooldown_and_cap_and_kills_old_code<S: TokenStore>(store: S) {
+pub async fn resend_respects_cooldown_and_cap_and_kills_old_code<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -483,7 +487,7 @@ pub async fn resend_respects_cooldown_and_cap_and_kills_old_code<S: TokenStore>(
     ));
 }
 
-pub async fn delete_challenge_only_deletes_the_named_one<S: TokenStore>(store: S) {
+pub async fn delete_challenge_only_deletes_the_named_one<S: StateStore>(store: S) {
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, t0()))
@@ -501,7 +505,7 @@ pub async fn delete_challenge_only_deletes_the_named_one<S: TokenStore>(store: S
     );
 }
 
-pub async fn token_idle_timeout_restarts_on_use<S: TokenStore>(store: S) {
+pub async fn token_idle_timeout_restarts_on_use<S: StateStore>(store: S) {
     let account = random_account();
     let tok = token(t0());
     store.issue_token(&account, &tok).await.unwrap();
@@ -532,7 +536,7 @@ pub async fn token_idle_timeout_restarts_on_use<S: TokenStore>(store: S) {
     );
 }
 
-pub async fn token_dies_at_its_absolute_expiry<S: TokenStore>(store: S) {
+pub async fn token_dies_at_its_absolute_expiry<S: StateStore>(store: S) {
     let account = random_account();
     let tok = NewToken {
         expires_at: t0() + secs(3600),
@@ -557,7 +561,7 @@ pub async fn token_dies_at_its_absolute_expiry<S: TokenStore>(store: S) {
     );
 }
 
-pub async fn revoke_one_and_all<S: TokenStore>(store: S) {
+pub async fn revoke_one_and_all<S: StateStore>(store: S) {
     let (account, other) = (random_account(), random_account());
     let tokens: Vec<NewToken> = (0..3).map(|_| token(t0())).collect();
     for tok in &tokens {
@@ -598,7 +602,7 @@ pub async fn revoke_one_and_all<S: TokenStore>(store: S) {
 }
 
 /// A password attempt that turns out wrong: counted, never forgiven. Returns the lock it set.
-pub async fn password_failure<S: TokenStore>(
+pub async fn password_failure<S: StateStore>(
     store: &S,
     account: &AccountKey,
     now: SystemTime,
@@ -615,7 +619,7 @@ pub async fn password_failure<S: TokenStore>(
 
 /// When the account's lock ends, if it is locked at `now`, found by a password attempt that is
 /// forgiven at once (so nothing stays counted).
-pub async fn lock_of<S: TokenStore>(
+pub async fn lock_of<S: StateStore>(
     store: &S,
     account: &AccountKey,
     now: SystemTime,
@@ -637,7 +641,7 @@ pub async fn lock_of<S: TokenStore>(
     }
 }
 
-pub async fn failures_lock_with_backoff_and_success_resets<S: TokenStore>(store: S) {
+pub async fn failures_lock_with_backoff_and_success_resets<S: StateStore>(store: S) {
     let account = random_account();
     let mut now = t0();
     for _ in 0..9 {
@@ -695,7 +699,7 @@ pub async fn failures_lock_with_backoff_and_success_resets<S: TokenStore>(store:
     assert_eq!(lock_of(&store, &account, now).await, None);
 }
 
-pub async fn lock_is_capped_and_failures_are_forgotten<S: TokenStore>(store: S) {
+pub async fn lock_is_capped_and_failures_are_forgotten<S: StateStore>(store: S) {
     let account = random_account();
     let mut now = t0();
     let mut last = None;
@@ -717,7 +721,7 @@ pub async fn lock_is_capped_and_failures_are_forgotten<S: TokenStore>(store: S) 
     assert_eq!(password_failure(&store, &account, later).await, None);
 }
 
-pub async fn attempts_while_locked_are_refused_and_not_counted<S: TokenStore>(store: S) {
+pub async fn attempts_while_locked_are_refused_and_not_counted<S: StateStore>(store: S) {
     let account = random_account();
     let now = t0();
     for _ in 0..LOCKOUT.threshold {
@@ -744,7 +748,7 @@ pub async fn attempts_while_locked_are_refused_and_not_counted<S: TokenStore>(st
 }
 
 /// `n` password attempts of one account at once, none forgiven: what the store answered.
-async fn burst_of_attempts<S: TokenStore>(
+async fn burst_of_attempts<S: StateStore>(
     store: &Arc<S>,
     account: &AccountKey,
     n: usize,
@@ -768,7 +772,7 @@ async fn burst_of_attempts<S: TokenStore>(
     answers
 }
 
-pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenStore>(store: S) {
+pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: StateStore>(store: S) {
     let store = Arc::new(store);
     let now = t0();
     let (burst, one_by_one) = (random_account(), random_account());
@@ -805,7 +809,7 @@ pub async fn concurrent_password_attempts_admit_at_most_the_threshold<S: TokenSt
 }
 
 /// Counts a password attempt that must be admitted.
-async fn counted<S: TokenStore>(
+async fn counted<S: StateStore>(
     store: &S,
     account: &AccountKey,
     now: SystemTime,
@@ -820,7 +824,7 @@ async fn counted<S: TokenStore>(
     }
 }
 
-pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
+pub async fn a_right_password_takes_its_attempt_back<S: StateStore>(store: S) {
     let account = random_account();
     let now = t0();
     for _ in 0..LOCKOUT.threshold - 1 {
@@ -849,7 +853,7 @@ pub async fn a_right_password_takes_its_attempt_back<S: TokenStore>(store: S) {
     assert_eq!(lock_of(&store, &fresh, now).await, None);
 }
 
-pub async fn forgiving_with_others_counted_since_keeps_theirs<S: TokenStore>(store: S) {
+pub async fn forgiving_with_others_counted_since_keeps_theirs<S: StateStore>(store: S) {
     let account = random_account();
     let now = t0();
     for _ in 0..LOCKOUT.threshold - 2 {
@@ -878,7 +882,7 @@ pub async fn forgiving_with_others_counted_since_keeps_theirs<S: TokenStore>(sto
     );
 }
 
-pub async fn a_forgiven_attempt_does_not_delay_forgetting<S: TokenStore>(store: S) {
+pub async fn a_forgiven_attempt_does_not_delay_forgetting<S: StateStore>(store: S) {
     let account = random_account();
     let start = t0();
     for _ in 0..LOCKOUT.threshold - 1 {
@@ -904,7 +908,7 @@ pub async fn a_forgiven_attempt_does_not_delay_forgetting<S: TokenStore>(store: 
     );
 }
 
-pub async fn counters_count_per_window<S: TokenStore>(store: S) {
+pub async fn counters_count_per_window<S: StateStore>(store: S) {
     let key = format!("ip:{}", hex(&random_digest()[..6]));
     let window = secs(60);
     let start = t0(); // a multiple of 60 s

@@ -1,7 +1,7 @@
 //! The key layout: `P{A}:<kind>` keys of one account (its hash tag `{A}` keeps them in one
 //! Redis Cluster slot) and digests in hex.
 
-use crate::store::{AccountKey, Digest};
+use crate::store::{AccountKey, DigestBytes};
 
 /// Builds `P{A}:<kind>` keys of one account, reusing one buffer.
 pub(super) struct AccountKeys {
@@ -49,7 +49,7 @@ pub(super) const TOKEN_PREFIX: &str = "token:";
 pub(super) struct Hex([u8; 64]);
 
 impl Hex {
-    pub(super) fn new(digest: &Digest) -> Self {
+    pub(super) fn new(digest: &DigestBytes) -> Self {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 64];
         for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {

@@ -29,7 +29,7 @@ use keys::AccountKeys;
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A [`TokenStore`](super::TokenStore) in Redis or Redis Cluster.
+/// A [`StateStore`](super::StateStore) in Redis or Redis Cluster.
 ///
 /// Several instances of an application share one Redis and behave as one: a code sent by one
 /// instance verifies on another, a token revoked on one is dead on all of them.

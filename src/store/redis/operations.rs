@@ -1,4 +1,4 @@
-//! The [`TokenStore`] operations of [`RedisStore`]: each builds its keys and arguments, runs
+//! The [`StateStore`] operations of [`RedisStore`]: each builds its keys and arguments, runs
 //! one command or script (see `lua/`), and reads the reply.
 
 use std::time::{Duration, SystemTime};
@@ -10,12 +10,12 @@ use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord}
 use super::scripts::*;
 use super::{evalsha, RedisStore};
 use crate::store::{
-    window_end, AccountKey, ChallengeInfo, CountedAttempt, CounterState, Digest, Failures,
+    window_end, AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures,
     LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, TokenStore, VerifyAttempt, VerifyOutcome,
+    StateStore, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 
-impl TokenStore for RedisStore {
+impl StateStore for RedisStore {
     fn is_shared(&self) -> bool {
         true
     }
@@ -132,7 +132,7 @@ impl TokenStore for RedisStore {
     async fn delete_challenge(
         &self,
         account: &AccountKey,
-        challenge: &Digest,
+        challenge: &DigestBytes,
     ) -> Result<bool, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&DELETE, 1);
@@ -159,7 +159,7 @@ impl TokenStore for RedisStore {
     async fn authenticate_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
         now: SystemTime,
     ) -> Result<Option<TokenInfo>, StoreError> {
         let token_hex = Hex::new(digest);
@@ -200,7 +200,7 @@ impl TokenStore for RedisStore {
     async fn revoke_token(
         &self,
         account: &AccountKey,
-        digest: &Digest,
+        digest: &DigestBytes,
     ) -> Result<bool, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
