@@ -19,7 +19,7 @@
 //! [`StateStore`](store::StateStore) ([`MemoryStore`](store::MemoryStore) by default,
 //! `RedisStore` with the `redis-store` feature), a [`Notifier`](notify::Notifier)
 //! ([`ConsoleNotifier`](notify::ConsoleNotifier) for development, `EmailNotifier` with the
-//! `email` feature) and an [`OtpStrategy`](strategy::OtpStrategy). The [flow](flow) itself is
+//! `email` feature) and an [`OtpStrategy`](strategy::OtpStrategy). The [`flow`] itself is
 //! public too, for applications that run it from their own handlers.
 //!
 //! Names: in the Rust API the one-time thing is a **code** (sent to the user) and the bearer
