@@ -60,8 +60,12 @@ impl Default for EmailConfig {
 /// assert_eq!(settings.token_length, 6);
 /// assert!(settings.enable_otp_authentication);
 /// ```
+///
+/// New settings are added in minor releases (the struct is `#[non_exhaustive]`): build one from
+/// [`OtpSettings::default`] or a settings file and change its fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct OtpSettings {
     /// Two-step login. When `false`, login answers a token right away and verify/resend answer
     /// `Otp authentication is disabled.`. Default `true`.

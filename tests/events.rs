@@ -13,9 +13,10 @@ fn recording_app() -> (TestApp, Arc<Mutex<Vec<AuthEvent>>>, tower_otp::OtpAuthLa
     let sink = events.clone();
     let app = TestApp::with(|layer| {
         layer
-            .with_settings(OtpSettings {
-                lockout_threshold: 3,
-                ..OtpSettings::default()
+            .with_settings({
+                let mut s = OtpSettings::default();
+                s.lockout_threshold = 3;
+                s
             })
             .with_protected_path("/api/")
             .with_event_hook(move |event| sink.lock().unwrap().push(event.clone()))

@@ -219,9 +219,10 @@ async fn five_wrong_codes_kill_the_challenge() {
 #[tokio::test]
 async fn locked_account_verify_is_throttled() {
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            lockout_threshold: 3,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.lockout_threshold = 3;
+            s
         };
         layer.with_settings(settings)
     });
@@ -259,9 +260,10 @@ async fn unicode_and_case_variants_of_a_username_share_one_lockout() {
     let locks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = locks.clone();
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            lockout_threshold: 3,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.lockout_threshold = 3;
+            s
         };
         layer.with_settings(settings).with_event_hook(move |event| {
             if let tower_otp::AuthEvent::AccountLocked { account, .. } = event {
@@ -456,9 +458,10 @@ async fn tokens_expire_idle_and_absolute() {
 #[tokio::test]
 async fn otp_disabled_logs_in_with_the_password_alone() {
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            enable_otp_authentication: false,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.enable_otp_authentication = false;
+            s
         };
         layer.with_settings(settings)
     });
@@ -867,10 +870,11 @@ fn login_from(peer: &str, forwarded: Option<&str>, password: &str) -> Request<Bo
 #[tokio::test]
 async fn login_attempts_are_limited_per_client_ip() {
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            login_rate_limit: 3,
-            login_rate_window: 60,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.login_rate_limit = 3;
+            s.login_rate_window = 60;
+            s
         };
         layer
             .with_settings(settings)
@@ -916,9 +920,10 @@ async fn login_attempts_are_limited_per_client_ip() {
 #[tokio::test]
 async fn junk_in_x_forwarded_for_does_not_switch_the_limit_off() {
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            login_rate_limit: 3,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.login_rate_limit = 3;
+            s
         };
         layer
             .with_settings(settings)
@@ -1069,10 +1074,11 @@ async fn strategies_refuse_code_lengths_they_cannot_make() {
         let (clock, console) = (tower_otp::ManualClock::default(), Console::default());
         test_layer(&clock, &console, &tower_otp::store::MemoryStore::new())
     };
-    let ten_random_digits = tower_otp::OtpSettings {
-        default_token_type: tower_otp::CodeType::Code,
-        token_length: 10,
-        ..Default::default()
+    let ten_random_digits = {
+        let mut s = tower_otp::OtpSettings::default();
+        s.default_token_type = tower_otp::CodeType::Code;
+        s.token_length = 10;
+        s
     };
     let err = layer()
         .with_strategy(PerChallengeHotpStrategy)
@@ -1224,9 +1230,10 @@ fn every_problem_is_reported_at_once_whatever_the_order() {
         ["token_length", "username_field", "secret_key"]
     );
     // The builder's values win over the settings', before or after them; lists add up.
-    let fixed = OtpSettings {
-        token_length: 6,
-        ..settings
+    let fixed = {
+        let mut s = settings;
+        s.token_length = 6;
+        s
     };
     let before = layer()
         .with_protected_path("/api/")

@@ -79,9 +79,10 @@ fn lab(store: impl StateStore) -> Lab {
         hung: hung.clone(),
     };
     let layer = OtpAuthLayer::builder(users, ConsoleNotifier::with_writer(console.clone()))
-        .with_settings(OtpSettings {
-            lockout_threshold: THRESHOLD,
-            ..OtpSettings::default()
+        .with_settings({
+            let mut s = OtpSettings::default();
+            s.lockout_threshold = THRESHOLD;
+            s
         })
         .with_clock(clock.clone())
         .with_store(store)

@@ -33,10 +33,11 @@ async fn a_login_storm_keeps_peak_rss_below_200_mb() {
     // which would refuse logins of one account beyond the threshold while the first are still
     // being checked), so each answer shows whether the password was checked right.
     let app = Arc::new(TestApp::with(|layer| {
-        let settings = OtpSettings {
-            account_send_limit: 0,
-            lockout_threshold: 0,
-            ..OtpSettings::default()
+        let settings = {
+            let mut s = OtpSettings::default();
+            s.account_send_limit = 0;
+            s.lockout_threshold = 0;
+            s
         };
         layer.with_settings(settings)
     }));

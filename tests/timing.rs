@@ -18,9 +18,10 @@ fn median<T: PartialOrd + Copy>(mut samples: Vec<T>) -> T {
 async fn refusals_take_the_same_time() {
     // 40 failures lock an account: alice's 32 wrong passwords below stay "wrong".
     let app = TestApp::with(|layer| {
-        let settings = tower_otp::OtpSettings {
-            lockout_threshold: 40,
-            ..Default::default()
+        let settings = {
+            let mut s = tower_otp::OtpSettings::default();
+            s.lockout_threshold = 40;
+            s
         };
         layer.with_settings(settings)
     });

@@ -113,13 +113,12 @@ impl Notifier for CodeRecorder {
 /// account lockout, practically unlimited attempts per challenge (so one challenge takes wrong
 /// codes for the whole wrong-code row). Nothing else differs from the defaults.
 pub fn bench_settings() -> OtpSettings {
-    OtpSettings {
-        login_rate_limit: 0,
-        account_send_limit: 0,
-        lockout_threshold: 0,
-        max_attempts: u32::MAX,
-        ..OtpSettings::default()
-    }
+    let mut settings = OtpSettings::default();
+    settings.login_rate_limit = 0;
+    settings.account_send_limit = 0;
+    settings.lockout_threshold = 0;
+    settings.max_attempts = u32::MAX;
+    settings
 }
 
 /// What [`bench_settings`] changes, for the reports.
