@@ -1,20 +1,20 @@
 //! [`MemoryStore`]: everything in one process's memory.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use subtle::ConstantTimeEq;
 
+mod inner;
+
+use inner::{Consumed, Counter, Inner, StoredChallenge};
+
 use super::window_end;
 use super::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
     NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StateStore, StoreError,
     TokenInfo, VerifyAttempt, VerifyOutcome,
 };
-
-/// The fewest operations between two sweeps of expired records.
-const SWEEP_MIN_OPS: usize = 1024;
 
 /// A [`StateStore`] in the memory of one process: the embedded default, for development, tests
 /// and single-instance deployments. Records disappear on restart, and several instances of an
@@ -30,192 +30,6 @@ const SWEEP_MIN_OPS: usize = 1024;
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    accounts: HashMap<AccountKey, Account>,
-    tokens: HashMap<DigestBytes, StoredToken>,
-    counters: HashMap<String, Counter>,
-    ops_since_sweep: usize,
-}
-
-#[derive(Debug, Default)]
-struct Account {
-    challenge: Option<StoredChallenge>,
-    /// The last challenge consumed by a successful verify, to tell a replay of its code.
-    consumed: Option<Consumed>,
-    failures: Option<Failures>,
-    tokens: HashSet<DigestBytes>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Consumed {
-    id: DigestBytes,
-    code: DigestBytes,
-    until: SystemTime,
-}
-
-#[derive(Debug)]
-struct StoredChallenge {
-    record: NewChallenge,
-    attempts: u32,
-    sends: u32,
-}
-
-#[derive(Debug)]
-struct StoredToken {
-    account: AccountKey,
-    info: TokenInfo,
-    idle_timeout: Duration,
-    last_used: SystemTime,
-}
-
-impl StoredToken {
-    fn is_live(&self, now: SystemTime) -> bool {
-        now < self.info.expires_at && now < self.last_used + self.idle_timeout
-    }
-}
-
-#[derive(Debug)]
-struct Counter {
-    count: u64,
-    resets_at: SystemTime,
-}
-
-impl Account {
-    fn is_empty(&self) -> bool {
-        self.challenge.is_none()
-            && self.consumed.is_none()
-            && self.failures.is_none()
-            && self.tokens.is_empty()
-    }
-
-    fn drop_expired(&mut self, now: SystemTime) {
-        if self
-            .challenge
-            .as_ref()
-            .is_some_and(|c| now >= c.record.expires_at)
-        {
-            self.challenge = None;
-        }
-        if self.consumed.is_some_and(|c| now >= c.until) {
-            self.consumed = None;
-        }
-        if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
-            self.failures = None;
-        }
-    }
-
-    fn locked_until(&self, now: SystemTime) -> Option<SystemTime> {
-        self.failures
-            .as_ref()
-            .and_then(|f| f.locked_until)
-            .filter(|until| now < *until)
-    }
-
-    fn record_failure(&mut self, now: SystemTime, policy: &LockoutPolicy) -> Option<SystemTime> {
-        let failures = self.failures.get_or_insert(Failures {
-            count: 0,
-            locked_until: None,
-            forget_at: now,
-        });
-        failures.count = failures.count.saturating_add(1);
-        let locked_until = policy.lock_duration(failures.count).map(|d| now + d);
-        if locked_until.is_some() {
-            failures.locked_until = locked_until;
-        }
-        failures.forget_at = (now + policy.forget_after).max(locked_until.unwrap_or(now));
-        locked_until
-    }
-
-    /// Undoes a counted attempt: see [`StateStore::forgive_password_attempt`].
-    fn forgive(&mut self, attempt: &CountedAttempt) {
-        if self.failures == Some(attempt.after) {
-            self.failures = attempt.before;
-            return;
-        }
-        let Some(failures) = self.failures.as_mut() else {
-            return;
-        };
-        failures.count = failures.count.saturating_sub(1);
-        let lock = attempt.locked_until();
-        if lock.is_some() && failures.locked_until == lock {
-            failures.locked_until = None;
-        }
-        if failures.count == 0 && failures.locked_until.is_none() {
-            self.failures = None;
-        }
-    }
-}
-
-impl Inner {
-    /// The account's records with everything expired dropped.
-    fn account(&mut self, key: &AccountKey, now: SystemTime) -> &mut Account {
-        let account = self.accounts.entry(key.clone()).or_default();
-        account.drop_expired(now);
-        account
-    }
-
-    fn insert_token(&mut self, account: &AccountKey, token: &NewToken) {
-        self.account(account, token.issued_at)
-            .tokens
-            .insert(token.digest);
-        self.tokens.insert(
-            token.digest,
-            StoredToken {
-                account: account.clone(),
-                info: TokenInfo {
-                    user_id: token.user_id.clone(),
-                    username: token.username.clone(),
-                    issued_at: token.issued_at,
-                    expires_at: token.expires_at,
-                },
-                idle_timeout: token.idle_timeout,
-                last_used: token.issued_at,
-            },
-        );
-    }
-
-    fn remove_token(&mut self, digest: &DigestBytes) -> Option<StoredToken> {
-        let token = self.tokens.remove(digest)?;
-        if let Some(account) = self.accounts.get_mut(&token.account) {
-            account.tokens.remove(digest);
-        }
-        Some(token)
-    }
-
-    fn len(&self) -> usize {
-        self.accounts.len() + self.tokens.len() + self.counters.len()
-    }
-
-    /// Counts an operation and sweeps everything expired now and then: after as many
-    /// operations as there are records, so that on average an operation pays for visiting about
-    /// one record, however large the store.
-    fn tick(&mut self, now: SystemTime) {
-        self.ops_since_sweep += 1;
-        if self.ops_since_sweep >= self.len().max(SWEEP_MIN_OPS) {
-            self.sweep(now);
-        }
-    }
-
-    fn sweep(&mut self, now: SystemTime) {
-        self.ops_since_sweep = 0;
-        let dead: Vec<DigestBytes> = self
-            .tokens
-            .iter()
-            .filter(|(_, t)| !t.is_live(now))
-            .map(|(d, _)| *d)
-            .collect();
-        for digest in dead {
-            self.remove_token(&digest);
-        }
-        self.accounts.retain(|_, account| {
-            account.drop_expired(now);
-            !account.is_empty()
-        });
-        self.counters.retain(|_, c| now < c.resets_at);
-    }
 }
 
 impl MemoryStore {

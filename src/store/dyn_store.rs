@@ -1,0 +1,256 @@
+//! The object-safe twin of [`StateStore`], and the store of a layer built without any.
+
+use std::time::{Duration, SystemTime};
+
+use crate::boxed::BoxFuture;
+
+use super::{
+    AccountKey, CountedAttempt, CounterState, DigestBytes, LockoutPolicy, NewChallenge, NewToken,
+    PasswordAttempt, ResendOutcome, ResendRequest, StateStore, StoreError, TokenInfo,
+    VerifyAttempt, VerifyOutcome,
+};
+
+/// The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`
+/// without a type parameter.
+pub(crate) trait DynStateStore: Send + Sync + 'static {
+    fn create_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a NewChallenge,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn verify_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        attempt: &'a VerifyAttempt<'a>,
+    ) -> BoxFuture<'a, Result<VerifyOutcome, StoreError>>;
+    fn resend_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        request: &'a ResendRequest<'a>,
+    ) -> BoxFuture<'a, Result<ResendOutcome, StoreError>>;
+    fn delete_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn issue_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        token: &'a NewToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn authenticate_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        digest: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<TokenInfo>, StoreError>>;
+    fn revoke_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        digest: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn revoke_all_tokens<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn count_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+        policy: &'a LockoutPolicy,
+    ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>>;
+    fn forgive_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        attempt: &'a CountedAttempt,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn clear_failures<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn hit_counter<'a>(
+        &'a self,
+        key: &'a str,
+        window: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<CounterState, StoreError>>;
+}
+
+impl<T: StateStore> DynStateStore for T {
+    fn create_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a NewChallenge,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::create_challenge(self, account, challenge))
+    }
+    fn verify_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        attempt: &'a VerifyAttempt<'a>,
+    ) -> BoxFuture<'a, Result<VerifyOutcome, StoreError>> {
+        Box::pin(StateStore::verify_challenge(self, account, attempt))
+    }
+    fn resend_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        request: &'a ResendRequest<'a>,
+    ) -> BoxFuture<'a, Result<ResendOutcome, StoreError>> {
+        Box::pin(StateStore::resend_challenge(self, account, request))
+    }
+    fn delete_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(StateStore::delete_challenge(self, account, challenge))
+    }
+    fn issue_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        token: &'a NewToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::issue_token(self, account, token))
+    }
+    fn authenticate_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        digest: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<TokenInfo>, StoreError>> {
+        Box::pin(StateStore::authenticate_token(self, account, digest, now))
+    }
+    fn revoke_token<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        digest: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(StateStore::revoke_token(self, account, digest))
+    }
+    fn revoke_all_tokens<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(StateStore::revoke_all_tokens(self, account))
+    }
+    fn count_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+        policy: &'a LockoutPolicy,
+    ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>> {
+        Box::pin(StateStore::count_password_attempt(
+            self, account, now, policy,
+        ))
+    }
+    fn forgive_password_attempt<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        attempt: &'a CountedAttempt,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::forgive_password_attempt(
+            self, account, attempt, now,
+        ))
+    }
+    fn clear_failures<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::clear_failures(self, account))
+    }
+    fn hit_counter<'a>(
+        &'a self,
+        key: &'a str,
+        window: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<CounterState, StoreError>> {
+        Box::pin(StateStore::hit_counter(self, key, window, now))
+    }
+}
+
+/// The store of a layer built without the `memory-store` feature and without
+/// [`with_store`](crate::OtpAuthBuilder::with_store): everything fails closed, with a message
+/// that says what is missing.
+#[cfg(not(feature = "memory-store"))]
+pub(crate) struct NoStore;
+
+#[cfg(not(feature = "memory-store"))]
+impl NoStore {
+    fn error<T>() -> Result<T, StoreError> {
+        Err(StoreError::Unavailable(
+            "no token store configured: call OtpAuthBuilder::with_store or enable the \
+             `memory-store` feature"
+                .to_owned(),
+        ))
+    }
+}
+
+#[cfg(not(feature = "memory-store"))]
+impl StateStore for NoStore {
+    async fn create_challenge(&self, _: &AccountKey, _: &NewChallenge) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn verify_challenge(
+        &self,
+        _: &AccountKey,
+        _: &VerifyAttempt<'_>,
+    ) -> Result<VerifyOutcome, StoreError> {
+        Self::error()
+    }
+    async fn resend_challenge(
+        &self,
+        _: &AccountKey,
+        _: &ResendRequest<'_>,
+    ) -> Result<ResendOutcome, StoreError> {
+        Self::error()
+    }
+    async fn delete_challenge(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
+        Self::error()
+    }
+    async fn issue_token(&self, _: &AccountKey, _: &NewToken) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn authenticate_token(
+        &self,
+        _: &AccountKey,
+        _: &DigestBytes,
+        _: SystemTime,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        Self::error()
+    }
+    async fn revoke_token(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
+        Self::error()
+    }
+    async fn revoke_all_tokens(&self, _: &AccountKey) -> Result<u64, StoreError> {
+        Self::error()
+    }
+    async fn count_password_attempt(
+        &self,
+        _: &AccountKey,
+        _: SystemTime,
+        _: &LockoutPolicy,
+    ) -> Result<PasswordAttempt, StoreError> {
+        Self::error()
+    }
+    async fn forgive_password_attempt(
+        &self,
+        _: &AccountKey,
+        _: &CountedAttempt,
+        _: SystemTime,
+    ) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn clear_failures(&self, _: &AccountKey) -> Result<(), StoreError> {
+        Self::error()
+    }
+    async fn hit_counter(
+        &self,
+        _: &str,
+        _: Duration,
+        _: SystemTime,
+    ) -> Result<CounterState, StoreError> {
+        Self::error()
+    }
+}
