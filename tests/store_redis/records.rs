@@ -1,0 +1,250 @@
+//! What Redis holds: a TTL on every key, prefixes apart, the token index pruned, the idle
+//! timer restarted sparingly, garbled records failing closed.
+
+use tower_otp::redis::Client;
+use tower_otp::store::{
+    RedisStore, ResendOutcome, ResendRequest, StateStore, StoreError, VerifyOutcome,
+};
+
+use crate::common::conformance::*;
+use crate::common::redis::*;
+
+/// Runs every kind of write, so that every kind of key exists afterwards.
+async fn run_every_flow(store: &RedisStore) {
+    let now = t0();
+    // A verified challenge: consumed marker, token, token index; a wrong code before it: failures.
+    let (account, id, code) = (random_account(), random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, code, now))
+        .await
+        .unwrap();
+    let tok = token(now);
+    assert!(matches!(
+        verify(store, &account, Some(&id), &random_digest(), now, &tok).await,
+        VerifyOutcome::Mismatch { .. }
+    ));
+    let right = verify(store, &account, Some(&id), &code, now + secs(1), &tok).await;
+    assert!(matches!(right, VerifyOutcome::Verified(_)), "{right:?}");
+    assert!(matches!(
+        verify(store, &account, None, &code, now + secs(2), &tok).await,
+        VerifyOutcome::Replayed
+    ));
+    let other = random_account();
+    store
+        .count_password_attempt(&other, now, &LOCKOUT)
+        .await
+        .unwrap();
+
+    // A pending challenge after a resend.
+    let (account, id) = (random_account(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, random_digest(), now))
+        .await
+        .unwrap();
+    let resent = store
+        .resend_challenge(
+            &account,
+            &ResendRequest {
+                challenge: &id,
+                code: &random_digest(),
+                now: now + secs(60),
+                code_ttl: secs(300),
+                cooldown: secs(60),
+                max_sends: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(resent, ResendOutcome::Resent(_)), "{resent:?}");
+
+    // A token issued directly and used; a locked account; a counter.
+    let account = random_account();
+    let tok = token(now);
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(store
+        .authenticate_token(&account, &tok.digest, now + secs(60))
+        .await
+        .unwrap()
+        .is_some());
+    let locked = random_account();
+    let mut until = None;
+    for _ in 0..LOCKOUT.threshold {
+        until = password_failure(store, &locked, now).await;
+    }
+    assert_eq!(until, Some(now + secs(60)));
+    let count = store
+        .hit_counter("ip:192.0.2.1", secs(60), now)
+        .await
+        .unwrap();
+    assert_eq!(count.count, 1);
+}
+
+async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[String]) {
+    let store = store.with_prefix(prefix);
+    run_every_flow(&store).await;
+    let keys = keys_with_ttl(nodes, prefix).await;
+    for kind in [
+        ":challenge",
+        ":consumed",
+        ":failures",
+        ":token:",
+        ":tokens",
+        "rl:{ip:192.0.2.1}:",
+    ] {
+        assert!(
+            keys.iter().any(|(key, _)| key.contains(kind)),
+            "no `{kind}` key among {keys:?}"
+        );
+    }
+    // The longest-lived record is the failures (forget_after = 1 day after the last failure).
+    let longest = (LOCKOUT.forget_after.as_millis() + 1) as i64;
+    for (key, ttl) in &keys {
+        assert!(
+            *ttl > 0 && *ttl <= longest,
+            "{key} has PTTL {ttl} (-1 = no TTL)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_key_has_a_ttl_single() {
+    assert_every_key_has_a_ttl(single_store(), &random_prefix(), &[redis_url().to_owned()]).await;
+}
+
+#[tokio::test]
+async fn every_key_has_a_ttl_cluster() {
+    assert_every_key_has_a_ttl(cluster_store(), &random_prefix(), cluster_urls()).await;
+}
+
+#[tokio::test]
+async fn prefixes_keep_stores_apart() {
+    let (a, b) = (single_store(), single_store());
+    let account = random_account();
+    let tok = token(t0());
+    a.issue_token(&account, &tok).await.unwrap();
+    assert_eq!(
+        b.authenticate_token(&account, &tok.digest, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(a
+        .authenticate_token(&account, &tok.digest, t0())
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// The account's token index drops the members of tokens past their absolute end whenever a
+/// token is stored, so an account that logs in often does not pile up dead members.
+#[tokio::test]
+async fn token_index_is_pruned_of_expired_tokens() {
+    use crate::common::conformance::{random_account, t0, token};
+    use std::time::Duration;
+    use tower_otp::store::{NewToken, StateStore};
+
+    let prefix = crate::common::redis::random_prefix();
+    let store = tower_otp::store::RedisStore::new(crate::common::redis::redis_url())
+        .unwrap()
+        .with_prefix(prefix.as_str());
+    let account = random_account();
+    for _ in 0..5 {
+        let short = NewToken {
+            expires_at: t0() + Duration::from_secs(10),
+            ..token(t0())
+        };
+        store.issue_token(&account, &short).await.unwrap();
+    }
+    let index = format!("{prefix}{{{account}}}:tokens");
+    let client = tower_otp::redis::Client::open(crate::common::redis::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let card = |con: &mut tower_otp::redis::aio::MultiplexedConnection| {
+        let index = index.clone();
+        let mut con = con.clone();
+        async move {
+            tower_otp::redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async::<i64>(&mut con)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(card(&mut con).await, 5);
+    let later = t0() + Duration::from_secs(20);
+    store.issue_token(&account, &token(later)).await.unwrap();
+    assert_eq!(card(&mut con).await, 1, "the five dead members are gone");
+    assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 1);
+}
+
+/// A token in steady use is only read: its idle timer restarts once the last restart is at
+/// least 1/60 of the idle timeout old (30 s of 30 min). It dies at most that much earlier than
+/// with a restart on every use, never later.
+#[tokio::test]
+async fn the_idle_timer_restarts_once_a_sixtieth_of_the_timeout_has_passed() {
+    let store = single_store();
+    let alive = |account, tok: &tower_otp::store::NewToken, at| {
+        let (store, digest) = (store.clone(), tok.digest);
+        async move {
+            store
+                .authenticate_token(&account, &digest, at)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    // Used 20 s after its issue: read only, the timer still runs from the issue.
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(alive(account.clone(), &tok, t0() + secs(20)).await);
+    assert!(!alive(account, &tok, t0() + secs(1800)).await);
+    // Used 30 s after its issue: the timer restarts.
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(alive(account.clone(), &tok, t0() + secs(30)).await);
+    assert!(alive(account.clone(), &tok, t0() + secs(1829)).await);
+    assert!(!alive(account, &tok, t0() + secs(1829 + 1800)).await);
+}
+
+/// A token record that does not parse (written by something else, or by an older layout) is a
+/// backend error, whether or not the idle timer is due for a restart (the script that restarts
+/// it runs only once the record has parsed): never a login, never a silent miss.
+#[tokio::test]
+async fn a_garbled_token_record_fails_closed() {
+    let prefix = random_prefix();
+    let store = RedisStore::new(redis_url())
+        .unwrap()
+        .with_prefix(prefix.as_str());
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    assert!(store
+        .authenticate_token(&account, &tok.digest, t0())
+        .await
+        .unwrap()
+        .is_some());
+
+    let client = Client::open(redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = tower_otp::redis::cmd("KEYS")
+        .arg(format!("{prefix}*:token:*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    for garbage in ["not a record", "1:2:3:4:99:short", "1:2:3"] {
+        let _: () = tower_otp::redis::cmd("SET")
+            .arg(&keys[0])
+            .arg(garbage)
+            .arg("KEEPTTL")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        // Whether or not the idle timer is due: the record is parsed before anything is decided.
+        for at in [t0(), t0() + secs(1200)] {
+            let result = store.authenticate_token(&account, &tok.digest, at).await;
+            assert!(
+                matches!(result, Err(StoreError::Backend(_))),
+                "{garbage:?} at {at:?}: {result:?}"
+            );
+        }
+    }
+}
