@@ -84,8 +84,36 @@ impl fmt::Debug for OtpAuthBuilder {
     }
 }
 
+// The constructors of `OtpAuthLayer` live here, beside what they start from: the layer itself
+// knows nothing of how it is configured (and so imports nothing of this module).
+impl OtpAuthLayer {
+    /// A layer over your users and a way to deliver codes, with the default settings, a
+    /// [`MemoryStore`](crate::store::MemoryStore), the system clock and a random server key.
+    /// To configure it, start from [`builder`](Self::builder) instead.
+    pub fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
+        Self::builder(users, notifier)
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// The configuration of a layer over your users and a way to deliver codes: every setting,
+    /// backend and hook, checked at once by [`OtpAuthBuilder::build`].
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_protected_path("/api/")
+    ///     .build()?;
+    /// # Ok::<(), tower_otp::ConfigErrors>(())
+    /// ```
+    pub fn builder(users: impl UserStore, notifier: impl Notifier) -> OtpAuthBuilder {
+        OtpAuthBuilder::new(users, notifier)
+    }
+}
+
 impl OtpAuthBuilder {
-    pub(crate) fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
+    fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
         Self {
             users: Arc::new(users),
             notifier: Arc::new(notifier),

@@ -5,15 +5,12 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::builder::OtpAuthBuilder;
 use crate::config::OtpSettings;
 use crate::event::AuthEvent;
 use crate::flow::Flow;
-use crate::notify::Notifier;
 use crate::service::OtpAuth;
 use crate::state::State;
 use crate::store::StoreError;
-use crate::user::UserStore;
 
 /// Two-factor authentication for a tower service: the layer that makes [`OtpAuth`], built by
 /// [`OtpAuthLayer::builder`] (or [`OtpAuthLayer::new`] with the defaults).
@@ -22,7 +19,7 @@ use crate::user::UserStore;
 /// every other request it checks an `Authorization: Token <key>` (or `Bearer <key>`) header:
 /// a valid token puts an [`AuthenticatedUser`](crate::AuthenticatedUser) in the request's
 /// extensions, an invalid one gets 401, and no header passes the request on untouched (or gets
-/// 401 under a [protected path](OtpAuthBuilder::with_protected_path)).
+/// 401 under a [protected path](crate::OtpAuthBuilder::with_protected_path)).
 ///
 /// Cloning is cheap (the configuration sits behind an `Arc`).
 ///
@@ -55,30 +52,6 @@ impl std::fmt::Debug for OtpAuthLayer {
 }
 
 impl OtpAuthLayer {
-    /// A layer over your users and a way to deliver codes, with the default settings, a
-    /// [`MemoryStore`](crate::store::MemoryStore), the system clock and a random server key.
-    /// To configure it, start from [`builder`](Self::builder) instead.
-    pub fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
-        Self::builder(users, notifier)
-            .build()
-            .expect("the default configuration is valid")
-    }
-
-    /// The configuration of a layer over your users and a way to deliver codes: every setting,
-    /// backend and hook, checked at once by [`OtpAuthBuilder::build`].
-    ///
-    /// ```
-    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
-    ///
-    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_protected_path("/api/")
-    ///     .build()?;
-    /// # Ok::<(), tower_otp::ConfigErrors>(())
-    /// ```
-    pub fn builder(users: impl UserStore, notifier: impl Notifier) -> OtpAuthBuilder {
-        OtpAuthBuilder::new(users, notifier)
-    }
-
     pub(crate) fn from_state(state: State) -> Self {
         Self {
             state: Arc::new(state),
