@@ -55,6 +55,9 @@ pub struct OtpAuthBuilder {
     extra_context: Option<Arc<ExtraContextFn>>,
     success_body: Option<Arc<SuccessBodyFn>>,
     events: Events,
+    /// SMTP URL and sender of the `EmailNotifier` to build with the settings' `email_config`.
+    #[cfg(feature = "email")]
+    email: Option<(String, String)>,
 }
 
 /// What the builder's methods set, applied over the settings at build time.
@@ -126,6 +129,8 @@ impl OtpAuthBuilder {
             extra_context: None,
             success_body: None,
             events: Events::default(),
+            #[cfg(feature = "email")]
+            email: None,
         }
     }
 
@@ -170,6 +175,19 @@ impl OtpAuthBuilder {
                 ),
             ));
         }
+        #[cfg(feature = "email")]
+        let notifier = match &self.email {
+            Some((url, from)) => match email_notifier(url, from, &settings.email_config) {
+                Ok(notifier) => notifier,
+                Err(problem) => {
+                    problems.push(problem);
+                    self.notifier
+                }
+            },
+            None => self.notifier,
+        };
+        #[cfg(not(feature = "email"))]
+        let notifier = self.notifier;
         let (store, shared_store) = self.store.unwrap_or_else(|| (default_store(), false));
         let key = match &self.secret_key {
             Some(key) => ServerKey::new(key).ok_or_else(|| {
@@ -196,7 +214,7 @@ impl OtpAuthBuilder {
             settings,
             users: self.users,
             store,
-            notifier: self.notifier,
+            notifier,
             clock: self.clock,
             key,
             extra_context: self.extra_context,
@@ -250,6 +268,35 @@ impl OtpAuthBuilder {
     /// How codes are delivered (the notifier given to [`OtpAuthLayer::builder`] otherwise).
     pub fn with_notifier(mut self, notifier: impl Notifier) -> Self {
         self.notifier = Arc::new(notifier);
+        #[cfg(feature = "email")]
+        {
+            self.email = None;
+        }
+        self
+    }
+
+    /// Codes go by e-mail: [`build`](Self::build) makes an
+    /// [`EmailNotifier`](crate::notify::EmailNotifier) for `smtp_url` (`smtp://host:port`,
+    /// `smtps://user:pass@host`, …) sending from `from`, with the subject and templates of the
+    /// settings' `email_config`, so the notifier's configuration never has to travel through
+    /// your code. A bad URL, sender or template is one of the problems `build` reports (keys
+    /// `smtp_url`, `smtp_from`, `email_config`). Replaces the notifier given before.
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, OtpSettings};
+    ///
+    /// let settings: OtpSettings =
+    ///     toml::from_str("[email_config]\nsubject = \"Your code for {{ full_name }}\"").unwrap();
+    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_settings(settings)
+    ///     .with_email("smtp://127.0.0.1:2525", "Example <no-reply@example.com>")
+    ///     .build()?;
+    /// # Ok::<(), tower_otp::ConfigErrors>(())
+    /// ```
+    #[cfg(feature = "email")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "email")))]
+    pub fn with_email(mut self, smtp_url: &str, from: &str) -> Self {
+        self.email = Some((smtp_url.to_owned(), from.to_owned()));
         self
     }
 
@@ -533,6 +580,28 @@ impl Overrides {
         }
         settings
     }
+}
+
+/// The e-mail notifier [`OtpAuthBuilder::with_email`] asks for, or the problem naming what is
+/// wrong.
+#[cfg(feature = "email")]
+fn email_notifier(
+    url: &str,
+    from: &str,
+    config: &crate::config::EmailConfig,
+) -> Result<Arc<dyn DynNotifier>, crate::config::ConfigError> {
+    use crate::notify::{EmailNotifier, EmailSetupError};
+    let notifier = EmailNotifier::from_url(url, from).and_then(|n| n.with_email_config(config));
+    notifier
+        .map(|n| Arc::new(n) as Arc<dyn DynNotifier>)
+        .map_err(|error| {
+            let key = match error {
+                EmailSetupError::Url(_) => "smtp_url",
+                EmailSetupError::From(_) => "smtp_from",
+                _ => "email_config",
+            };
+            bad(key, error.to_string())
+        })
 }
 
 #[cfg(feature = "memory-store")]

@@ -89,3 +89,36 @@ async fn a_hanging_mail_server_fails_closed_within_the_timeout() {
     // The server keeps serving, and a login with a working mail server goes through.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn with_email_builds_the_notifier_from_the_settings_email_config() {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = TestApp::with(|layer| {
+        let mut settings = tower_otp::OtpSettings::default();
+        settings.email_config.subject = "Code for {{ first_name }}".to_owned();
+        layer
+            .with_settings(settings)
+            .with_email(&url, "Example <no-reply@example.com>")
+    });
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    let message = MessageParser::default().parse(&received[0].data).unwrap();
+    assert_eq!(message.subject(), Some("Code for alice"));
+
+    // What cannot make a notifier is a configuration problem, named.
+    let errors =
+        tower_otp::OtpAuthLayer::builder(demo_users(), tower_otp::notify::ConsoleNotifier::new())
+            .with_email("ftp://example.com", "no-reply@example.com")
+            .build()
+            .unwrap_err();
+    assert_eq!(errors.keys(), ["smtp_url"]);
+    let errors =
+        tower_otp::OtpAuthLayer::builder(demo_users(), tower_otp::notify::ConsoleNotifier::new())
+            .with_email("smtp://127.0.0.1:2525", "not an address")
+            .build()
+            .unwrap_err();
+    assert_eq!(errors.keys(), ["smtp_from"]);
+}

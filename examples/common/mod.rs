@@ -153,7 +153,6 @@ pub fn exit_on_error(result: Result<(), String>) {
 /// The layer as both examples configure it, from the command line and the environment.
 fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
     let settings = load_settings(args.config.as_ref())?;
-    let email_config = settings.email_config.clone();
     let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
         .with_settings(settings)
         .with_protected_path("/api/");
@@ -164,7 +163,7 @@ fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, Stri
         layer = with_redis(layer, &url)?;
     }
     if let Ok(url) = std::env::var("SMTP_URL") {
-        layer = with_email(layer, &url, &email_config)?;
+        layer = with_email(layer, &url)?;
     }
     layer.build().map_err(|e| {
         let hint = if e.keys().contains(&"secret_key") {
@@ -191,27 +190,15 @@ fn with_redis(_: OtpAuthBuilder, _: &str) -> Result<OtpAuthBuilder, String> {
 
 /// `SMTP_URL` set: codes go by e-mail (from `SMTP_FROM`), with the settings' `email_config`.
 #[cfg(feature = "email")]
-fn with_email(
-    layer: OtpAuthBuilder,
-    url: &str,
-    config: &tower_otp::EmailConfig,
-) -> Result<OtpAuthBuilder, String> {
-    use tower_otp::notify::EmailNotifier;
+fn with_email(layer: OtpAuthBuilder, url: &str) -> Result<OtpAuthBuilder, String> {
     let from = std::env::var("SMTP_FROM")
         .unwrap_or_else(|_| "tower-otp example <no-reply@localhost>".to_owned());
-    let notifier = EmailNotifier::from_url(url, &from)
-        .and_then(|n| n.with_email_config(config))
-        .map_err(|e| format!("SMTP_URL: {e}"))?;
     println!("codes are sent by e-mail through {}", redact(url));
-    Ok(layer.with_notifier(notifier))
+    Ok(layer.with_email(url, &from))
 }
 
 #[cfg(not(feature = "email"))]
-fn with_email(
-    _: OtpAuthBuilder,
-    _: &str,
-    _: &tower_otp::EmailConfig,
-) -> Result<OtpAuthBuilder, String> {
+fn with_email(_: OtpAuthBuilder, _: &str) -> Result<OtpAuthBuilder, String> {
     Err("SMTP_URL is set: run the example with `--features email` to send e-mail".into())
 }
 
