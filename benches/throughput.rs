@@ -150,6 +150,10 @@ struct Servers {
 /// Picks one of the [`Servers`]' apps.
 type AppOf = fn(&Servers) -> &Served;
 
+/// The server key of the served apps: `build()` refuses a shared store (Redis) without an
+/// explicit one.
+const SECRET_KEY: &[u8] = b"the throughput bench's server key, 32+ bytes";
+
 /// An app and where it is served.
 struct Served {
     app: App,
@@ -158,7 +162,9 @@ struct Served {
 
 impl Served {
     async fn start(users: &BenchUsers, store: impl StateStore) -> Self {
-        let app = App::new(users, |layer| layer.with_store(store));
+        let app = App::new(users, |layer| {
+            layer.with_store(store).with_secret_key(SECRET_KEY)
+        });
         Self {
             addr: serve(app.router.clone()).await,
             app,
