@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::load::{self, NextRequest, Plan};
+use crate::load::{self, NextRequest};
 use crate::perf::perf_control;
 use crate::requests::{posts, prepare_challenges, same_get, token_gets};
 use crate::row::Row;
@@ -207,11 +207,7 @@ impl Bench {
     pub fn measure_http_rows(&mut self) {
         let mut rows = self.http_rows();
         let rounds = self.config.rounds;
-        let slice = Plan {
-            duration: self.config.duration / rounds,
-            warmup: self.config.warmup / rounds,
-            ..self.config.plan()
-        };
+        let slice = self.config.plan().slice(rounds);
         for round in 0..rounds {
             eprintln!("round {} of {rounds} ...", round + 1);
             for i in 0..rows.len() {
@@ -249,9 +245,7 @@ impl Bench {
                 let used = self.cpu.now().since(before);
                 row.ran_out += u32::from(outcome.ran_out);
                 row.row.outcome.merge(outcome);
-                if let Some(cpu) = &mut row.row.cpu {
-                    cpu.add(used);
-                }
+                row.row.add_cpu(used);
             }
         }
         self.rows.extend(rows.into_iter().map(HttpRow::into_row));

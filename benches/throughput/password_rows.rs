@@ -105,11 +105,7 @@ impl Bench {
     /// the same slices as a ratio.
     fn compare_with_blocking_pool(&mut self, plan: Plan, threads: usize) {
         let rounds = self.config.rounds;
-        let slice = Plan {
-            duration: plan.duration / rounds,
-            warmup: plan.warmup / rounds,
-            ..plan
-        };
+        let slice = plan.slice(rounds);
         let label = format!("argon2id, spawn_blocking as before, {threads} at a time");
         let mut row = Row::new("argon2-blocking", label);
         let mut pool = Outcome::default();
@@ -125,9 +121,7 @@ impl Bench {
                 self.server
                     .block_on(argon2_rate(users, threads, slice, verify_on_blocking_pool));
             row.outcome.merge(outcome);
-            if let Some(cpu) = &mut row.cpu {
-                cpu.add(self.cpu.now().since(before));
-            }
+            row.add_cpu(self.cpu.now().since(before));
         }
         row.notes.push(format!(
             "the pool's rate in alternate slices: {:.2} × this; RSS {:.1} → {:.1} MiB",

@@ -29,6 +29,13 @@ impl Row {
         }
     }
 
+    /// Adds CPU used while it was measured, unless other work shared it.
+    pub fn add_cpu(&mut self, used: Cpu) {
+        if let Some(cpu) = &mut self.cpu {
+            cpu.add(used);
+        }
+    }
+
     pub fn per_second(&self) -> f64 {
         self.outcome.per_second()
     }
