@@ -32,6 +32,17 @@ pub struct Plan {
     pub pace: Option<Duration>,
 }
 
+impl Plan {
+    /// One of `rounds` slices of this plan: its warm-up and measurement divided by `rounds`.
+    pub fn slice(self, rounds: u32) -> Self {
+        Self {
+            warmup: self.warmup / rounds,
+            duration: self.duration / rounds,
+            ..self
+        }
+    }
+}
+
 /// What one load run measured.
 #[derive(Debug, Default)]
 pub struct Outcome {
