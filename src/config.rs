@@ -279,26 +279,34 @@ impl OtpSettings {
         ConfigErrors::from_list(self.problems())
     }
 
-    /// Every problem of these settings.
+    /// Every problem of these settings, with codes made by the generator `default_token_type`
+    /// names.
     pub(crate) fn problems(&self) -> Vec<ConfigError> {
-        let mut problems = Vec::new();
         let max_digits = match self.default_token_type {
             CodeType::Code => 10,
             CodeType::Totp | CodeType::Hotp => 8,
         };
+        let generator = format!("{:?} codes", self.default_token_type);
+        self.problems_with(max_digits, &generator)
+    }
+
+    /// Every problem of these settings, with codes made by `generator`, which makes codes of at
+    /// most `max_digits` digits.
+    pub(crate) fn problems_with(&self, max_digits: u8, generator: &str) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         if !(6..=max_digits).contains(&self.token_length) {
             problems.push(bad(
                 "token_length",
                 format!(
-                    "must be between 6 and {max_digits} for {:?} codes, got {}",
-                    self.default_token_type, self.token_length
+                    "must be between 6 and {max_digits} for {generator}, got {}",
+                    self.token_length
                 ),
             ));
         }
         if !(1..=600).contains(&self.totp_token_ttl) {
             problems.push(bad("totp_token_ttl", "must be between 1 and 600 seconds"));
-        }
-        if self.pending_login_ttl < self.totp_token_ttl {
+        } else if self.pending_login_ttl < self.totp_token_ttl {
+            // Only against a valid code lifetime: a bad one is reported once, as its own.
             problems.push(bad("pending_login_ttl", "must be at least totp_token_ttl"));
         }
         let paths = self.endpoint_paths();
@@ -414,7 +422,7 @@ mod tests {
         let cases: [(Change, &str); 12] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
-            (|s| s.totp_token_ttl = 0, "totp_token_ttl"),
+            (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
             (|s| s.verify_path = s.login_path.clone(), "verify_path"),
             (|s| s.login_path = String::new(), "login_path"),
             (|s| s.resend_path = "/".into(), "resend_path"),

@@ -25,7 +25,6 @@ pub(crate) type SuccessBodyFn = dyn Fn(Endpoint, &User, &mut Map<String, Value>)
 pub(crate) type EventHookFn = dyn Fn(&AuthEvent) + Send + Sync;
 
 /// Everything the service needs, shared by all its clones.
-#[derive(Clone)]
 pub(crate) struct State {
     pub(crate) settings: OtpSettings,
     pub(crate) users: Arc<dyn DynUserStore>,
@@ -39,7 +38,7 @@ pub(crate) struct State {
     pub(crate) success_body: Option<Arc<SuccessBodyFn>>,
     pub(crate) events: Events,
     /// Whether a login without a known client IP was reported (once is enough).
-    pub(crate) unknown_client_reported: Arc<AtomicBool>,
+    pub(crate) unknown_client_reported: AtomicBool,
 }
 
 impl State {

@@ -1,6 +1,6 @@
 //! Authenticating a request by its auth token.
 
-use super::{unavailable, FlowError};
+use super::error::{unavailable, FlowError};
 use crate::authenticated::AuthenticatedUser;
 use crate::state::State;
 use crate::token::Presented;

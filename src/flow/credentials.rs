@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use unicode_normalization::UnicodeNormalization;
 
-use super::{time_until, unavailable, Client, FlowError};
+use super::client::Client;
+use super::error::{time_until, unavailable, FlowError};
 use crate::client::throttle_key;
+use crate::clock::Clock;
 use crate::event::{AuthEvent, LoginFailure};
 use crate::password::dummy_verify;
 use crate::state::{Events, State};
@@ -50,19 +52,30 @@ pub(super) async fn check_credentials(
         .await
         .map_err(|e| unavailable(state, e))?;
     let unsettled = match attempt {
-        PasswordAttempt::Counted(counted) => {
-            Some(Unsettled::new(state, &account, client, counted, now))
-        }
+        PasswordAttempt::Counted(counted) => Some(Unsettled::new(state, &account, client, counted)),
         _ => None,
     };
-    let password_ok = match (&user, &unsettled) {
+    let checked = match (&user, &unsettled) {
         (Some(user), Some(_)) => state.users.check_password(user, password).await,
         // Locked, or no such user: the same time spent, nothing learnt.
         _ => dummy_verify(password.to_owned()).await,
-    }
-    .map_err(|e| unavailable(state, e))?;
+    };
     // The answer is known from here on: the attempt stays counted unless the password was right.
     let counted = unsettled.map(Unsettled::settle);
+    let password_ok = match checked {
+        Ok(password_ok) => password_ok,
+        Err(error) => {
+            // Nothing was learnt: the attempt is taken back (best effort, the store may be down
+            // too), and the failure is the backend's.
+            if let Some(counted) = &counted {
+                let _ = state
+                    .store
+                    .forgive_password_attempt(&account, counted, state.clock.now())
+                    .await;
+            }
+            return Err(unavailable(state, error));
+        }
+    };
     let lock_set = counted.and_then(|c| c.locked_until());
     let refusal = match (&user, counted) {
         (_, None) => LoginFailure::Locked,
@@ -101,10 +114,10 @@ pub(super) async fn check_credentials(
 struct Unsettled {
     store: Arc<dyn DynStateStore>,
     events: Events,
+    clock: Arc<dyn Clock>,
     account: AccountKey,
     client_ip: Option<IpAddr>,
     attempt: Option<CountedAttempt>,
-    now: SystemTime,
 }
 
 impl Unsettled {
@@ -113,15 +126,14 @@ impl Unsettled {
         account: &AccountKey,
         client: &Client<'_>,
         attempt: CountedAttempt,
-        now: SystemTime,
     ) -> Self {
         Self {
             store: state.store.clone(),
             events: state.events.clone(),
+            clock: state.clock.clone(),
             account: account.clone(),
             client_ip: client.ip(),
             attempt: Some(attempt),
-            now,
         }
     }
 
@@ -141,7 +153,7 @@ impl Drop for Unsettled {
             self.events.clone(),
             self.account.clone(),
         );
-        let (client_ip, now) = (self.client_ip, self.now);
+        let (client_ip, now) = (self.client_ip, self.clock.now());
         // Best effort, off the dropped request: a store that is down keeps the count.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -174,7 +186,6 @@ async fn limit_client(
     }
     // Without a known peer address there is no fair key: every client would share one budget.
     let Some(ip) = client.ip() else {
-        state.report_unknown_client();
         return Ok(());
     };
     let key = format!("login:{}", throttle_key(ip));

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{unavailable, Client, FlowError};
+use super::client::Client;
+use super::error::{unavailable, FlowError};
 use crate::event::AuthEvent;
 use crate::notify::Delivery;
 use crate::state::State;

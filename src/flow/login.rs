@@ -2,9 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::client::Client;
 use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
-use super::{time_until, unavailable, Client, FlowError, Login, PendingLogin, SignedIn};
+use super::error::{time_until, unavailable, FlowError};
+use super::outcome::{Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
 use crate::state::State;
 use crate::store::{AccountKey, NewChallenge, NewToken};

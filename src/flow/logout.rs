@@ -1,7 +1,9 @@
 //! Logging out: revoking the presented token, or every token of its user.
 
 use super::authenticate::authenticate;
-use super::{unavailable, Client, FlowError, Logout};
+use super::client::Client;
+use super::error::{unavailable, FlowError};
+use super::outcome::Logout;
 use crate::event::AuthEvent;
 use crate::state::State;
 use crate::token::Presented;

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use super::client::Client;
 use super::delivery::{deliver, Outgoing};
+use super::error::{time_until, unavailable, FlowError};
+use super::outcome::PendingLogin;
 use super::verify::ensure_otp_enabled;
-use super::{time_until, unavailable, Client, FlowError, PendingLogin};
 use crate::state::State;
 use crate::store::{ResendOutcome, ResendRequest};
 use crate::token::parse_challenge_id;

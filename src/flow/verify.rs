@@ -1,9 +1,11 @@
 //! Verifying a code: one atomic store step that counts the attempt, compares, consumes the
 //! challenge and stores the new token.
 
+use super::client::Client;
 use super::credentials::check_credentials;
+use super::error::{time_until, unavailable, FlowError};
 use super::login::new_token;
-use super::{time_until, unavailable, Client, FlowError, SignedIn};
+use super::outcome::SignedIn;
 use crate::event::{AuthEvent, CodeFailure};
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};

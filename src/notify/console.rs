@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::{Delivery, Notifier, NotifyError};
+use super::notifier::{Delivery, Notifier, NotifyError};
 
 type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
 

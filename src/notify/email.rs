@@ -34,7 +34,7 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 use minijinja::value::{merge_maps, Value};
 use minijinja::Environment;
 
-use super::{Delivery, Notifier, NotifyError};
+use super::notifier::{Delivery, Notifier, NotifyError};
 use crate::config::EmailConfig;
 use crate::user::User;
 

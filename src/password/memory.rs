@@ -9,7 +9,7 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
-use super::PasswordError;
+use super::error::PasswordError;
 
 /// The most memory a thread keeps between hashes, in 1 KiB blocks: 64 MiB. That covers this
 /// crate's hashes (19 MiB) and the 64 MiB other common libraries default to (PHP,

@@ -9,8 +9,11 @@
 //! whatever the number of logins, and a thread is only started when the logins waiting
 //! outnumber the threads there are (`pool.rs`).
 
+mod error;
 mod memory;
 mod pool;
+
+pub use error::PasswordError;
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -19,19 +22,6 @@ use argon2::Params;
 
 use memory::{Memory, VerifyError};
 use pool::Pool;
-
-/// A password could not be hashed or checked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PasswordError {
-    /// Hashing failed (bad parameters, or a stored hash's memory cost that cannot be
-    /// allocated).
-    #[error("password hashing failed: {0}")]
-    Hash(String),
-    /// The thread that hashes or verifies passwords did not finish the job.
-    #[error("password verification task failed: {0}")]
-    Task(String),
-}
 
 /// The parameters of new hashes: m = 19 MiB, t = 2, p = 1 (OWASP's minimum for argon2id).
 fn default_params() -> Params {

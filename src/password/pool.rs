@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
+use super::error::PasswordError;
 use super::memory::Memory;
-use super::PasswordError;
 
 /// Work for a pool thread: it computes in the thread's memory and returns how to hand the
 /// answer over, which the thread does only once it counts as free again.

@@ -1,14 +1,15 @@
-//! The object-safe twin of [`StateStore`], and the store of a layer built without any.
+//! The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`.
 
 use std::time::{Duration, SystemTime};
 
 use crate::boxed::BoxFuture;
 
-use super::{
+use crate::store::records::{
     AccountKey, CountedAttempt, CounterState, DigestBytes, LockoutPolicy, NewChallenge, NewToken,
-    PasswordAttempt, ResendOutcome, ResendRequest, StateStore, StoreError, TokenInfo,
-    VerifyAttempt, VerifyOutcome,
+    PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
+    VerifyOutcome,
 };
+use crate::store::state_store::StateStore;
 
 /// The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`
 /// without a type parameter.
@@ -167,90 +168,5 @@ impl<T: StateStore> DynStateStore for T {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CounterState, StoreError>> {
         Box::pin(StateStore::hit_counter(self, key, window, now))
-    }
-}
-
-/// The store of a layer built without the `memory-store` feature and without
-/// [`with_store`](crate::OtpAuthBuilder::with_store): everything fails closed, with a message
-/// that says what is missing.
-#[cfg(not(feature = "memory-store"))]
-pub(crate) struct NoStore;
-
-#[cfg(not(feature = "memory-store"))]
-impl NoStore {
-    fn error<T>() -> Result<T, StoreError> {
-        Err(StoreError::Unavailable(
-            "no token store configured: call OtpAuthBuilder::with_store or enable the \
-             `memory-store` feature"
-                .to_owned(),
-        ))
-    }
-}
-
-#[cfg(not(feature = "memory-store"))]
-impl StateStore for NoStore {
-    async fn create_challenge(&self, _: &AccountKey, _: &NewChallenge) -> Result<(), StoreError> {
-        Self::error()
-    }
-    async fn verify_challenge(
-        &self,
-        _: &AccountKey,
-        _: &VerifyAttempt<'_>,
-    ) -> Result<VerifyOutcome, StoreError> {
-        Self::error()
-    }
-    async fn resend_challenge(
-        &self,
-        _: &AccountKey,
-        _: &ResendRequest<'_>,
-    ) -> Result<ResendOutcome, StoreError> {
-        Self::error()
-    }
-    async fn delete_challenge(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
-        Self::error()
-    }
-    async fn issue_token(&self, _: &AccountKey, _: &NewToken) -> Result<(), StoreError> {
-        Self::error()
-    }
-    async fn authenticate_token(
-        &self,
-        _: &AccountKey,
-        _: &DigestBytes,
-        _: SystemTime,
-    ) -> Result<Option<TokenInfo>, StoreError> {
-        Self::error()
-    }
-    async fn revoke_token(&self, _: &AccountKey, _: &DigestBytes) -> Result<bool, StoreError> {
-        Self::error()
-    }
-    async fn revoke_all_tokens(&self, _: &AccountKey) -> Result<u64, StoreError> {
-        Self::error()
-    }
-    async fn count_password_attempt(
-        &self,
-        _: &AccountKey,
-        _: SystemTime,
-        _: &LockoutPolicy,
-    ) -> Result<PasswordAttempt, StoreError> {
-        Self::error()
-    }
-    async fn forgive_password_attempt(
-        &self,
-        _: &AccountKey,
-        _: &CountedAttempt,
-        _: SystemTime,
-    ) -> Result<(), StoreError> {
-        Self::error()
-    }
-    async fn clear_failures(&self, _: &AccountKey) -> Result<(), StoreError> {
-        Self::error()
-    }
-    async fn hit_counter(
-        &self,
-        _: &str,
-        _: Duration,
-        _: SystemTime,
-    ) -> Result<CounterState, StoreError> {
-        Self::error()
     }
 }

@@ -3,7 +3,7 @@ use std::time::SystemTime;
 use rand::rngs::OsRng;
 use rand::Rng;
 
-use super::OtpStrategy;
+use super::otp_strategy::OtpStrategy;
 
 /// Uniformly random decimal digits from the OS's CSPRNG: the simplest and most direct code,
 /// and the only one that goes up to 10 digits.

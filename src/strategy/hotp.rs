@@ -2,8 +2,8 @@ use std::time::SystemTime;
 
 use totp_rs::{Algorithm, TotpError};
 
+use super::otp_strategy::{random_secret, OtpStrategy};
 use super::totp::totp;
-use super::{random_secret, OtpStrategy};
 
 /// RFC 4226 HOTP (HMAC-SHA1) over a fresh 160-bit CSPRNG secret per code, counter 0.
 #[derive(Debug, Clone, Copy, Default)]

@@ -2,7 +2,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use totp_rs::{Algorithm, Builder, TotpError};
 
-use super::{random_secret, OtpStrategy};
+use super::otp_strategy::{random_secret, OtpStrategy};
 
 /// RFC 6238 TOTP (HMAC-SHA1) over a fresh 160-bit CSPRNG secret per code, as django-drf-otp
 /// does (its secret was partly predictable; this one is not). The step only shapes the code:

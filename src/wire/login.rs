@@ -1,8 +1,9 @@
 use http::request::Parts;
 use http_body::Body;
 
+use super::answer::{challenge_body, refusal, success, token_body};
+use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
-use super::{challenge_body, client, extra_context, refusal, success, token_body};
 use crate::boxed::BoxError;
 use crate::flow::{self, Login};
 use crate::response::JsonResponse;

@@ -1,8 +1,9 @@
 use http::request::Parts;
 use http_body::Body;
 
+use super::answer::refusal;
+use super::client::client;
 use super::fields::read_fields;
-use super::{client, refusal};
 use crate::authenticated::Credentials;
 use crate::boxed::BoxError;
 use crate::flow::{self, Logout};

@@ -1,28 +1,21 @@
 //! The wire format of the layer's own endpoints, django-drf-otp's: read the fields, run the
 //! [flow](crate::flow), answer in Django REST framework's shapes and status codes.
 
+mod answer;
+mod client;
 mod fields;
 mod login;
 mod logout;
 mod resend;
 mod verify;
 
-use std::time::SystemTime;
-
-use http::request::Parts;
-use http::{Method, Request, StatusCode};
+use http::{Method, Request};
 use http_body::Body;
-use serde_json::{json, Map, Value};
 
 use crate::boxed::BoxError;
-use crate::flow::{Client, FlowError, PendingLogin};
-use crate::response::{
-    detail, forbid_caching, json, method_not_allowed, non_field_error, throttled, unauthorized,
-    unavailable, JsonResponse, EXPIRED_TOKEN, INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
-};
+use crate::response::{forbid_caching, method_not_allowed, JsonResponse};
 use crate::routing::Endpoint;
 use crate::state::State;
-use crate::user::User;
 
 /// Answers a request to one of the endpoints.
 pub(crate) async fn handle<B>(
@@ -48,98 +41,4 @@ where
     // Answers carry tokens and challenges: no cache may keep them (RFC 6749 section 5.1).
     forbid_caching(&mut response);
     response
-}
-
-/// The client of a request, for the flow.
-fn client<'a>(state: &State, parts: &Parts) -> Client<'a> {
-    Client::new(state.client_ip(parts))
-}
-
-/// The application's extra template context for a code sent in answer to `parts`.
-fn extra_context<'a>(
-    state: &'a State,
-    parts: &'a Parts,
-) -> impl Fn(&User) -> Map<String, Value> + Sync + 'a {
-    move |user| {
-        state
-            .extra_context
-            .as_ref()
-            .map(|hook| hook(parts, user))
-            .unwrap_or_default()
-    }
-}
-
-/// The answer to a refusal (or failure) of the flow at `endpoint`.
-fn refusal(endpoint: Endpoint, error: FlowError) -> JsonResponse {
-    match error {
-        FlowError::InvalidCredentials => non_field_error(INVALID_CREDENTIALS),
-        FlowError::Throttled { retry_after } | FlowError::Locked { retry_after } => {
-            throttled(retry_after)
-        }
-        FlowError::WrongCode => non_field_error(INVALID_TOKEN),
-        FlowError::ExpiredCode => non_field_error(EXPIRED_TOKEN),
-        FlowError::UnknownChallenge if endpoint == Endpoint::Resend => {
-            non_field_error("Invalid or expired challenge.")
-        }
-        FlowError::UnknownChallenge => non_field_error(INVALID_TOKEN),
-        FlowError::ResendsExhausted => {
-            non_field_error("Too many codes were sent for this login. Log in again.")
-        }
-        FlowError::OtpDisabled => detail(StatusCode::BAD_REQUEST, OTP_DISABLED),
-        FlowError::InvalidToken => unauthorized(INVALID_TOKEN),
-        FlowError::Unavailable(error) => unavailable(error),
-    }
-}
-
-/// 200 with a body, after the application's success hook.
-fn success(
-    state: &State,
-    endpoint: Endpoint,
-    user: &User,
-    mut body: Map<String, Value>,
-) -> JsonResponse {
-    if let Some(hook) = &state.success_body {
-        hook(endpoint, user, &mut body);
-    }
-    json(StatusCode::OK, &Value::Object(body))
-}
-
-/// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`).
-fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
-    let Value::Object(body) = json!({
-        "detail": "OTP token sent successfully.",
-        "otp_ttl": pending.code_ttl.as_secs(),
-        "otp_created_date": rfc3339(pending.issued_at),
-        "challenge": pending.challenge,
-    }) else {
-        unreachable!("a JSON object literal")
-    };
-    body
-}
-
-fn token_body(token: &str) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("token".into(), token.into());
-    body
-}
-
-/// `2026-11-25T18:40:47.053824+00:00`, as Django renders an aware UTC datetime.
-fn rfc3339(t: SystemTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
-    );
-    time::OffsetDateTime::from(t)
-        .format(&format)
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn created_date_looks_like_djangos() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_795_027_247_053_824);
-        assert_eq!(rfc3339(t), "2026-11-18T18:40:47.053824+00:00");
-    }
 }

@@ -1,8 +1,9 @@
 use http::request::Parts;
 use http_body::Body;
 
+use super::answer::{challenge_body, refusal, success};
+use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
-use super::{challenge_body, client, extra_context, refusal, success};
 use crate::boxed::BoxError;
 use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;

@@ -1,8 +1,9 @@
 use http::request::Parts;
 use http_body::Body;
 
+use super::answer::{refusal, success, token_body};
+use super::client::client;
 use super::fields::{read_fields, FieldErrors, Fields, Trim};
-use super::{client, refusal, success, token_body};
 use crate::boxed::BoxError;
 use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use crate::store::{
+use crate::store::records::{
     AccountKey, CountedAttempt, DigestBytes, Failures, LockoutPolicy, NewChallenge, NewToken,
     TokenInfo,
 };

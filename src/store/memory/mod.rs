@@ -9,12 +9,13 @@ mod inner;
 
 use inner::{Consumed, Counter, Inner, StoredChallenge};
 
-use super::window_end;
-use super::{
+use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StateStore, StoreError,
-    TokenInfo, VerifyAttempt, VerifyOutcome,
+    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
+    VerifyAttempt, VerifyOutcome,
 };
+use crate::store::state_store::window_end;
+use crate::store::state_store::StateStore;
 
 /// A [`StateStore`] in the memory of one process: the embedded default, for development, tests
 /// and single-instance deployments. Records disappear on restart, and several instances of an
@@ -68,6 +69,10 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn create_challenge(
         &self,
         account: &AccountKey,

@@ -1,7 +1,7 @@
 //! The key layout: `P{A}:<kind>` keys of one account (its hash tag `{A}` keeps them in one
 //! Redis Cluster slot) and digests in hex.
 
-use crate::store::{AccountKey, DigestBytes};
+use crate::store::records::{AccountKey, DigestBytes};
 
 /// Builds `P{A}:<kind>` keys of one account, reusing one buffer.
 pub(super) struct AccountKeys {

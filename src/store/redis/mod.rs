@@ -15,7 +15,7 @@ use ::redis::{
     ServerErrorKind,
 };
 
-use super::{AccountKey, StoreError};
+use crate::store::records::{AccountKey, StoreError};
 
 mod connection;
 mod keys;

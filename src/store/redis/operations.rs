@@ -9,17 +9,14 @@ use super::keys::{Hex, CHALLENGE, CONSUMED, FAILURES, TOKENS};
 use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
 use super::scripts::*;
 use super::{evalsha, RedisStore};
-use crate::store::{
-    window_end, AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures,
-    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest,
-    StateStore, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+use crate::store::records::{
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
+    VerifyAttempt, VerifyOutcome,
 };
+use crate::store::state_store::{window_end, StateStore};
 
 impl StateStore for RedisStore {
-    fn is_shared(&self) -> bool {
-        true
-    }
-
     async fn create_challenge(
         &self,
         account: &AccountKey,

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::unix_millis;
-use crate::store::{StoreError, TokenInfo};
+use crate::store::records::{StoreError, TokenInfo};
 
 /// The largest time or duration handed to Redis, in milliseconds (10^13 ms: year 2286, or 317
 /// years). Sums of two such values stay below 10^14, which Lua still prints as an exact integer

@@ -1,7 +1,5 @@
-//! [`OtpAuthBuilder`]: everything configurable about the layer, checked at once by
-//! [`build`](OtpAuthBuilder::build).
+//! The builder's methods: each records one thing and cannot fail.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,221 +7,17 @@ use std::time::Duration;
 use http::request::Parts;
 use serde_json::{Map, Value};
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{bad, check_path, ConfigErrors, OtpSettings};
+use super::OtpAuthBuilder;
+use crate::clock::Clock;
+use crate::config::OtpSettings;
 use crate::event::AuthEvent;
-use crate::layer::OtpAuthLayer;
-use crate::notify::{DynNotifier, Notifier};
+use crate::notify::Notifier;
 use crate::routing::Endpoint;
-use crate::state::{Events, ExtraContextFn, State, SuccessBodyFn};
-use crate::store::{DynStateStore, StateStore};
-use crate::strategy::{self, OtpStrategy};
-use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
-use crate::user::{DynUserStore, User, UserStore};
-
-/// The configuration of an [`OtpAuthLayer`], from [`OtpAuthLayer::builder`].
-///
-/// Every method records one thing and cannot fail; [`build`](Self::build) checks the whole
-/// configuration at once and reports every problem, each naming its setting. The order of the
-/// calls does not matter: a value set by a method wins over the same value in
-/// [`with_settings`](Self::with_settings), whenever either is called, and lists (protected
-/// paths, trusted proxies) add up.
-///
-/// ```
-/// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, OtpSettings};
-///
-/// let settings: OtpSettings = toml::from_str("totp_token_ttl = 120").unwrap();
-/// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
-///     .with_protected_path("/api/")
-///     .with_settings(settings)
-///     .with_secret_key(&[7u8; 32]) // from your secrets manager
-///     .build()?;
-/// assert_eq!(layer.settings().totp_token_ttl, 120);
-/// assert_eq!(layer.settings().protected_paths, ["/api/"]);
-/// # Ok::<(), tower_otp::ConfigErrors>(())
-/// ```
-#[must_use]
-pub struct OtpAuthBuilder {
-    users: Arc<dyn DynUserStore>,
-    notifier: Arc<dyn DynNotifier>,
-    settings: OtpSettings,
-    overrides: Overrides,
-    store: Option<(Arc<dyn DynStateStore>, bool)>,
-    strategy: Option<Arc<dyn OtpStrategy>>,
-    clock: Arc<dyn Clock>,
-    secret_key: Option<Vec<u8>>,
-    extra_context: Option<Arc<ExtraContextFn>>,
-    success_body: Option<Arc<SuccessBodyFn>>,
-    events: Events,
-    /// SMTP URL and sender of the `EmailNotifier` to build with the settings' `email_config`.
-    #[cfg(feature = "email")]
-    email: Option<(String, String)>,
-}
-
-/// What the builder's methods set, applied over the settings at build time.
-#[derive(Default)]
-struct Overrides {
-    path_prefix: Option<String>,
-    login_path: Option<String>,
-    verify_path: Option<String>,
-    resend_path: Option<String>,
-    logout_path: Option<String>,
-    username_field: Option<String>,
-    body_limit: Option<usize>,
-    body_read_timeout: Option<u64>,
-    protected_paths: Vec<String>,
-    trusted_proxies: Vec<IpAddr>,
-}
-
-impl fmt::Debug for OtpAuthBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtpAuthBuilder")
-            .field("settings", &self.settings)
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-// The constructors of `OtpAuthLayer` live here, beside what they start from: the layer itself
-// knows nothing of how it is configured (and so imports nothing of this module).
-impl OtpAuthLayer {
-    /// A layer over your users and a way to deliver codes, with the default settings, a
-    /// [`MemoryStore`](crate::store::MemoryStore), the system clock and a random server key.
-    /// To configure it, start from [`builder`](Self::builder) instead.
-    pub fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
-        Self::builder(users, notifier)
-            .build()
-            .expect("the default configuration is valid")
-    }
-
-    /// The configuration of a layer over your users and a way to deliver codes: every setting,
-    /// backend and hook, checked at once by [`OtpAuthBuilder::build`].
-    ///
-    /// ```
-    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
-    ///
-    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_protected_path("/api/")
-    ///     .build()?;
-    /// # Ok::<(), tower_otp::ConfigErrors>(())
-    /// ```
-    pub fn builder(users: impl UserStore, notifier: impl Notifier) -> OtpAuthBuilder {
-        OtpAuthBuilder::new(users, notifier)
-    }
-}
+use crate::store::StateStore;
+use crate::strategy::OtpStrategy;
+use crate::user::User;
 
 impl OtpAuthBuilder {
-    fn new(users: impl UserStore, notifier: impl Notifier) -> Self {
-        Self {
-            users: Arc::new(users),
-            notifier: Arc::new(notifier),
-            settings: OtpSettings::default(),
-            overrides: Overrides::default(),
-            store: None,
-            strategy: None,
-            clock: Arc::new(SystemClock),
-            secret_key: None,
-            extra_context: None,
-            success_body: None,
-            events: Events::default(),
-            #[cfg(feature = "email")]
-            email: None,
-        }
-    }
-
-    /// Checks the whole configuration and makes the layer; every problem is reported, each
-    /// naming its setting.
-    ///
-    /// Besides each setting's own rules, a store shared by several instances (a `RedisStore`)
-    /// requires an explicit [secret key](Self::with_secret_key): with the default random key
-    /// per process, one instance could not verify the codes another sent.
-    ///
-    /// ```
-    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
-    ///
-    /// let errors = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
-    ///     .with_protected_path("api/")
-    ///     .with_username_field("password")
-    ///     .with_secret_key(b"short")
-    ///     .build()
-    ///     .unwrap_err();
-    /// assert_eq!(errors.keys(), ["protected_paths", "username_field", "secret_key"]);
-    /// ```
-    pub fn build(mut self) -> Result<OtpAuthLayer, ConfigErrors> {
-        let prefix_problem = (self.overrides.path_prefix.as_deref())
-            .and_then(|prefix| check_path("path_prefix", prefix).err());
-        if prefix_problem.is_some() {
-            // Reported once, as the prefix's problem, not again as each endpoint path's.
-            self.overrides.path_prefix = None;
-        }
-        let settings = self.overrides.apply(self.settings);
-        let mut problems = settings.problems();
-        problems.extend(prefix_problem);
-        let strategy = self.strategy.unwrap_or_else(|| {
-            strategy::for_token_type(settings.default_token_type, settings.totp_token_ttl)
-        });
-        let max = strategy.max_digits();
-        if settings.token_length > max {
-            problems.push(bad(
-                "token_length",
-                format!(
-                    "the code strategy makes at most {max} digits, not {}",
-                    settings.token_length
-                ),
-            ));
-        }
-        #[cfg(feature = "email")]
-        let notifier = match &self.email {
-            Some((url, from)) => match email_notifier(url, from, &settings.email_config) {
-                Ok(notifier) => notifier,
-                Err(problem) => {
-                    problems.push(problem);
-                    self.notifier
-                }
-            },
-            None => self.notifier,
-        };
-        #[cfg(not(feature = "email"))]
-        let notifier = self.notifier;
-        let (store, shared_store) = self.store.unwrap_or_else(|| (default_store(), false));
-        let key = match &self.secret_key {
-            Some(key) => ServerKey::new(key).ok_or_else(|| {
-                bad(
-                    "secret_key",
-                    format!("must be at least {MIN_SERVER_KEY_LEN} bytes"),
-                )
-            }),
-            None if shared_store => Err(bad(
-                "secret_key",
-                "a store shared by several instances needs the same secret key in each of them: \
-                 call with_secret_key (without it every process draws its own, and codes sent by \
-                 one instance do not verify on another)",
-            )),
-            None => Ok(ServerKey::random()),
-        };
-        problems.extend(key.as_ref().err().cloned());
-        ConfigErrors::from_list(problems)?;
-        let key = key?;
-        crate::password::prepare_dummy_hash();
-        Ok(OtpAuthLayer::from_state(State {
-            strategy,
-            lockout: settings.lockout_policy(),
-            settings,
-            users: self.users,
-            store,
-            notifier,
-            clock: self.clock,
-            key,
-            extra_context: self.extra_context,
-            success_body: self.success_body,
-            events: self.events,
-            unknown_client_reported: Default::default(),
-        }))
-    }
-
     /// The settings, as from a settings file (default: [`OtpSettings::default`]). Values set by
     /// the other methods win over these, whatever the order of the calls; protected paths and
     /// trusted proxies add up.
@@ -265,7 +59,7 @@ impl OtpAuthBuilder {
         self
     }
 
-    /// How codes are delivered (the notifier given to [`OtpAuthLayer::builder`] otherwise).
+    /// How codes are delivered (the notifier given to [`OtpAuthLayer::builder`](crate::OtpAuthLayer::builder) otherwise).
     pub fn with_notifier(mut self, notifier: impl Notifier) -> Self {
         self.notifier = Arc::new(notifier);
         #[cfg(feature = "email")]
@@ -536,80 +330,4 @@ impl OtpAuthBuilder {
         self.events.hook = Some(Arc::new(hook));
         self
     }
-}
-
-impl Overrides {
-    /// `settings` with the builder's values over them.
-    fn apply(self, mut settings: OtpSettings) -> OtpSettings {
-        if let Some(prefix) = &self.path_prefix {
-            let prefix = prefix.trim_end_matches('/');
-            settings.login_path = format!("{prefix}/login/");
-            settings.verify_path = format!("{prefix}/verify-token/");
-            settings.resend_path = format!("{prefix}/resend-token/");
-            settings.logout_path = format!("{prefix}/logout/");
-        }
-        let paths = [
-            (self.login_path, &mut settings.login_path),
-            (self.verify_path, &mut settings.verify_path),
-            (self.resend_path, &mut settings.resend_path),
-            (self.logout_path, &mut settings.logout_path),
-        ];
-        for (path, slot) in paths {
-            if let Some(path) = path {
-                *slot = path;
-            }
-        }
-        if let Some(field) = self.username_field {
-            settings.username_field = field;
-        }
-        if let Some(bytes) = self.body_limit {
-            settings.body_limit = bytes;
-        }
-        if let Some(secs) = self.body_read_timeout {
-            settings.body_read_timeout = secs;
-        }
-        for path in self.protected_paths {
-            if !settings.protected_paths.contains(&path) {
-                settings.protected_paths.push(path);
-            }
-        }
-        for proxy in self.trusted_proxies {
-            if !settings.trusted_proxies.contains(&proxy) {
-                settings.trusted_proxies.push(proxy);
-            }
-        }
-        settings
-    }
-}
-
-/// The e-mail notifier [`OtpAuthBuilder::with_email`] asks for, or the problem naming what is
-/// wrong.
-#[cfg(feature = "email")]
-fn email_notifier(
-    url: &str,
-    from: &str,
-    config: &crate::config::EmailConfig,
-) -> Result<Arc<dyn DynNotifier>, crate::config::ConfigError> {
-    use crate::notify::{EmailNotifier, EmailSetupError};
-    let notifier = EmailNotifier::from_url(url, from).and_then(|n| n.with_email_config(config));
-    notifier
-        .map(|n| Arc::new(n) as Arc<dyn DynNotifier>)
-        .map_err(|error| {
-            let key = match error {
-                EmailSetupError::Url(_) => "smtp_url",
-                EmailSetupError::From(_) => "smtp_from",
-                _ => "email_config",
-            };
-            bad(key, error.to_string())
-        })
-}
-
-#[cfg(feature = "memory-store")]
-fn default_store() -> Arc<dyn DynStateStore> {
-    Arc::new(crate::store::MemoryStore::new())
-}
-
-#[cfg(not(feature = "memory-store"))]
-fn default_store() -> Arc<dyn DynStateStore> {
-    Arc::new(crate::store::NoStore)
 }

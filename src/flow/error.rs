@@ -1,0 +1,61 @@
+//! [`FlowError`]: why the flow refused, or could not answer.
+
+use std::time::{Duration, SystemTime};
+
+use crate::error::OtpError;
+use crate::event::AuthEvent;
+use crate::state::State;
+
+/// Why the flow refused, or could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlowError {
+    /// Unknown user, inactive user, wrong password or locked account: one answer for all.
+    #[error("unable to log in with the provided credentials")]
+    InvalidCredentials,
+    /// Too many attempts from this client, codes to this account, or resends too soon.
+    #[error("too many requests; try again in {retry_after:?}")]
+    Throttled {
+        /// How long until a retry may succeed.
+        retry_after: Duration,
+    },
+    /// The account is locked after too many failures; nothing was compared.
+    #[error("the account is locked for {retry_after:?}")]
+    Locked {
+        /// How long until the lock ends.
+        retry_after: Duration,
+    },
+    /// The code was wrong (or already used).
+    #[error("wrong code")]
+    WrongCode,
+    /// The code's lifetime is over.
+    #[error("the code has expired")]
+    ExpiredCode,
+    /// No such pending login: never issued, superseded, over, or out of attempts.
+    #[error("no such pending login")]
+    UnknownChallenge,
+    /// The pending login has sent every code it may: log in again.
+    #[error("too many codes were sent for this login")]
+    ResendsExhausted,
+    /// Two-step login is switched off (`enable_otp_authentication = false`).
+    #[error("OTP authentication is disabled")]
+    OtpDisabled,
+    /// The auth token is malformed, unknown, revoked or expired.
+    #[error("invalid token")]
+    InvalidToken,
+    /// A backend failed: the flow fails closed.
+    #[error(transparent)]
+    Unavailable(OtpError),
+}
+
+/// The error for a failed backend, reported as an event.
+pub(super) fn unavailable(state: &State, error: impl Into<OtpError>) -> FlowError {
+    let error = error.into();
+    state.emit(AuthEvent::backend_unavailable(&error));
+    FlowError::Unavailable(error)
+}
+
+/// `until - now`, zero if `until` has passed.
+pub(super) fn time_until(until: SystemTime, now: SystemTime) -> Duration {
+    until.duration_since(now).unwrap_or_default()
+}

@@ -1,0 +1,91 @@
+//! The endpoints' answers in django-drf-otp's shapes: a refusal of the flow, a success with the
+//! application's hook applied, and the bodies of challenges and tokens.
+
+use std::time::SystemTime;
+
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::flow::{FlowError, PendingLogin};
+use crate::response::{
+    detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
+    EXPIRED_TOKEN, INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
+};
+use crate::routing::Endpoint;
+use crate::state::State;
+use crate::user::User;
+
+/// The answer to a refusal (or failure) of the flow at `endpoint`.
+pub(super) fn refusal(endpoint: Endpoint, error: FlowError) -> JsonResponse {
+    match error {
+        FlowError::InvalidCredentials => non_field_error(INVALID_CREDENTIALS),
+        FlowError::Throttled { retry_after } | FlowError::Locked { retry_after } => {
+            throttled(retry_after)
+        }
+        FlowError::WrongCode => non_field_error(INVALID_TOKEN),
+        FlowError::ExpiredCode => non_field_error(EXPIRED_TOKEN),
+        FlowError::UnknownChallenge if endpoint == Endpoint::Resend => {
+            non_field_error("Invalid or expired challenge.")
+        }
+        FlowError::UnknownChallenge => non_field_error(INVALID_TOKEN),
+        FlowError::ResendsExhausted => {
+            non_field_error("Too many codes were sent for this login. Log in again.")
+        }
+        FlowError::OtpDisabled => detail(StatusCode::BAD_REQUEST, OTP_DISABLED),
+        FlowError::InvalidToken => unauthorized(INVALID_TOKEN),
+        FlowError::Unavailable(error) => unavailable(error),
+    }
+}
+
+/// 200 with a body, after the application's success hook.
+pub(super) fn success(
+    state: &State,
+    endpoint: Endpoint,
+    user: &User,
+    mut body: Map<String, Value>,
+) -> JsonResponse {
+    if let Some(hook) = &state.success_body {
+        hook(endpoint, user, &mut body);
+    }
+    json(StatusCode::OK, &Value::Object(body))
+}
+
+/// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`).
+pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
+    let Value::Object(body) = json!({
+        "detail": "OTP token sent successfully.",
+        "otp_ttl": pending.code_ttl.as_secs(),
+        "otp_created_date": rfc3339(pending.issued_at),
+        "challenge": pending.challenge,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    body
+}
+
+pub(super) fn token_body(token: &str) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("token".into(), token.into());
+    body
+}
+
+/// `2026-11-25T18:40:47.053824+00:00`, as Django renders an aware UTC datetime.
+fn rfc3339(t: SystemTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
+    time::OffsetDateTime::from(t)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_date_looks_like_djangos() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_795_027_247_053_824);
+        assert_eq!(rfc3339(t), "2026-11-18T18:40:47.053824+00:00");
+    }
+}
