@@ -112,11 +112,18 @@ mod axum_impl {
     impl IntoResponse for NotAuthenticated {
         fn into_response(self) -> Response {
             let response = if self.layer_missing {
+                // Once: a wiring mistake, not news on every request.
                 #[cfg(feature = "tracing")]
-                tracing::error!(
-                    "tower-otp: AuthenticatedUser extracted from a request that did not go \
-                     through OtpAuthLayer; add the layer around this route"
-                );
+                {
+                    static LOGGED: std::sync::atomic::AtomicBool =
+                        std::sync::atomic::AtomicBool::new(false);
+                    if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::error!(
+                            "tower-otp: AuthenticatedUser extracted from a request that did not \
+                             go through OtpAuthLayer; add the layer around this route"
+                        );
+                    }
+                }
                 detail(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "AuthenticatedUser needs OtpAuthLayer around this route.",

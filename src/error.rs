@@ -12,7 +12,7 @@ use crate::user::UserStoreError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum OtpError {
-    /// The token store failed.
+    /// The state store failed.
     #[error(transparent)]
     Store(Arc<StoreError>),
     /// The user store failed.

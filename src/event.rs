@@ -50,10 +50,10 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// A short stable name: `token_store`, `user_store`, `password_check`, `notifier`.
+    /// A short stable name: `state_store`, `user_store`, `password_check`, `notifier`.
     pub fn name(self) -> &'static str {
         match self {
-            Self::StateStore => "token_store",
+            Self::StateStore => "state_store",
             Self::UserStore => "user_store",
             Self::PasswordCheck => "password_check",
             Self::Notifier => "notifier",

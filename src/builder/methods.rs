@@ -59,7 +59,11 @@ impl OtpAuthBuilder {
         self
     }
 
-    /// How codes are delivered (the notifier given to [`OtpAuthLayer::builder`](crate::OtpAuthLayer::builder) otherwise).
+    /// How codes are delivered (the notifier given to
+    /// [`OtpAuthLayer::builder`](crate::OtpAuthLayer::builder) otherwise). This and
+    /// [`with_email`](Self::with_email) each replace what the other set: the last call wins. The
+    /// settings' `email_config` configures only the notifier `with_email` makes: a notifier you
+    /// build yourself takes its own (`EmailNotifier::with_email_config`).
     pub fn with_notifier(mut self, notifier: impl Notifier) -> Self {
         self.notifier = Arc::new(notifier);
         #[cfg(feature = "email")]
@@ -136,7 +140,8 @@ impl OtpAuthBuilder {
     }
 
     /// Puts all four endpoints under one prefix: `{prefix}login/`, `{prefix}verify-token/`,
-    /// `{prefix}resend-token/`, `{prefix}logout/` (a path set one by one still wins).
+    /// `{prefix}resend-token/`, `{prefix}logout/`, over the endpoint paths of the settings (a
+    /// path set with one of the methods below still wins).
     ///
     /// ```
     /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};

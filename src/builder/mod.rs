@@ -25,7 +25,8 @@ use crate::user::{DynUserStore, UserStore};
 /// configuration at once and reports every problem, each naming its setting. The order of the
 /// calls does not matter: a value set by a method wins over the same value in
 /// [`with_settings`](Self::with_settings), whenever either is called, and lists (protected
-/// paths, trusted proxies) add up.
+/// paths, trusted proxies) add up. The exceptions are the backends that replace each other
+/// (`with_notifier` and `with_email`): there the last call wins.
 ///
 /// ```
 /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, OtpSettings};

@@ -277,9 +277,9 @@ pub struct CounterState {
 #[non_exhaustive]
 pub enum StoreError {
     /// The backend could not be reached in time.
-    #[error("token store unavailable: {0}")]
+    #[error("state store unavailable: {0}")]
     Unavailable(String),
     /// The backend answered with an error or with data it should not hold.
-    #[error("token store error: {0}")]
+    #[error("state store error: {0}")]
     Backend(String),
 }

@@ -1,6 +1,6 @@
 //! Code generators.
 //!
-//! A strategy only makes codes. The layer keeps an HMAC of each code in the token store and
+//! A strategy only makes codes. The layer keeps an HMAC of each code in the state store and
 //! compares the client's code with it in constant time, so a strategy never holds state and
 //! the code's lifetime is the challenge's (`totp_token_ttl` from issue), not a TOTP window.
 //!

@@ -8,8 +8,8 @@ if lock then
 end
 local function failures()
   local f = redis.call('HMGET', KEYS[1], 'count', 'locked_until', 'forget_at')
-  local count, forget = tonumber(f[1]), tonumber(f[3])
-  if not count or (forget and now >= forget) then
+  local count, forget = tonumber(f[1]), tonumber(f[3]) or -1
+  if not count or now >= forget then
     return -1, -1, -1
   end
   return count, tonumber(f[2]) or -1, forget
