@@ -108,9 +108,9 @@ pub(super) async fn check_credentials(
 }
 
 /// A counted attempt whose answer is not known yet. Dropped unsettled (the request was
-/// abandoned while its password waited for a thread, or the password could not be checked),
-/// the attempt is forgiven: nobody learnt anything from it, and a slow server must not lock
-/// accounts out by itself.
+/// abandoned while its password waited for a thread), the attempt is forgiven in the
+/// background and reported as [`AuthEvent::LoginAbandoned`]: nobody learnt anything from it,
+/// and a slow server must not lock accounts out by itself.
 struct Unsettled {
     store: Arc<dyn DynStateStore>,
     events: Events,
