@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 use crate::user::User;
 
 /// One code to deliver. Its `Debug` output leaves the code out.
+///
+/// Built by the layer; its fields are public so that a notifier's own tests can build one.
 #[derive(Clone, Copy)]
 pub struct Delivery<'a> {
     /// The recipient.

@@ -32,6 +32,10 @@ impl std::fmt::Display for AccountKey {
 }
 
 /// A challenge to store: one pending login waiting for its code.
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// (and the conformance suite) can build one. Not `#[non_exhaustive]` on purpose: a new field
+/// would change what every store must honour, a breaking change either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewChallenge {
     /// SHA-256 of the challenge id the client holds.
@@ -66,6 +70,10 @@ pub struct ChallengeInfo {
 }
 
 /// An auth token to store.
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// (and the conformance suite) can build one. Not `#[non_exhaustive]` on purpose: a new field
+/// would change what every store must honour, a breaking change either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
     /// SHA-256 of the token the client holds.
@@ -140,6 +148,10 @@ impl Default for LockoutPolicy {
 }
 
 /// One verification attempt of a code, for [`StateStore::verify_challenge`](super::StateStore::verify_challenge).
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// (and the conformance suite) can build one. Not `#[non_exhaustive]` on purpose: a new field
+/// would change what every store must honour, a breaking change either way.
 #[derive(Debug, Clone)]
 pub struct VerifyAttempt<'a> {
     /// SHA-256 of the challenge id the client sent; `None` means the account's active challenge
@@ -230,6 +242,10 @@ impl CountedAttempt {
 }
 
 /// A resend request, for [`StateStore::resend_challenge`](super::StateStore::resend_challenge).
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// (and the conformance suite) can build one. Not `#[non_exhaustive]` on purpose: a new field
+/// would change what every store must honour, a breaking change either way.
 #[derive(Debug, Clone)]
 pub struct ResendRequest<'a> {
     /// SHA-256 of the challenge id.
