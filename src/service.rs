@@ -6,16 +6,15 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::authenticated::{Credentials, PassedTheLayer};
+use crate::authenticated::{AuthenticatedUser, Credentials, PassedTheLayer};
 use crate::body::ResponseBody;
+use crate::boxed::BoxError;
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
 use crate::response::{detail, unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
 use crate::routing::{route, Route};
 use crate::state::State;
 use crate::wire;
-
-use crate::boxed::BoxError;
 
 /// The service [`OtpAuthLayer`](crate::OtpAuthLayer) wraps around yours.
 #[derive(Clone)]
@@ -98,6 +97,9 @@ where
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))
             }
             Credentials::None => {
+                // Whatever put a user in the extensions before this layer, it was not a token
+                // this layer checked.
+                request.extensions_mut().remove::<AuthenticatedUser>();
                 request.extensions_mut().insert(PassedTheLayer);
                 ResponseFuture::inner(self.take_ready().call(request))
             }

@@ -301,3 +301,21 @@ async fn the_extractor_without_the_layer_is_a_wiring_error_not_a_401() {
     );
     assert_eq!(app.get("/whoami", None).await.text, "anonymous");
 }
+
+#[tokio::test]
+async fn a_user_put_in_the_extensions_before_the_layer_is_not_believed() {
+    let app = TestApp::new();
+    // A real user value (from a real token), put in the extensions of a request without one,
+    // as an outer layer or a bug could.
+    let token = app.token_for("alice", PASSWORD).await;
+    let alice = app.layer.flow().authenticate(&token).await.unwrap();
+    let router = app.router.clone().layer(tower::util::MapRequestLayer::new(
+        move |mut request: Request<Body>| {
+            request.extensions_mut().insert(alice.clone());
+            request
+        },
+    ));
+    let request = Request::get("/whoami").body(Body::empty()).unwrap();
+    let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+    assert_eq!(Reply::read(response).await.text, "anonymous");
+}
