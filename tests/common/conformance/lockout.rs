@@ -15,14 +15,7 @@ pub async fn password_failure<S: StateStore>(
     account: &AccountKey,
     now: SystemTime,
 ) -> Option<SystemTime> {
-    match store
-        .count_password_attempt(account, now, &LOCKOUT)
-        .await
-        .unwrap()
-    {
-        PasswordAttempt::Counted(counted) => counted.locked_until(),
-        other => panic!("expected the attempt to be counted, got {other:?}"),
-    }
+    counted(store, account, now).await.locked_until()
 }
 
 /// When the account's lock ends, if it is locked at `now`, found by a password attempt that is
