@@ -5,8 +5,10 @@ use std::time::SystemTime;
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 
+use crate::config::OtpSettings;
 use crate::response::INVALID_TOKEN;
 use crate::token::{parse_auth_token, Presented};
+use crate::token_cookie;
 
 /// Put in the request extensions by [`OtpAuth`](crate::OtpAuth) when the request carries a
 /// valid token.
@@ -37,18 +39,43 @@ pub struct AuthenticatedUser {
     pub expires_at: SystemTime,
 }
 
-/// What the `Authorization` header offers.
+/// What a request offers to authenticate itself.
 pub(crate) enum Credentials {
-    /// No header, or a scheme other than `Token`/`Bearer` (left to the inner service).
+    /// No `Authorization` header (or a scheme other than `Token`/`Bearer`, left to the inner
+    /// service), and no token cookie with a well-formed token.
     None,
     /// A `Token`/`Bearer` header that cannot hold one of our tokens.
     Malformed(&'static str),
-    /// A well-formed token (not yet checked against the store).
-    Token(Presented),
+    /// A well-formed token (not yet checked against the store), and what carried it.
+    Token(Presented, Carrier),
+}
+
+/// What carried a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// The `Authorization` header.
+    Header,
+    /// The layer's cookie: requests it authenticates must pass the CSRF check.
+    Cookie,
 }
 
 impl Credentials {
-    pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
+    /// The `Authorization` header's token, else (in cookie mode) the cookie's. A cookie that
+    /// holds no well-formed token is no credential at all: a browser may keep a stale one.
+    pub(crate) fn of_request(headers: &HeaderMap, settings: &OtpSettings) -> Self {
+        match Self::from_headers(headers) {
+            Self::None if settings.token_transport.uses_cookie() => {
+                token_cookie::token(headers, settings)
+                    .and_then(|token| parse_auth_token(&token))
+                    .map_or(Self::None, |presented| {
+                        Self::Token(presented, Carrier::Cookie)
+                    })
+            }
+            other => other,
+        }
+    }
+
+    fn from_headers(headers: &HeaderMap) -> Self {
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Self::None;
         };
@@ -71,7 +98,7 @@ impl Credentials {
             );
         };
         match parse_auth_token(key) {
-            Some(presented) => Self::Token(presented),
+            Some(presented) => Self::Token(presented, Carrier::Header),
             None => Self::Malformed(INVALID_TOKEN),
         }
     }

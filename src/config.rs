@@ -26,6 +26,48 @@ pub enum CodeType {
     Code,
 }
 
+/// How auth tokens travel between the layer and its clients (`token_transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TokenTransport {
+    /// In the answer's body, back in an `Authorization: Token <token>` header (API clients,
+    /// mobile apps): django-drf-otp's way, the default.
+    #[default]
+    Header,
+    /// In an `HttpOnly` cookie the layer sets, out of the reach of page scripts (browsers).
+    /// State-changing requests authenticated by it must be same-origin (CSRF).
+    Cookie,
+    /// Both: the cookie is set and the body carries the token too.
+    Both,
+}
+
+impl TokenTransport {
+    /// Whether the layer sets and reads the cookie.
+    pub fn uses_cookie(self) -> bool {
+        matches!(self, Self::Cookie | Self::Both)
+    }
+
+    /// Whether answers carry the token in their body.
+    pub fn uses_body(self) -> bool {
+        matches!(self, Self::Header | Self::Both)
+    }
+}
+
+/// The `SameSite` attribute of the token cookie (`cookie_same_site`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their subrequests: the default.
+    #[default]
+    Lax,
+    /// Never sent on requests from other sites.
+    Strict,
+    /// Sent on every request (then `Secure` is required by browsers).
+    None,
+}
+
 /// `email_config`: subject and templates of the e-mail that carries the code. Any key may be
 /// left out; the others keep their defaults (django-drf-otp replaced the whole table).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +171,23 @@ pub struct OtpSettings {
     /// Reverse proxies whose `X-Forwarded-For` header is believed. Default none: the client IP
     /// is the connection's peer.
     pub trusted_proxies: Vec<IpAddr>,
+
+    /// How auth tokens travel: `header` (default), `cookie` or `both`.
+    pub token_transport: TokenTransport,
+    /// Name of the token cookie. Default `otp_token`.
+    pub cookie_name: String,
+    /// `SameSite` of the token cookie: `lax` (default), `strict` or `none`.
+    pub cookie_same_site: SameSite,
+    /// `Path` of the token cookie. Default `/`.
+    pub cookie_path: String,
+    /// `Domain` of the token cookie. Default none: the host that set it.
+    pub cookie_domain: Option<String>,
+    /// Development only: drop `Secure` from the cookie, so that a browser sends it over plain
+    /// HTTP (to `localhost`). Default `false`.
+    pub dev_insecure_cookies: bool,
+    /// Origins (`https://app.example.com`) besides the request's own from which a
+    /// state-changing request authenticated by the cookie is accepted. Default none.
+    pub trusted_origins: Vec<String>,
 }
 
 impl Default for OtpSettings {
@@ -162,6 +221,13 @@ impl Default for OtpSettings {
             login_rate_limit: 100,
             login_rate_window: 60,
             trusted_proxies: Vec::new(),
+            token_transport: TokenTransport::Header,
+            cookie_name: "otp_token".to_owned(),
+            cookie_same_site: SameSite::Lax,
+            cookie_path: "/".to_owned(),
+            cookie_domain: None,
+            dev_insecure_cookies: false,
+            trusted_origins: Vec::new(),
         }
     }
 }
@@ -346,6 +412,39 @@ impl OtpSettings {
         ];
         for (key, _) in positive.iter().filter(|(_, v)| *v == 0) {
             problems.push(bad(key, "must be positive"));
+        }
+        if self.cookie_name.is_empty()
+            || !self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            problems.push(bad(
+                "cookie_name",
+                "must be a non-empty cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+            ));
+        }
+        problems.extend(check_path("cookie_path", &self.cookie_path).err());
+        if self.cookie_same_site == SameSite::None && self.dev_insecure_cookies {
+            problems.push(bad(
+                "cookie_same_site",
+                "`none` needs a Secure cookie: browsers refuse it with dev_insecure_cookies",
+            ));
+        }
+        for origin in &self.trusted_origins {
+            let parsed = http::Uri::try_from(origin.as_str());
+            let is_origin = parsed.as_ref().is_ok_and(|uri| {
+                uri.scheme().is_some()
+                    && uri.authority().is_some()
+                    && matches!(uri.path(), "" | "/")
+                    && uri.query().is_none()
+            });
+            if !is_origin {
+                problems.push(bad(
+                    "trusted_origins",
+                    format!("{origin:?} is not an origin like `https://app.example.com`"),
+                ));
+            }
         }
         if self.lockout_max < self.lockout_base {
             problems.push(bad("lockout_max", "must be at least lockout_base"));

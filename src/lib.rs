@@ -72,6 +72,7 @@ mod routing;
 mod service;
 mod state;
 mod token;
+mod token_cookie;
 mod user;
 mod wire;
 
@@ -89,7 +90,9 @@ pub use authenticated::NotAuthenticated;
 pub use body::ResponseBody;
 pub use builder::OtpAuthBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{CodeType, ConfigError, ConfigErrors, EmailConfig, OtpSettings};
+pub use config::{
+    CodeType, ConfigError, ConfigErrors, EmailConfig, OtpSettings, SameSite, TokenTransport,
+};
 pub use error::OtpError;
 pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
 pub use future::ResponseFuture;

@@ -19,6 +19,7 @@ pub(crate) const INVALID_TOKEN: &str = "Invalid token.";
 pub(crate) const EXPIRED_TOKEN: &str = "Token has expired.";
 pub(crate) const OTP_DISABLED: &str = "Otp authentication is disabled.";
 pub(crate) const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
+pub(crate) const CSRF_FAILED: &str = "CSRF check failed.";
 
 pub(crate) fn json(status: StatusCode, body: &Value) -> JsonResponse {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));

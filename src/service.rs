@@ -6,14 +6,17 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::authenticated::{AuthenticatedUser, Credentials, PassedTheLayer};
+use crate::authenticated::{AuthenticatedUser, Carrier, Credentials, PassedTheLayer};
 use crate::body::ResponseBody;
 use crate::boxed::BoxError;
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
-use crate::response::{detail, unauthorized, unavailable, INVALID_TOKEN, NOT_PROVIDED};
+use crate::response::{
+    detail, unauthorized, unavailable, CSRF_FAILED, INVALID_TOKEN, NOT_PROVIDED,
+};
 use crate::routing::{route, Route};
 use crate::state::State;
+use crate::token_cookie::passes_csrf_check;
 use crate::wire;
 
 /// The service [`OtpAuthLayer`](crate::OtpAuthLayer) wraps around yours.
@@ -92,19 +95,24 @@ where
                 Ok(response.map(ResponseBody::own))
             }));
         }
-        match Credentials::from_headers(request.headers()) {
+        let settings = &self.state.settings;
+        match Credentials::of_request(request.headers(), settings) {
             Credentials::None if route == Route::Protected => {
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))
             }
-            Credentials::None => {
-                // Whatever put a user in the extensions before this layer, it was not a token
-                // this layer checked.
-                request.extensions_mut().remove::<AuthenticatedUser>();
-                request.extensions_mut().insert(PassedTheLayer);
-                ResponseFuture::inner(self.take_ready().call(request))
-            }
+            Credentials::None => ResponseFuture::inner(self.take_ready().call(anonymous(request))),
             Credentials::Malformed(message) => ResponseFuture::ready(unauthorized(message)),
-            Credentials::Token(presented) => {
+            Credentials::Token(_, Carrier::Cookie)
+                if !passes_csrf_check(
+                    request.method(),
+                    request.uri(),
+                    request.headers(),
+                    settings,
+                ) =>
+            {
+                ResponseFuture::ready(detail(StatusCode::FORBIDDEN, CSRF_FAILED))
+            }
+            Credentials::Token(presented, carrier) => {
                 let state = self.state.clone();
                 let mut inner = self.take_ready();
                 ResponseFuture::flow(Box::pin(async move {
@@ -116,6 +124,12 @@ where
                             return Ok(response.map(ResponseBody::inner));
                         }
                         Err(FlowError::Unavailable(error)) => unavailable(error),
+                        // A browser may keep a cookie its token outlived: off the protected
+                        // paths that is no reason to refuse the request.
+                        Err(_) if carrier == Carrier::Cookie && route != Route::Protected => {
+                            let response = inner.call(anonymous(request)).await?;
+                            return Ok(response.map(ResponseBody::inner));
+                        }
                         Err(_) => unauthorized(INVALID_TOKEN),
                     };
                     Ok(refused.map(ResponseBody::own))
@@ -123,6 +137,14 @@ where
             }
         }
     }
+}
+
+/// A request without a user the layer vouches for: whatever put one in the extensions before
+/// this layer, it was not a token this layer checked.
+fn anonymous<B>(mut request: Request<B>) -> Request<B> {
+    request.extensions_mut().remove::<AuthenticatedUser>();
+    request.extensions_mut().insert(PassedTheLayer);
+    request
 }
 
 impl<S: Clone> OtpAuth<S> {

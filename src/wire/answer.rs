@@ -1,18 +1,20 @@
 //! The endpoints' answers in django-drf-otp's shapes: a refusal of the flow, a success with the
 //! application's hook applied, and the bodies of challenges and tokens.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use http::header::SET_COOKIE;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::flow::{FlowError, PendingLogin};
+use crate::flow::{FlowError, PendingLogin, SignedIn};
 use crate::response::{
     detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
     EXPIRED_TOKEN, INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
 };
 use crate::routing::Endpoint;
 use crate::state::State;
+use crate::token_cookie;
 use crate::user::User;
 
 /// The answer to a refusal (or failure) of the flow at `endpoint`.
@@ -63,10 +65,26 @@ pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
     body
 }
 
-pub(super) fn token_body(token: &str) -> Map<String, Value> {
+/// 200 for a completed login: the token in the body (django-drf-otp's `{"token": …}`), in the
+/// cookie with `{"detail": "Logged in."}`, or both, as `token_transport` says.
+pub(super) fn signed_in(state: &State, endpoint: Endpoint, signed_in: &SignedIn) -> JsonResponse {
+    let transport = state.settings.token_transport;
     let mut body = Map::new();
-    body.insert("token".into(), token.into());
-    body
+    if transport.uses_cookie() {
+        body.insert("detail".into(), "Logged in.".into());
+    }
+    if transport.uses_body() {
+        body.insert("token".into(), signed_in.token.clone().into());
+    }
+    let mut response = success(state, endpoint, &signed_in.user, body);
+    if transport.uses_cookie() {
+        let lifetime = Duration::from_secs(state.settings.token_absolute_ttl);
+        response.headers_mut().append(
+            SET_COOKIE,
+            token_cookie::set_token(&state.settings, &signed_in.token, lifetime),
+        );
+    }
+    response
 }
 
 /// `2026-11-25T18:40:47.053824+00:00`, as Django renders an aware UTC datetime.

@@ -1,7 +1,7 @@
 use http::request::Parts;
 use http_body::Body;
 
-use super::answer::{challenge_body, refusal, success, token_body};
+use super::answer::{challenge_body, refusal, signed_in, success};
 use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
 use crate::boxed::BoxError;
@@ -36,12 +36,7 @@ where
             &pending.user,
             challenge_body(&pending),
         ),
-        Ok(Login::SignedIn(signed_in)) => success(
-            state,
-            Endpoint::Login,
-            &signed_in.user,
-            token_body(&signed_in.token),
-        ),
+        Ok(Login::SignedIn(done)) => signed_in(state, Endpoint::Login, &done),
         Err(error) => refusal(Endpoint::Login, error),
     }
 }

@@ -1,15 +1,18 @@
+use http::header::SET_COOKIE;
 use http::request::Parts;
+use http::StatusCode;
 use http_body::Body;
 
 use super::answer::refusal;
 use super::client::client;
 use super::fields::read_fields;
-use crate::authenticated::Credentials;
+use crate::authenticated::{Carrier, Credentials};
 use crate::boxed::BoxError;
 use crate::flow::{self, Logout};
-use crate::response::{no_content, unauthorized, JsonResponse, NOT_PROVIDED};
+use crate::response::{detail, no_content, unauthorized, JsonResponse, CSRF_FAILED, NOT_PROVIDED};
 use crate::routing::Endpoint;
 use crate::state::State;
+use crate::token_cookie::{self, passes_csrf_check};
 
 /// Revokes the presented token, or with `{"all": true}` every token of its user.
 ///
@@ -21,12 +24,18 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let presented = match Credentials::from_headers(&parts.headers) {
-        Credentials::Token(presented) => presented,
+    let settings = &state.settings;
+    let presented = match Credentials::of_request(&parts.headers, settings) {
+        Credentials::Token(_, Carrier::Cookie)
+            if !passes_csrf_check(&parts.method, &parts.uri, &parts.headers, settings) =>
+        {
+            return detail(StatusCode::FORBIDDEN, CSRF_FAILED)
+        }
+        Credentials::Token(presented, _) => presented,
         Credentials::None => return unauthorized(NOT_PROVIDED),
         Credentials::Malformed(message) => return unauthorized(message),
     };
-    let all = read_fields(&parts.headers, body, &state.settings)
+    let all = read_fields(&parts.headers, body, settings)
         .await
         .is_ok_and(|fields| fields.flag("all"));
     let scope = if all {
@@ -35,7 +44,15 @@ where
         Logout::ThisToken
     };
     match flow::logout(state, &presented, scope, &client(state, parts)).await {
-        Ok(()) => no_content(),
+        Ok(()) => {
+            let mut response = no_content();
+            if settings.token_transport.uses_cookie() {
+                response
+                    .headers_mut()
+                    .append(SET_COOKIE, token_cookie::clear_token(settings));
+            }
+            response
+        }
         Err(error) => refusal(Endpoint::Logout, error),
     }
 }

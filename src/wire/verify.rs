@@ -1,7 +1,7 @@
 use http::request::Parts;
 use http_body::Body;
 
-use super::answer::{refusal, success, token_body};
+use super::answer::{refusal, signed_in};
 use super::client::client;
 use super::fields::{read_fields, FieldErrors, Fields, Trim};
 use crate::boxed::BoxError;
@@ -27,7 +27,7 @@ where
     };
     let client = client(state, parts);
     let mut errors = FieldErrors::default();
-    let signed_in = if fields.has("challenge") {
+    let outcome = if fields.has("challenge") {
         let challenge = fields.required("challenge", Trim::Yes, &mut errors);
         let code = read_code(state, &fields, &mut errors);
         let (challenge, code) = match errors.finish(challenge.zip(code)) {
@@ -45,13 +45,8 @@ where
         };
         flow::verify_with_password(state, &username, &password, &code, &client).await
     };
-    match signed_in {
-        Ok(signed_in) => success(
-            state,
-            Endpoint::Verify,
-            &signed_in.user,
-            token_body(&signed_in.token),
-        ),
+    match outcome {
+        Ok(done) => signed_in(state, Endpoint::Verify, &done),
         Err(error) => refusal(Endpoint::Verify, error),
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod config;
+mod cookies;
 mod login;
 mod resend;
 mod tokens;

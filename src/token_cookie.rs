@@ -1,0 +1,205 @@
+//! The auth token in a cookie, for browsers: the `Set-Cookie` that carries it or clears it, the
+//! token read back from `Cookie`, and the same-origin check that protects requests it
+//! authenticates from cross-site forgery (CSRF).
+
+use std::time::Duration;
+
+use cookie::{Cookie, CookieBuilder};
+use http::header::{COOKIE, HOST, ORIGIN};
+use http::{HeaderMap, HeaderValue, Method, Uri};
+
+use crate::config::{OtpSettings, SameSite};
+
+/// `Set-Cookie` carrying `token`, for as long as the token lives at most.
+pub(crate) fn set_token(settings: &OtpSettings, token: &str, lifetime: Duration) -> HeaderValue {
+    let max_age =
+        cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+    header_value(base(settings, token.to_owned()).max_age(max_age))
+}
+
+/// `Set-Cookie` that makes the browser forget the token (`Max-Age=0`).
+pub(crate) fn clear_token(settings: &OtpSettings) -> HeaderValue {
+    header_value(base(settings, String::new()).max_age(cookie::time::Duration::ZERO))
+}
+
+fn base(settings: &OtpSettings, value: String) -> CookieBuilder<'static> {
+    let same_site = match settings.cookie_same_site {
+        SameSite::Lax => cookie::SameSite::Lax,
+        SameSite::Strict => cookie::SameSite::Strict,
+        SameSite::None => cookie::SameSite::None,
+    };
+    let mut builder = Cookie::build((settings.cookie_name.clone(), value))
+        .http_only(true)
+        .secure(!settings.dev_insecure_cookies)
+        .same_site(same_site)
+        .path(settings.cookie_path.clone());
+    if let Some(domain) = &settings.cookie_domain {
+        builder = builder.domain(domain.clone());
+    }
+    builder
+}
+
+fn header_value(builder: CookieBuilder<'static>) -> HeaderValue {
+    // Names are validated at build time, tokens are base64url: always a valid header value.
+    HeaderValue::try_from(builder.build().to_string())
+        .expect("a cookie of a valid name and a base64url value")
+}
+
+/// The token of the request's `Cookie` headers, if the layer's cookie is there.
+pub(crate) fn token(headers: &HeaderMap, settings: &OtpSettings) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == settings.cookie_name)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// Whether a request authenticated by the cookie may go on (OWASP's CSRF cheat sheet, "verifying
+/// origin with standard headers"): a safe method, or a request that says it comes from the same
+/// origin (or a trusted one). `Origin` decides when present (`null` never matches); without it,
+/// `Sec-Fetch-Site` (`same-origin`, or `none` for what the user typed); without either, the
+/// request is refused, as the cheat sheet recommends.
+pub(crate) fn passes_csrf_check(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    settings: &OtpSettings,
+) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    if let Some(origin) = headers.get(ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let trusted = settings
+            .trusted_origins
+            .iter()
+            .any(|trusted| trusted.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        return trusted || is_own_origin(uri, headers, origin);
+    }
+    matches!(
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        Some("same-origin" | "none")
+    )
+}
+
+/// Whether `origin` names the host the request was sent to (its `Host` header, or the URI's
+/// authority in HTTP/2).
+fn is_own_origin(uri: &Uri, headers: &HeaderMap, origin: &str) -> bool {
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: Method, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut request = http::Request::builder().method(method).uri("/api/x");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn cookies_are_built_by_the_cookie_crate_with_every_attribute() {
+        let mut settings = OtpSettings::default();
+        let set = set_token(&settings, "acc.secret", Duration::from_secs(43200));
+        let set = set.to_str().unwrap();
+        for part in [
+            "otp_token=acc.secret",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=43200",
+        ] {
+            assert!(set.contains(part), "{part} in {set}");
+        }
+        settings.dev_insecure_cookies = true;
+        settings.cookie_domain = Some("example.com".into());
+        let cleared = clear_token(&settings);
+        let cleared = cleared.to_str().unwrap();
+        assert!(cleared.contains("Max-Age=0") && cleared.contains("Domain=example.com"));
+        assert!(!cleared.contains("Secure"), "{cleared}");
+    }
+
+    #[test]
+    fn the_token_is_found_among_other_cookies() {
+        let settings = OtpSettings::default();
+        let request = parts(
+            Method::GET,
+            &[
+                ("cookie", "theme=dark; otp_token=acc.secret"),
+                ("cookie", "x=1"),
+            ],
+        );
+        assert_eq!(
+            token(&request.headers, &settings).as_deref(),
+            Some("acc.secret")
+        );
+        assert_eq!(token(&parts(Method::GET, &[]).headers, &settings), None);
+    }
+
+    #[test]
+    fn csrf_follows_the_owasp_cheat_sheet() {
+        let settings = OtpSettings {
+            trusted_origins: vec!["https://app.example.com".into()],
+            ..OtpSettings::default()
+        };
+        let host = ("host", "api.example.com");
+        let check = |method, headers: &[(&str, &str)]| {
+            let parts = parts(method, headers);
+            passes_csrf_check(&parts.method, &parts.uri, &parts.headers, &settings)
+        };
+        assert!(check(Method::GET, &[("origin", "https://evil.example")]));
+        assert!(check(
+            Method::POST,
+            &[host, ("origin", "https://api.example.com")]
+        ));
+        assert!(check(
+            Method::POST,
+            &[host, ("origin", "https://app.example.com")]
+        ));
+        assert!(!check(
+            Method::POST,
+            &[host, ("origin", "https://evil.example")]
+        ));
+        assert!(!check(Method::POST, &[host, ("origin", "null")]));
+        // Origin decides over Sec-Fetch-Site.
+        assert!(!check(
+            Method::POST,
+            &[
+                host,
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        ));
+        assert!(check(
+            Method::POST,
+            &[host, ("sec-fetch-site", "same-origin")]
+        ));
+        assert!(check(Method::DELETE, &[host, ("sec-fetch-site", "none")]));
+        assert!(!check(
+            Method::POST,
+            &[host, ("sec-fetch-site", "cross-site")]
+        ));
+        assert!(!check(
+            Method::POST,
+            &[host, ("sec-fetch-site", "same-site")]
+        ));
+        // Neither header: refused.
+        assert!(!check(Method::POST, &[host]));
+    }
+}

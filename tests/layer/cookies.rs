@@ -1,0 +1,174 @@
+//! The token in a cookie, for browsers: set on a completed login, read back on every request,
+//! cleared on logout, and state-changing requests it authenticates checked for CSRF.
+
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use tower_otp::{OtpSettings, TokenTransport};
+
+use crate::common::app::*;
+
+fn cookie_app(transport: TokenTransport) -> TestApp {
+    TestApp::with(|layer| {
+        let mut settings = OtpSettings::default();
+        settings.token_transport = transport;
+        layer.with_settings(settings)
+    })
+}
+
+/// Logs alice in: the verify answer.
+async fn signed_in(app: &TestApp) -> Reply {
+    let login = app.login("alice", PASSWORD).await;
+    app.verify(login.str("challenge"), &app.console.last_code())
+        .await
+}
+
+/// `name=value` of a `Set-Cookie` header.
+fn cookie_pair(reply: &Reply) -> String {
+    let set = reply.header("set-cookie").expect("a Set-Cookie header");
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn a_completed_login_sets_an_http_only_cookie_and_keeps_the_token_out_of_the_body() {
+    let app = cookie_app(TokenTransport::Cookie);
+    let verify = signed_in(&app).await;
+    assert_eq!(verify.status, StatusCode::OK);
+    assert_eq!(verify.text, r#"{"detail":"Logged in."}"#);
+    let set = verify.header("set-cookie").unwrap();
+    for part in [
+        "otp_token=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=43200",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    let me = app
+        .send(request(
+            Method::GET,
+            "/api/me",
+            &[("cookie", &cookie_pair(&verify))],
+        ))
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json["username"], "alice");
+
+    let both = cookie_app(TokenTransport::Both);
+    let verify = signed_in(&both).await;
+    assert!(verify.json["token"].is_string() && verify.json["detail"] == "Logged in.");
+    assert!(verify.header("set-cookie").is_some());
+
+    // The default stays django-drf-otp's: the token in the body, no cookie.
+    let header = TestApp::new();
+    let verify = signed_in(&header).await;
+    assert!(verify.json["token"].is_string());
+    assert_eq!(verify.json.as_object().unwrap().len(), 1, "{}", verify.text);
+    assert_eq!(verify.header("set-cookie"), None);
+}
+
+#[tokio::test]
+async fn state_changing_requests_by_cookie_must_be_same_origin() {
+    let app = cookie_app(TokenTransport::Cookie);
+    let cookie = cookie_pair(&signed_in(&app).await);
+    let host = ("host", "app.example.com");
+    let post = |headers: &[(&str, &str)]| {
+        let mut all = vec![("cookie", cookie.as_str())];
+        all.extend_from_slice(headers);
+        request(Method::POST, "/api/me", &all)
+    };
+    // Refused before the route is even looked at.
+    for headers in [
+        vec![host, ("origin", "https://evil.example")],
+        vec![host, ("origin", "null")],
+        vec![host, ("sec-fetch-site", "cross-site")],
+        vec![host],
+    ] {
+        let reply = app.send(post(&headers)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(reply.text, r#"{"detail":"CSRF check failed."}"#);
+    }
+    // Same origin passes the check (and reaches the router, which serves GET only there).
+    for headers in [
+        vec![host, ("origin", "https://app.example.com")],
+        vec![host, ("sec-fetch-site", "same-origin")],
+    ] {
+        let reply = app.send(post(&headers)).await;
+        assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{headers:?}");
+    }
+    // A read is never refused; a request authenticated by the header is not affected.
+    let get = request(
+        Method::GET,
+        "/api/me",
+        &[("cookie", &cookie), ("origin", "https://evil.example")],
+    );
+    assert_eq!(app.send(get).await.status, StatusCode::OK);
+    let token = header_token(&app).await;
+    let by_header = request(
+        Method::POST,
+        "/api/me",
+        &[
+            ("authorization", &format!("Token {token}")),
+            ("origin", "https://evil.example"),
+        ],
+    );
+    assert_eq!(
+        app.send(by_header).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn logout_by_cookie_clears_it_and_a_stale_cookie_is_harmless_off_protected_paths() {
+    let app = cookie_app(TokenTransport::Cookie);
+    let cookie = cookie_pair(&signed_in(&app).await);
+    let cross = request(
+        Method::POST,
+        "/api-auth/logout/",
+        &[
+            ("cookie", &cookie),
+            ("host", "a.example"),
+            ("origin", "https://evil.example"),
+        ],
+    );
+    assert_eq!(app.send(cross).await.status, StatusCode::FORBIDDEN);
+    let logout = app
+        .send(request(
+            Method::POST,
+            "/api-auth/logout/",
+            &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
+        ))
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let cleared = logout.header("set-cookie").unwrap();
+    assert!(
+        cleared.starts_with("otp_token=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+
+    let me = request(Method::GET, "/api/me", &[("cookie", &cookie)]);
+    assert_eq!(app.send(me).await.status, StatusCode::UNAUTHORIZED);
+    let whoami = app
+        .send(request(Method::GET, "/whoami", &[("cookie", &cookie)]))
+        .await;
+    assert_eq!(
+        (whoami.status, whoami.text.as_str()),
+        (StatusCode::OK, "anonymous")
+    );
+}
+
+/// A token for alice, taken from an `Authorization`-only client: in cookie mode the body has
+/// none, so it is read from the cookie and sent back in the header, as an API client would.
+async fn header_token(app: &TestApp) -> String {
+    let cookie = cookie_pair(&signed_in(app).await);
+    cookie.split_once('=').unwrap().1.to_owned()
+}
