@@ -152,7 +152,13 @@ pub fn exit_on_error(result: Result<(), String>) {
 
 /// The layer as both examples configure it, from the command line and the environment.
 fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
-    let settings = load_settings(args.config.as_ref())?;
+    let mut settings = load_settings(args.config.as_ref())?;
+    if settings.token_transport.uses_cookie() && args.addr.ip().is_loopback() {
+        // Browsers send a Secure cookie only over HTTPS (localhost aside, in some of them):
+        // plain HTTP on this machine is for development, and only there is Secure dropped.
+        settings.dev_insecure_cookies = true;
+        println!("note: cookies without Secure, for http://{} only", args.addr);
+    }
     let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
         .with_settings(settings)
         .with_protected_path("/api/");
