@@ -141,6 +141,25 @@ pub enum AuthEvent {
         /// The backend's error message.
         error: String,
     },
+    /// A browser that verified a code asked to be remembered: its logins of this account skip
+    /// the code step until the device expires or is revoked.
+    DeviceRemembered {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
+    /// A login skipped the code step: the right password from a remembered device.
+    DeviceUsed {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
     /// A login ended before its password's answer was known (the client went away while the
     /// password waited for a thread, or the password could not be checked): its attempt was
     /// taken back, so a slow server does not count failures nobody made.
@@ -183,6 +202,8 @@ impl AuthEvent {
             Self::BackendUnavailable { .. } => "backend_unavailable",
             Self::ClientIpUnknown => "client_ip_unknown",
             Self::LoginAbandoned { .. } => "login_abandoned",
+            Self::DeviceRemembered { .. } => "device_remembered",
+            Self::DeviceUsed { .. } => "device_used",
         }
     }
 
@@ -204,6 +225,16 @@ impl AuthEvent {
     pub(crate) fn trace(&self) {
         match self {
             Self::LoginSucceeded {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::DeviceRemembered {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::DeviceUsed {
                 user_id,
                 account,
                 client_ip,

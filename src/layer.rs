@@ -7,7 +7,7 @@ use tower_layer::Layer;
 
 use crate::config::OtpSettings;
 use crate::event::AuthEvent;
-use crate::flow::Flow;
+use crate::flow::{revoke_everything, Flow};
 use crate::service::OtpAuth;
 use crate::state::State;
 use crate::store::StoreError;
@@ -80,11 +80,12 @@ impl OtpAuthLayer {
     }
 
     /// Revokes every token of a user, at once, wherever they are used (e.g. after a password
-    /// change or from an admin action). Returns how many there were.
+    /// change or from an admin action), and forgets every device remembered for the user.
+    /// Returns how many tokens there were.
     pub async fn revoke_all_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
         let state = &self.state;
         let account = state.key.account_key("user", user_id);
-        let revoked = state.store.revoke_all_tokens(&account).await?;
+        let revoked = revoke_everything(state, &account).await?;
         state.emit(AuthEvent::TokenRevoked {
             user_id: Some(user_id.to_owned()),
             account,
@@ -92,6 +93,23 @@ impl OtpAuthLayer {
             all: true,
         });
         Ok(revoked)
+    }
+
+    /// Forgets every remembered device of a user: their next logins need a code again. Returns
+    /// how many there were. ([`revoke_all_tokens`](Self::revoke_all_tokens) does it too.)
+    ///
+    /// ```
+    /// # use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let layer = OtpAuthLayer::new(MemoryUserStore::default(), ConsoleNotifier::new());
+    /// // e.g. after a password change: every browser must show a code again.
+    /// assert_eq!(layer.revoke_all_devices("42").await.unwrap(), 0);
+    /// # }
+    /// ```
+    pub async fn revoke_all_devices(&self, user_id: &str) -> Result<u64, StoreError> {
+        let account = self.state.key.account_key("user", user_id);
+        self.state.store.revoke_all_devices(&account).await
     }
 }
 

@@ -134,6 +134,17 @@ pub(crate) fn parse_auth_token(presented: &str) -> Option<Presented> {
     parse(presented, TOKEN_BYTES)
 }
 
+/// A fresh remembered-device secret for `account`: 256 random bits, shaped like a token (the
+/// store keeps them apart).
+pub(crate) fn new_device_secret(account: &AccountKey) -> Issued {
+    issue::<TOKEN_BYTES>(account)
+}
+
+/// The account and digest of a presented device secret, if it is well-formed.
+pub(crate) fn parse_device_secret(presented: &str) -> Option<Presented> {
+    parse(presented, TOKEN_BYTES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,23 +12,34 @@ use crate::config::{OtpSettings, SameSite};
 
 /// `Set-Cookie` carrying `token`, for as long as the token lives at most.
 pub(crate) fn set_token(settings: &OtpSettings, token: &str, lifetime: Duration) -> HeaderValue {
-    let max_age =
-        cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
-    header_value(base(settings, token.to_owned()).max_age(max_age))
+    set(settings, &settings.cookie_name, token, lifetime)
 }
 
 /// `Set-Cookie` that makes the browser forget the token (`Max-Age=0`).
 pub(crate) fn clear_token(settings: &OtpSettings) -> HeaderValue {
-    header_value(base(settings, String::new()).max_age(cookie::time::Duration::ZERO))
+    header_value(
+        base(settings, &settings.cookie_name, String::new()).max_age(cookie::time::Duration::ZERO),
+    )
 }
 
-fn base(settings: &OtpSettings, value: String) -> CookieBuilder<'static> {
+/// `Set-Cookie` carrying a remembered-device secret, for as long as the device is remembered.
+pub(crate) fn set_device(settings: &OtpSettings, secret: &str, lifetime: Duration) -> HeaderValue {
+    set(settings, &settings.device_cookie_name, secret, lifetime)
+}
+
+fn set(settings: &OtpSettings, name: &str, value: &str, lifetime: Duration) -> HeaderValue {
+    let max_age =
+        cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+    header_value(base(settings, name, value.to_owned()).max_age(max_age))
+}
+
+fn base(settings: &OtpSettings, name: &str, value: String) -> CookieBuilder<'static> {
     let same_site = match settings.cookie_same_site {
         SameSite::Lax => cookie::SameSite::Lax,
         SameSite::Strict => cookie::SameSite::Strict,
         SameSite::None => cookie::SameSite::None,
     };
-    let mut builder = Cookie::build((settings.cookie_name.clone(), value))
+    let mut builder = Cookie::build((name.to_owned(), value))
         .http_only(true)
         .secure(!settings.dev_insecure_cookies)
         .same_site(same_site)
@@ -47,13 +58,22 @@ fn header_value(builder: CookieBuilder<'static>) -> HeaderValue {
 
 /// The token of the request's `Cookie` headers, if the layer's cookie is there.
 pub(crate) fn token(headers: &HeaderMap, settings: &OtpSettings) -> Option<String> {
+    value(headers, &settings.cookie_name)
+}
+
+/// The remembered-device secret of the request's `Cookie` headers, if there is one.
+pub(crate) fn device(headers: &HeaderMap, settings: &OtpSettings) -> Option<String> {
+    value(headers, &settings.device_cookie_name)
+}
+
+fn value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == settings.cookie_name)
+        .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
 }
 

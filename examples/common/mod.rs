@@ -157,7 +157,10 @@ fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, Stri
         // Browsers send a Secure cookie only over HTTPS (localhost aside, in some of them):
         // plain HTTP on this machine is for development, and only there is Secure dropped.
         settings.dev_insecure_cookies = true;
-        println!("note: cookies without Secure, for http://{} only", args.addr);
+        println!(
+            "note: cookies without Secure, for http://{} only",
+            args.addr
+        );
     }
     let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
         .with_settings(settings)

@@ -13,6 +13,7 @@ use crate::user::User;
 pub struct Client<'a> {
     ip: Option<IpAddr>,
     extra_context: Option<&'a ExtraContext<'a>>,
+    remembered_device: Option<&'a str>,
 }
 
 /// Extra template context for a code's message, computed for the user it goes to.
@@ -25,6 +26,7 @@ impl<'a> Client<'a> {
         Self {
             ip,
             extra_context: None,
+            remembered_device: None,
         }
     }
 
@@ -49,6 +51,17 @@ impl<'a> Client<'a> {
         self
     }
 
+    /// The secret of a device this client was remembered as (the layer's endpoints take it from
+    /// the device cookie): with it and the right password, a login skips the code step.
+    pub fn with_remembered_device(mut self, secret: &'a str) -> Self {
+        self.remembered_device = Some(secret);
+        self
+    }
+
+    pub(crate) fn remembered_device(&self) -> Option<&'a str> {
+        self.remembered_device
+    }
+
     /// The client's IP.
     pub fn ip(&self) -> Option<IpAddr> {
         self.ip
@@ -67,6 +80,10 @@ impl fmt::Debug for Client<'_> {
         f.debug_struct("Client")
             .field("ip", &self.ip)
             .field("extra_context", &self.extra_context.is_some())
+            .field(
+                "remembered_device",
+                &self.remembered_device.map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use super::client::Client;
 use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
+use super::device::is_remembered;
 use super::error::{time_until, unavailable, FlowError};
 use super::outcome::{Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
@@ -20,7 +21,15 @@ pub(crate) async fn login(
     client: &Client<'_>,
 ) -> Result<Login, FlowError> {
     let (user, account) = check_credentials(state, username, password, client).await?;
-    if state.settings.enable_otp_authentication {
+    if state.settings.enable_otp_authentication && is_remembered(state, &account, client).await? {
+        let signed_in = login_without_otp(state, client, user, &account).await?;
+        state.emit(AuthEvent::DeviceUsed {
+            user_id: signed_in.user.id.clone(),
+            account,
+            client_ip: client.ip(),
+        });
+        Ok(Login::Remembered(signed_in))
+    } else if state.settings.enable_otp_authentication {
         start_challenge(state, client, user, &account)
             .await
             .map(Login::CodeSent)
@@ -100,7 +109,7 @@ async fn limit_sends(
     Ok(())
 }
 
-/// OTP switched off: the password alone earns a token.
+/// OTP switched off (or a remembered device): the password alone earns a token.
 async fn login_without_otp(
     state: &State,
     client: &Client<'_>,

@@ -1,4 +1,5 @@
-//! Logging out: revoking the presented token, or every token of its user.
+//! Logging out: revoking the presented token, or every token (and remembered device) of its
+//! user.
 
 use super::authenticate::authenticate;
 use super::client::Client;
@@ -6,6 +7,7 @@ use super::error::{unavailable, FlowError};
 use super::outcome::Logout;
 use crate::event::AuthEvent;
 use crate::state::State;
+use crate::store::{AccountKey, StoreError};
 use crate::token::Presented;
 
 pub(crate) async fn logout(
@@ -19,7 +21,7 @@ pub(crate) async fn logout(
     let account = &presented.account;
     let all = scope == Logout::Everywhere;
     let revoked = if all {
-        state.store.revoke_all_tokens(account).await.map(drop)
+        revoke_everything(state, account).await.map(drop)
     } else {
         state
             .store
@@ -35,4 +37,15 @@ pub(crate) async fn logout(
         all,
     });
     Ok(())
+}
+
+/// Revokes every token of the account and forgets every device remembered for it (logging out
+/// everywhere means every device too). Returns how many tokens there were.
+pub(crate) async fn revoke_everything(
+    state: &State,
+    account: &AccountKey,
+) -> Result<u64, StoreError> {
+    let revoked = state.store.revoke_all_tokens(account).await?;
+    state.store.revoke_all_devices(account).await?;
+    Ok(revoked)
 }

@@ -10,6 +10,7 @@ mod authenticate;
 mod client;
 mod credentials;
 mod delivery;
+mod device;
 mod error;
 mod login;
 mod logout;
@@ -27,10 +28,12 @@ use std::sync::Arc;
 use crate::authenticated::AuthenticatedUser;
 use crate::state::State;
 use crate::token::{parse_auth_token, Presented};
+use crate::user::User;
 
 pub(crate) use authenticate::authenticate;
+pub(crate) use device::remember_device;
 pub(crate) use login::login;
-pub(crate) use logout::logout;
+pub(crate) use logout::{logout, revoke_everything};
 pub(crate) use resend::resend;
 pub(crate) use verify::{ensure_otp_enabled, verify, verify_with_password};
 
@@ -126,6 +129,17 @@ impl Flow {
         client: &Client<'_>,
     ) -> Result<PendingLogin, FlowError> {
         resend(&self.state, challenge, client).await
+    }
+
+    /// Remembers the client's device for `user` after a completed login: the secret to keep in
+    /// the client (the layer's endpoints put it in the device cookie), with which and the right
+    /// password later logins skip the code step. `None` when `remember_device_ttl` is 0.
+    pub async fn remember_device(
+        &self,
+        user: &User,
+        client: &Client<'_>,
+    ) -> Result<Option<String>, FlowError> {
+        remember_device(&self.state, user, client).await
     }
 
     /// The user a token belongs to, if it is live ([`FlowError::InvalidToken`] otherwise);

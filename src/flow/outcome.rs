@@ -23,6 +23,8 @@ pub enum Login {
     CodeSent(PendingLogin),
     /// OTP is switched off: the password alone signed the user in.
     SignedIn(SignedIn),
+    /// The right password from a remembered device: signed in without a code.
+    Remembered(SignedIn),
 }
 
 /// A pending login whose code has been sent.

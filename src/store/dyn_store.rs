@@ -54,6 +54,23 @@ pub(crate) trait DynStateStore: Send + Sync + 'static {
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn remember_device<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        device: &'a DigestBytes,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn is_device_remembered<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        device: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn revoke_all_devices<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
     fn count_password_attempt<'a>(
         &'a self,
         account: &'a AccountKey,
@@ -134,6 +151,31 @@ impl<T: StateStore> DynStateStore for T {
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(StateStore::revoke_all_tokens(self, account))
+    }
+    fn remember_device<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        device: &'a DigestBytes,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::remember_device(
+            self, account, device, expires_at, now,
+        ))
+    }
+    fn is_device_remembered<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        device: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(StateStore::is_device_remembered(self, account, device, now))
+    }
+    fn revoke_all_devices<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(StateStore::revoke_all_devices(self, account))
     }
     fn count_password_attempt<'a>(
         &'a self,

@@ -88,6 +88,30 @@ pub trait StateStore: Send + Sync + 'static {
         account: &AccountKey,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Remembers a device (a browser that verified a code and asked to be remembered) until
+    /// `expires_at`, by the digest of its secret.
+    fn remember_device(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether the device is remembered for the account at `now`.
+    fn is_device_remembered(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Forgets every remembered device of the account. Returns how many there were.
+    fn revoke_all_devices(
+        &self,
+        account: &AccountKey,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// In one atomic step, before a password is compared: refuses if the account is locked
     /// (counting nothing), else counts the attempt as a failure in advance, locking the account
     /// if this failure reaches the policy's threshold.

@@ -66,10 +66,19 @@ pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
 }
 
 /// 200 for a completed login: the token in the body (django-drf-otp's `{"token": …}`), in the
-/// cookie with `{"detail": "Logged in."}`, or both, as `token_transport` says.
-pub(super) fn signed_in(state: &State, endpoint: Endpoint, signed_in: &SignedIn) -> JsonResponse {
+/// cookie with `{"detail": "Logged in."}`, or both, as `token_transport` says; `method` says how
+/// the second factor was met when it was not a code (`remembered`).
+pub(super) fn signed_in(
+    state: &State,
+    endpoint: Endpoint,
+    signed_in: &SignedIn,
+    method: Option<&str>,
+) -> JsonResponse {
     let transport = state.settings.token_transport;
     let mut body = Map::new();
+    if let Some(method) = method {
+        body.insert("method".into(), method.into());
+    }
     if transport.uses_cookie() {
         body.insert("detail".into(), "Logged in.".into());
     }

@@ -9,6 +9,7 @@ use crate::flow::{self, Login};
 use crate::response::JsonResponse;
 use crate::routing::Endpoint;
 use crate::state::State;
+use crate::token_cookie;
 
 /// `{username, password}`: a challenge (or with OTP off, a token).
 pub(super) async fn login<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
@@ -28,7 +29,11 @@ where
         Err(bad) => return bad.into_response(),
     };
     let extra_context = extra_context(state, parts);
-    let client = client(state, parts).with_extra_context(&extra_context);
+    let device = token_cookie::device(&parts.headers, &state.settings);
+    let mut client = client(state, parts).with_extra_context(&extra_context);
+    if let Some(device) = &device {
+        client = client.with_remembered_device(device);
+    }
     match flow::login(state, &username, &password, &client).await {
         Ok(Login::CodeSent(pending)) => success(
             state,
@@ -36,7 +41,8 @@ where
             &pending.user,
             challenge_body(&pending),
         ),
-        Ok(Login::SignedIn(done)) => signed_in(state, Endpoint::Login, &done),
+        Ok(Login::SignedIn(done)) => signed_in(state, Endpoint::Login, &done, None),
+        Ok(Login::Remembered(done)) => signed_in(state, Endpoint::Login, &done, Some("remembered")),
         Err(error) => refusal(Endpoint::Login, error),
     }
 }

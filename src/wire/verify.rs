@@ -1,3 +1,6 @@
+use std::time::Duration;
+
+use http::header::SET_COOKIE;
 use http::request::Parts;
 use http_body::Body;
 
@@ -9,6 +12,7 @@ use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;
 use crate::routing::Endpoint;
 use crate::state::State;
+use crate::token_cookie;
 
 /// `{challenge, token}`, or django-drf-otp 0.0.11's `{username, password, token}`: a token.
 pub(super) async fn verify<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
@@ -45,10 +49,23 @@ where
         };
         flow::verify_with_password(state, &username, &password, &code, &client).await
     };
-    match outcome {
-        Ok(done) => signed_in(state, Endpoint::Verify, &done),
-        Err(error) => refusal(Endpoint::Verify, error),
+    let done = match outcome {
+        Ok(done) => done,
+        Err(error) => return refusal(Endpoint::Verify, error),
+    };
+    let mut response = signed_in(state, Endpoint::Verify, &done, None);
+    if fields.flag("remember_device") {
+        // The login is done either way: a device that cannot be remembered (the store failed,
+        // reported as an event) is only asked for its code next time.
+        if let Ok(Some(secret)) = flow::remember_device(state, &done.user, &client).await {
+            let lifetime = Duration::from_secs(state.settings.remember_device_ttl);
+            response.headers_mut().append(
+                SET_COOKIE,
+                token_cookie::set_device(&state.settings, &secret, lifetime),
+            );
+        }
     }
+    response
 }
 
 /// The `token` field: the code, exactly `token_length` characters.

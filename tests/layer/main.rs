@@ -6,6 +6,7 @@ mod common;
 
 mod config;
 mod cookies;
+mod devices;
 mod login;
 mod resend;
 mod tokens;

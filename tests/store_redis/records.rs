@@ -77,7 +77,15 @@ async fn run_every_flow(store: &RedisStore) {
         .await
         .unwrap();
     assert_eq!(count.count, 1);
+
+    // A remembered device: its record and its account's index.
+    store
+        .remember_device(&account, &random_digest(), now + DEVICE_LIFETIME, now)
+        .await
+        .unwrap();
 }
+
+const DEVICE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[String]) {
     let store = store.with_prefix(prefix);
@@ -89,6 +97,8 @@ async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[St
         ":failures",
         ":token:",
         ":tokens",
+        ":device:",
+        ":devices",
         "rl:{ip:192.0.2.1}:",
     ] {
         assert!(
@@ -96,11 +106,16 @@ async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[St
             "no `{kind}` key among {keys:?}"
         );
     }
-    // The longest-lived record is the failures (forget_after = 1 day after the last failure).
-    let longest = (LOCKOUT.forget_after.as_millis() + 1) as i64;
+    // A device lives as long as it is remembered; of the rest, the longest-lived record is the
+    // failures (forget_after = 1 day after the last failure).
     for (key, ttl) in &keys {
+        let longest = if key.contains(":device") {
+            DEVICE_LIFETIME
+        } else {
+            LOCKOUT.forget_after
+        };
         assert!(
-            *ttl > 0 && *ttl <= longest,
+            *ttl > 0 && *ttl <= longest.as_millis() as i64,
             "{key} has PTTL {ttl} (-1 = no TTL)"
         );
     }

@@ -27,6 +27,8 @@ pub(super) struct Account {
     pub(super) consumed: Option<Consumed>,
     pub(super) failures: Option<Failures>,
     pub(super) tokens: HashSet<DigestBytes>,
+    /// Remembered devices, by the digest of their secret, with their end.
+    pub(super) devices: HashMap<DigestBytes, SystemTime>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +71,7 @@ impl Account {
             && self.consumed.is_none()
             && self.failures.is_none()
             && self.tokens.is_empty()
+            && self.devices.is_empty()
     }
 
     pub(super) fn drop_expired(&mut self, now: SystemTime) {
@@ -82,6 +85,7 @@ impl Account {
         if self.consumed.is_some_and(|c| now >= c.until) {
             self.consumed = None;
         }
+        self.devices.retain(|_, until| now < *until);
         if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
             self.failures = None;
         }

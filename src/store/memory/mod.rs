@@ -273,6 +273,43 @@ impl StateStore for MemoryStore {
         Ok(digests.len() as u64)
     }
 
+    async fn remember_device(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.with(now, |inner| {
+            inner
+                .account(account, now)
+                .devices
+                .insert(*device, expires_at);
+        })
+    }
+
+    async fn is_device_remembered(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.with(now, |inner| {
+            // Digests of 256-bit secrets: looked up, so the lookup's timing tells nothing.
+            inner.account(account, now).devices.contains_key(device)
+        })
+    }
+
+    async fn revoke_all_devices(&self, account: &AccountKey) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let revoked = inner
+            .accounts
+            .get_mut(account)
+            .map(|acc| std::mem::take(&mut acc.devices).len())
+            .unwrap_or(0);
+        Ok(revoked as u64)
+    }
+
     async fn count_password_attempt(
         &self,
         account: &AccountKey,

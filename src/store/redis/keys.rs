@@ -33,6 +33,19 @@ impl AccountKeys {
         &self.buf
     }
 
+    /// `P{A}:device:<hex>`, a remembered device.
+    pub(super) fn device(&mut self, digest: &Hex) -> &str {
+        self.buf.truncate(self.base);
+        self.buf.push_str(DEVICE_PREFIX);
+        self.buf.push_str(digest.as_str());
+        &self.buf
+    }
+
+    /// `P{A}:device:`, the start of every device key of the account.
+    pub(super) fn device_prefix(&mut self) -> &str {
+        self.key(DEVICE_PREFIX)
+    }
+
     /// `P{A}:token:`, the start of every token key of the account.
     pub(super) fn token_prefix(&mut self) -> &str {
         self.key(TOKEN_PREFIX)
@@ -44,6 +57,8 @@ pub(super) const CONSUMED: &str = "consumed";
 pub(super) const FAILURES: &str = "failures";
 pub(super) const TOKENS: &str = "tokens";
 pub(super) const TOKEN_PREFIX: &str = "token:";
+pub(super) const DEVICES: &str = "devices";
+pub(super) const DEVICE_PREFIX: &str = "device:";
 
 /// A digest in lowercase hex, on the stack.
 pub(super) struct Hex([u8; 64]);

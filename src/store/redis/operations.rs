@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use ::redis::Cmd;
 
-use super::keys::{Hex, CHALLENGE, CONSUMED, FAILURES, TOKENS};
+use super::keys::{Hex, CHALLENGE, CONSUMED, DEVICES, FAILURES, TOKENS};
 use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
 use super::scripts::*;
 use super::{evalsha, RedisStore};
@@ -212,6 +212,48 @@ impl StateStore for RedisStore {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&REVOKE_ALL, 1);
         cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
+        self.send(&cmd, Some(&REVOKE_ALL)).await
+    }
+
+    async fn remember_device(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let hex = Hex::new(device);
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REMEMBER_DEVICE, 2);
+        cmd.arg(keys.device(&hex))
+            .arg(keys.key(DEVICES))
+            .arg(hex.as_str())
+            .arg(time_ms(now))
+            .arg(time_ms(expires_at));
+        self.send::<i64>(&cmd, Some(&REMEMBER_DEVICE))
+            .await
+            .map(drop)
+    }
+
+    async fn is_device_remembered(
+        &self,
+        account: &AccountKey,
+        device: &DigestBytes,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let hex = Hex::new(device);
+        let mut keys = self.account_keys(account);
+        let mut cmd = Cmd::with_capacity(2, 128);
+        cmd.arg("GET").arg(keys.device(&hex));
+        let until: Option<u64> = self.send(&cmd, None).await?;
+        // Decided with the caller's clock, like every expiry; the key's TTL only cleans up.
+        Ok(until.is_some_and(|until| time_ms(now) < until))
+    }
+
+    async fn revoke_all_devices(&self, account: &AccountKey) -> Result<u64, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&REVOKE_ALL, 1);
+        cmd.arg(keys.key(DEVICES)).arg(keys.device_prefix());
         self.send(&cmd, Some(&REVOKE_ALL)).await
     }
 

@@ -33,6 +33,7 @@ scripts! {
     COUNT_PASSWORD_ATTEMPT = "count_password_attempt.lua";
     FORGIVE_PASSWORD_ATTEMPT = "forgive_password_attempt.lua";
     HIT = "hit.lua";
+    REMEMBER_DEVICE = "remember_device.lua";
 }
 
 // Outcome codes of the verify script.

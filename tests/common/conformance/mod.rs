@@ -8,11 +8,13 @@
 
 mod challenges;
 mod counters;
+mod devices;
 mod lockout;
 mod tokens;
 
 pub use challenges::*;
 pub use counters::*;
+pub use devices::*;
 pub use lockout::*;
 pub use tokens::*;
 
@@ -143,6 +145,8 @@ macro_rules! store_conformance_tests {
             token_idle_timeout_restarts_on_use,
             token_dies_at_its_absolute_expiry,
             revoke_one_and_all,
+            a_device_is_remembered_for_its_account_until_it_expires,
+            revoking_all_devices_forgets_only_that_accounts,
             failures_lock_with_backoff_and_success_resets,
             lock_is_capped_and_failures_are_forgotten,
             attempts_while_locked_are_refused_and_not_counted,

@@ -1,4 +1,5 @@
--- KEYS: tokens. ARGV: the account's token key prefix. Returns how many tokens were deleted.
+-- KEYS: an index (tokens or devices). ARGV: the prefix of the keys it indexes. Deletes every
+-- indexed key and the index; returns how many keys were deleted.
 local n = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   n = n + redis.call('DEL', ARGV[1] .. member)
