@@ -1,10 +1,11 @@
-//! tower-otp in front of an axum `Router`.
+//! tower-otp in front of an axum `Router`, with a sign-in page at `/`.
 //!
 //! ```text
 //! cargo run --example axum -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
 //! ```
 
 mod common;
+mod signin;
 
 use axum::extract::State;
 use axum::{routing::get, Extension, Json, Router};
@@ -22,6 +23,7 @@ async fn run() -> Result<(), String> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/api/me", get(me))
+        .merge(signin::routes())
         .with_state(users)
         .layer(layer);
 
@@ -29,12 +31,9 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let limits = ServeConfig::default();
-    common::banner(
-        "axum",
-        listener.local_addr().map_err(|e| e.to_string())?,
-        &args,
-        &limits,
-    );
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    common::banner("axum", addr, &args, &limits);
+    println!("sign-in page: http://{addr}/");
     serve(listener, app, limits, common::ctrl_c()).await;
     Ok(())
 }

@@ -115,13 +115,23 @@ fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
     Ok(MemoryUserStore::new(users))
 }
 
+/// The settings file over the library's defaults, except that the examples carry the token in
+/// the body *and* a cookie (`token_transport = "both"`) unless the file says otherwise: API
+/// clients (the README's curl) and the sign-in page work alike.
 fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
-    let Some(path) = path else {
-        return Ok(OtpSettings::default());
+    let mut table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| format!("bad settings file {}: {e}", path.display()))?
+        }
+        None => toml::Table::new(),
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("bad settings file {}: {e}", path.display()))
+    table
+        .entry("token_transport")
+        .or_insert_with(|| "both".into());
+    table.try_into().map_err(|e| format!("bad settings: {e}"))
 }
 
 /// What both examples start from: the command line, the users and the layer.

@@ -1,0 +1,116 @@
+// The sign-in page: password, then code (with resend), then "signed in as …", then sign out.
+// The session lives in an HttpOnly cookie the script never sees; requests are same-origin, so
+// the layer's CSRF check lets them through.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let challenge = null;
+
+async function call(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  let json = {};
+  try { json = text ? JSON.parse(text) : {}; } catch (_) { /* not JSON */ }
+  return { status: response.status, json };
+}
+
+// The first message of a DRF-style error body.
+function problem(json) {
+  if (typeof json.detail === "string") return json.detail;
+  for (const messages of Object.values(json)) {
+    if (Array.isArray(messages) && messages.length) return messages[0];
+  }
+  return "Something went wrong.";
+}
+
+function say(text, ok = false) {
+  $("message").textContent = text;
+  $("message").className = ok ? "ok" : "";
+}
+
+function show(step) {
+  for (const id of ["password-step", "code-step", "signed-in"]) $(id).hidden = id !== step;
+  const first = $(step).querySelector("input");
+  if (first) first.focus();
+}
+
+async function showUser(how) {
+  const me = await call("GET", "/api/me");
+  if (me.status !== 200) {
+    show("password-step");
+    return;
+  }
+  const name = [me.json.first_name, me.json.last_name].filter(Boolean).join(" ");
+  $("who").textContent = name ? `${name} (${me.json.username})` : me.json.username;
+  $("how").textContent = how || "";
+  show("signed-in");
+}
+
+async function busy(form, work) {
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  try { await work(); } catch (_) { say("The server cannot be reached."); }
+  buttons.forEach((b) => (b.disabled = false));
+}
+
+$("password-step").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  busy(form, async () => {
+    const answer = await call("POST", "/api-auth/login/", {
+      username: form.username.value,
+      password: form.password.value,
+    });
+    if (answer.status !== 200) return say(problem(answer.json));
+    form.password.value = "";
+    say("");
+    if (answer.json.challenge) {
+      challenge = answer.json.challenge;
+      $("code-hint").textContent = "We sent you a one-time code.";
+      show("code-step");
+    } else {
+      await showUser(answer.json.method === "remembered" ? "No code needed: this device is remembered." : "");
+    }
+  });
+});
+
+$("code-step").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  busy(form, async () => {
+    const answer = await call("POST", "/api-auth/verify-token/", {
+      challenge,
+      token: form.code.value.trim(),
+      remember_device: form.remember.checked,
+    });
+    if (answer.status !== 200) return say(problem(answer.json));
+    form.code.value = "";
+    say("");
+    await showUser(form.remember.checked ? "This device is remembered." : "");
+  });
+});
+
+$("resend").addEventListener("click", () => {
+  busy($("code-step"), async () => {
+    const answer = await call("POST", "/api-auth/resend-token/", { challenge });
+    if (answer.status !== 200) return say(problem(answer.json));
+    if (answer.json.challenge) challenge = answer.json.challenge;
+    say("A new code is on its way.", true);
+  });
+});
+
+$("sign-out").addEventListener("click", () => {
+  busy($("signed-in"), async () => {
+    const answer = await call("POST", "/api-auth/logout/");
+    if (answer.status !== 204) return say(problem(answer.json));
+    say("Signed out.", true);
+    show("password-step");
+  });
+});
+
+showUser("");
