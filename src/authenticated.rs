@@ -6,9 +6,9 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 
 use crate::config::OtpSettings;
+use crate::cookies;
 use crate::response::INVALID_TOKEN;
 use crate::token::{parse_auth_token, Presented};
-use crate::token_cookie;
 
 /// Put in the request extensions by [`OtpAuth`](crate::OtpAuth) when the request carries a
 /// valid token.
@@ -65,7 +65,7 @@ impl Credentials {
     pub(crate) fn of_request(headers: &HeaderMap, settings: &OtpSettings) -> Self {
         match Self::from_headers(headers) {
             Self::None if settings.token_transport.uses_cookie() => {
-                token_cookie::token(headers, settings)
+                cookies::token(headers, settings)
                     .and_then(|token| parse_auth_token(&token))
                     .map_or(Self::None, |presented| {
                         Self::Token(presented, Carrier::Cookie)

@@ -62,6 +62,7 @@ mod builder;
 mod client;
 mod clock;
 mod config;
+mod cookies;
 mod error;
 mod event;
 mod future;
@@ -72,7 +73,6 @@ mod routing;
 mod service;
 mod state;
 mod token;
-mod token_cookie;
 mod user;
 mod wire;
 

@@ -9,6 +9,7 @@ use tower_service::Service;
 use crate::authenticated::{AuthenticatedUser, Carrier, Credentials, PassedTheLayer};
 use crate::body::ResponseBody;
 use crate::boxed::BoxError;
+use crate::cookies::passes_csrf_check;
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
 use crate::response::{
@@ -16,7 +17,6 @@ use crate::response::{
 };
 use crate::routing::{route, Route};
 use crate::state::State;
-use crate::token_cookie::passes_csrf_check;
 use crate::wire;
 
 /// The service [`OtpAuthLayer`](crate::OtpAuthLayer) wraps around yours.

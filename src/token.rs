@@ -134,15 +134,30 @@ pub(crate) fn parse_auth_token(presented: &str) -> Option<Presented> {
     parse(presented, TOKEN_BYTES)
 }
 
-/// A fresh remembered-device secret for `account`: 256 random bits, shaped like a token (the
-/// store keeps them apart).
+/// A fresh remembered-device secret for `account`: 256 random bits, shaped like a token.
 pub(crate) fn new_device_secret(account: &AccountKey) -> Issued {
-    issue::<TOKEN_BYTES>(account)
+    let issued = issue::<TOKEN_BYTES>(account);
+    Issued {
+        digest: device_digest(&issued.secret),
+        ..issued
+    }
 }
 
 /// The account and digest of a presented device secret, if it is well-formed.
 pub(crate) fn parse_device_secret(presented: &str) -> Option<Presented> {
-    parse(presented, TOKEN_BYTES)
+    parse(presented, TOKEN_BYTES).map(|parsed| Presented {
+        digest: device_digest(presented),
+        ..parsed
+    })
+}
+
+/// What a device secret is kept as: its SHA-256 under a label of its own, so that no device's
+/// digest can equal a token's, whichever store keeps both.
+fn device_digest(secret: &str) -> DigestBytes {
+    let mut hasher = Sha256::new();
+    hasher.update(b"tower-otp remembered device\0");
+    hasher.update(secret.as_bytes());
+    hasher.finalize().into()
 }
 
 #[cfg(test)]
@@ -163,6 +178,12 @@ mod tests {
         // Each kind only parses as itself.
         assert!(parse_challenge_id(&token.secret).is_none());
         assert!(parse_auth_token(&challenge.secret).is_none());
+        // A device secret is token-shaped, but its digest is of its own kind.
+        let device = new_device_secret(&account);
+        let parsed = parse_device_secret(&device.secret).unwrap();
+        assert_eq!((parsed.account, parsed.digest), (account, device.digest));
+        let as_token = parse_auth_token(&device.secret).unwrap();
+        assert_ne!(as_token.digest, device.digest);
     }
 
     #[test]

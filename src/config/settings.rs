@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn validation_names_the_bad_key() {
         type Change = fn(&mut OtpSettings);
-        let cases: [(Change, &str); 12] = [
+        let cases: [(Change, &str); 17] = [
             (|s| s.token_length = 5, "token_length"),
             (|s| s.token_length = 9, "token_length"),
             (|s| s.totp_token_ttl = 601, "totp_token_ttl"),
@@ -328,6 +328,17 @@ mod tests {
             ),
             (|s| s.username_field = "password".into(), "username_field"),
             (|s| s.max_attempts = 0, "max_attempts"),
+            (|s| s.cookie_path = "/a;Domain=evil".into(), "cookie_path"),
+            (
+                |s| s.cookie_domain = Some("x.com; Secure".into()),
+                "cookie_domain",
+            ),
+            (
+                |s| s.device_cookie_name = s.cookie_name.clone(),
+                "device_cookie_name",
+            ),
+            (|s| s.cookie_name = "a b".into(), "cookie_name"),
+            (|s| s.remember_device_ttl = u64::MAX, "remember_device_ttl"),
         ];
         for (change, key) in cases {
             let mut s = OtpSettings::default();

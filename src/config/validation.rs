@@ -60,6 +60,9 @@ pub(crate) fn bad(key: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The longest a browser keeps a cookie (RFC 6265bis §5.6.2: 400 days).
+const MAX_COOKIE_AGE_SECS: u64 = 400 * 24 * 3600;
+
 /// Whether two paths name the same endpoint: a trailing slash is optional, as routers treat it.
 pub(crate) fn same_path(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
@@ -202,6 +205,28 @@ impl OtpSettings {
             problems.push(bad("device_cookie_name", "must differ from cookie_name"));
         }
         problems.extend(check_path("cookie_path", &self.cookie_path).err());
+        if self.cookie_path.contains(';') {
+            problems.push(bad("cookie_path", "must not contain `;`"));
+        }
+        if let Some(domain) = &self.cookie_domain {
+            let valid = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                problems.push(bad(
+                    "cookie_domain",
+                    "must be a host name (letters, digits, `-` and `.`)",
+                ));
+            }
+        }
+        // Browsers keep a cookie at most 400 days (RFC 6265bis), whatever it asks for.
+        if self.remember_device_ttl > MAX_COOKIE_AGE_SECS {
+            problems.push(bad(
+                "remember_device_ttl",
+                format!("must be at most {MAX_COOKIE_AGE_SECS} (400 days)"),
+            ));
+        }
         if self.cookie_same_site == SameSite::None && self.dev_insecure_cookies {
             problems.push(bad(
                 "cookie_same_site",

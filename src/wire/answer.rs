@@ -7,6 +7,7 @@ use http::header::SET_COOKIE;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::cookies;
 use crate::flow::{FlowError, PendingLogin, SignedIn};
 use crate::response::{
     detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
@@ -14,7 +15,6 @@ use crate::response::{
 };
 use crate::routing::Endpoint;
 use crate::state::State;
-use crate::token_cookie;
 use crate::user::User;
 
 /// The answer to a refusal (or failure) of the flow at `endpoint`.
@@ -71,7 +71,7 @@ pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
 pub(super) fn signed_in(
     state: &State,
     endpoint: Endpoint,
-    signed_in: &SignedIn,
+    done: &SignedIn,
     method: Option<&str>,
 ) -> JsonResponse {
     let transport = state.settings.token_transport;
@@ -83,14 +83,14 @@ pub(super) fn signed_in(
         body.insert("detail".into(), "Logged in.".into());
     }
     if transport.uses_body() {
-        body.insert("token".into(), signed_in.token.clone().into());
+        body.insert("token".into(), done.token.clone().into());
     }
-    let mut response = success(state, endpoint, &signed_in.user, body);
+    let mut response = success(state, endpoint, &done.user, body);
     if transport.uses_cookie() {
         let lifetime = Duration::from_secs(state.settings.token_absolute_ttl);
         response.headers_mut().append(
             SET_COOKIE,
-            token_cookie::set_token(&state.settings, &signed_in.token, lifetime),
+            cookies::set_token(&state.settings, &done.token, lifetime),
         );
     }
     response

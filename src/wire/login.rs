@@ -5,11 +5,11 @@ use super::answer::{challenge_body, refusal, signed_in, success};
 use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
 use crate::boxed::BoxError;
+use crate::cookies;
 use crate::flow::{self, Login};
 use crate::response::JsonResponse;
 use crate::routing::Endpoint;
 use crate::state::State;
-use crate::token_cookie;
 
 /// `{username, password}`: a challenge (or with OTP off, a token).
 pub(super) async fn login<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
@@ -29,7 +29,7 @@ where
         Err(bad) => return bad.into_response(),
     };
     let extra_context = extra_context(state, parts);
-    let device = token_cookie::device(&parts.headers, &state.settings);
+    let device = cookies::device(&parts.headers, &state.settings);
     let mut client = client(state, parts).with_extra_context(&extra_context);
     if let Some(device) = &device {
         client = client.with_remembered_device(device);

@@ -8,11 +8,11 @@ use super::client::client;
 use super::fields::read_fields;
 use crate::authenticated::{Carrier, Credentials};
 use crate::boxed::BoxError;
+use crate::cookies::{self, passes_csrf_check};
 use crate::flow::{self, Logout};
 use crate::response::{detail, no_content, unauthorized, JsonResponse, CSRF_FAILED, NOT_PROVIDED};
 use crate::routing::Endpoint;
 use crate::state::State;
-use crate::token_cookie::{self, passes_csrf_check};
 
 /// Revokes the presented token, or with `{"all": true}` every token of its user.
 ///
@@ -20,6 +20,27 @@ use crate::token_cookie::{self, passes_csrf_check};
 /// or a form (another content type, malformed, too large, too slow) is ignored, since a logout
 /// that fails would leave the token alive. Only a readable body can widen it to `all`.
 pub(super) async fn logout<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let settings = &state.settings;
+    let mut response = revoke(state, parts, body).await;
+    // A browser's cookie goes once its token is gone or was never good; not when the backend
+    // failed (the token may live: the user tries again) nor for a forged request.
+    let token_is_gone = matches!(
+        response.status(),
+        StatusCode::NO_CONTENT | StatusCode::UNAUTHORIZED
+    );
+    if settings.token_transport.uses_cookie() && token_is_gone {
+        response
+            .headers_mut()
+            .append(SET_COOKIE, cookies::clear_token(settings));
+    }
+    response
+}
+
+async fn revoke<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
 where
     B: Body,
     B::Error: Into<BoxError>,
@@ -44,15 +65,7 @@ where
         Logout::ThisToken
     };
     match flow::logout(state, &presented, scope, &client(state, parts)).await {
-        Ok(()) => {
-            let mut response = no_content();
-            if settings.token_transport.uses_cookie() {
-                response
-                    .headers_mut()
-                    .append(SET_COOKIE, token_cookie::clear_token(settings));
-            }
-            response
-        }
+        Ok(()) => no_content(),
         Err(error) => refusal(Endpoint::Logout, error),
     }
 }

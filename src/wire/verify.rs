@@ -8,11 +8,11 @@ use super::answer::{refusal, signed_in};
 use super::client::client;
 use super::fields::{read_fields, FieldErrors, Fields, Trim};
 use crate::boxed::BoxError;
+use crate::cookies;
 use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;
 use crate::routing::Endpoint;
 use crate::state::State;
-use crate::token_cookie;
 
 /// `{challenge, token}`, or django-drf-otp 0.0.11's `{username, password, token}`: a token.
 pub(super) async fn verify<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
@@ -61,7 +61,7 @@ where
             let lifetime = Duration::from_secs(state.settings.remember_device_ttl);
             response.headers_mut().append(
                 SET_COOKIE,
-                token_cookie::set_device(&state.settings, &secret, lifetime),
+                cookies::set_device(&state.settings, &secret, lifetime),
             );
         }
     }

@@ -75,7 +75,13 @@ async fn remembered_device(app: &TestApp, username: &str) -> String {
         .find(|v| v.starts_with("otp_device="))
         .unwrap_or_else(|| panic!("no device cookie in {:?}", verify.headers))
         .to_owned();
-    for part in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=2592000"] {
+    for part in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Max-Age=2592000",
+        "Path=/api-auth/login;",
+    ] {
         assert!(device.contains(part), "{part} in {device}");
     }
     device.split(';').next().unwrap().to_owned()

@@ -1,6 +1,6 @@
-//! The auth token in a cookie, for browsers: the `Set-Cookie` that carries it or clears it, the
-//! token read back from `Cookie`, and the same-origin check that protects requests it
-//! authenticates from cross-site forgery (CSRF).
+//! Cookies, for browsers: the `Set-Cookie` that carries the auth token or clears it, the one that
+//! carries a remembered device's secret, both read back from `Cookie`, and the same-origin check
+//! that protects requests the token cookie authenticates from cross-site forgery (CSRF).
 
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use crate::config::{OtpSettings, SameSite};
 
 /// `Set-Cookie` carrying `token`, for as long as the token lives at most.
 pub(crate) fn set_token(settings: &OtpSettings, token: &str, lifetime: Duration) -> HeaderValue {
-    set(settings, &settings.cookie_name, token, lifetime)
+    let token = base(settings, &settings.cookie_name, token.to_owned());
+    header_value(token.max_age(max_age(lifetime)))
 }
 
 /// `Set-Cookie` that makes the browser forget the token (`Max-Age=0`).
@@ -23,14 +24,16 @@ pub(crate) fn clear_token(settings: &OtpSettings) -> HeaderValue {
 }
 
 /// `Set-Cookie` carrying a remembered-device secret, for as long as the device is remembered.
+/// Only the login endpoint reads it, so only requests to it carry it (`Path` is the login path,
+/// without its trailing slash, so that both spellings match).
 pub(crate) fn set_device(settings: &OtpSettings, secret: &str, lifetime: Duration) -> HeaderValue {
-    set(settings, &settings.device_cookie_name, secret, lifetime)
+    let login_path = settings.login_path.trim_end_matches('/').to_owned();
+    let device = base(settings, &settings.device_cookie_name, secret.to_owned()).path(login_path);
+    header_value(device.max_age(max_age(lifetime)))
 }
 
-fn set(settings: &OtpSettings, name: &str, value: &str, lifetime: Duration) -> HeaderValue {
-    let max_age =
-        cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
-    header_value(base(settings, name, value.to_owned()).max_age(max_age))
+fn max_age(lifetime: Duration) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn base(settings: &OtpSettings, name: &str, value: String) -> CookieBuilder<'static> {
