@@ -82,32 +82,58 @@ fn value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Whether a request authenticated by the cookie may go on (OWASP's CSRF cheat sheet, "verifying
 /// origin with standard headers"): a safe method, or a request that says it comes from the same
-/// origin (or a trusted one). `Origin` decides when present (`null` never matches); without it,
-/// `Sec-Fetch-Site` (`same-origin`, or `none` for what the user typed); without either, the
-/// request is refused, as the cheat sheet recommends.
+/// origin (or a trusted one). Without `Origin` or `Sec-Fetch-Site` the request is refused, as the
+/// cheat sheet recommends.
 pub(crate) fn passes_csrf_check(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     settings: &OtpSettings,
 ) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || origin_of(uri, headers, settings) == Origin::Same
+}
+
+/// Whether a browser says the request comes from another site: a login or verify that would set
+/// the session cookie is then refused, so that no page can sign a victim's browser in to the
+/// attacker's account (login CSRF). A request that says nothing (an API client) is not a browser's.
+pub(crate) fn is_cross_origin(uri: &Uri, headers: &HeaderMap, settings: &OtpSettings) -> bool {
+    origin_of(uri, headers, settings) == Origin::Other
+}
+
+/// Where a request says it comes from.
+#[derive(Debug, PartialEq, Eq)]
+enum Origin {
+    /// This origin, or a trusted one.
+    Same,
+    /// Anywhere else (`Origin: null` included).
+    Other,
+    /// Neither `Origin` nor `Sec-Fetch-Site`: not a browser's request, or a very old browser.
+    Unknown,
+}
+
+/// `Origin` decides when present; without it, `Sec-Fetch-Site` (`same-origin`, or `none` for
+/// what the user typed, is the same origin).
+fn origin_of(uri: &Uri, headers: &HeaderMap, settings: &OtpSettings) -> Origin {
     if let Some(origin) = headers.get(ORIGIN) {
         let Ok(origin) = origin.to_str() else {
-            return false;
+            return Origin::Other;
         };
         let trusted = settings
             .trusted_origins
             .iter()
             .any(|trusted| trusted.trim_end_matches('/').eq_ignore_ascii_case(origin));
-        return trusted || is_own_origin(uri, headers, origin);
+        return if trusted || is_own_origin(uri, headers, origin) {
+            Origin::Same
+        } else {
+            Origin::Other
+        };
     }
-    matches!(
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        Some("same-origin" | "none")
-    )
+    match headers.get("sec-fetch-site").map(|v| v.to_str()) {
+        None => Origin::Unknown,
+        Some(Ok("same-origin" | "none")) => Origin::Same,
+        Some(_) => Origin::Other,
+    }
 }
 
 /// Whether `origin` names the host the request was sent to (its `Host` header, or the URI's

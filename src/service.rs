@@ -9,13 +9,13 @@ use tower_service::Service;
 use crate::authenticated::{AuthenticatedUser, Carrier, Credentials, PassedTheLayer};
 use crate::body::ResponseBody;
 use crate::boxed::BoxError;
-use crate::cookies::passes_csrf_check;
+use crate::cookies::{is_cross_origin, passes_csrf_check};
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
 use crate::response::{
     detail, unauthorized, unavailable, CSRF_FAILED, INVALID_TOKEN, NOT_PROVIDED,
 };
-use crate::routing::{route, Route};
+use crate::routing::{route, Endpoint, Route};
 use crate::state::State;
 use crate::wire;
 
@@ -87,15 +87,22 @@ where
                 "Only one Authorization header is allowed.",
             ));
         }
-        let route = route(&self.state.settings, &request);
+        let settings = &self.state.settings;
+        let route = route(settings, &request);
         if let Route::Endpoint(endpoint) = route {
+            let signs_in = matches!(endpoint, Endpoint::Login | Endpoint::Verify);
+            if signs_in
+                && settings.token_transport.uses_cookie()
+                && is_cross_origin(request.uri(), request.headers(), settings)
+            {
+                return ResponseFuture::ready(detail(StatusCode::FORBIDDEN, CSRF_FAILED));
+            }
             let state = self.state.clone();
             return ResponseFuture::flow(Box::pin(async move {
                 let response = wire::handle(&state, endpoint, request).await;
                 Ok(response.map(ResponseBody::own))
             }));
         }
-        let settings = &self.state.settings;
         match Credentials::of_request(request.headers(), settings) {
             Credentials::None if route == Route::Protected => {
                 ResponseFuture::ready(unauthorized(NOT_PROVIDED))

@@ -183,3 +183,39 @@ async fn header_token(app: &TestApp) -> String {
     let cookie = cookie_pair(&signed_in(app).await);
     cookie.split_once('=').unwrap().1.to_owned()
 }
+
+#[tokio::test]
+async fn in_cookie_mode_no_other_site_can_sign_a_browser_in() {
+    let login = |origin: Option<&str>| {
+        let mut headers = vec![
+            ("host", "app.example.com"),
+            ("content-type", "application/json"),
+        ];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        let mut request = request(Method::POST, "/api-auth/login/", &headers);
+        *request.body_mut() =
+            Body::from(format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#));
+        request
+    };
+    let app = cookie_app(TokenTransport::Cookie);
+    // A cross-site form or fetch (login CSRF: the attacker's account in the victim's browser).
+    let forged = app.send(login(Some("https://evil.example"))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(forged.text, r#"{"detail":"CSRF check failed."}"#);
+    assert!(app.console.codes().is_empty(), "no code was sent");
+    let mut forged_verify = request(
+        Method::POST,
+        "/api-auth/verify-token/",
+        &[("sec-fetch-site", "cross-site")],
+    );
+    *forged_verify.body_mut() = Body::from(r#"{"challenge":"x","token":"123456"}"#);
+    assert_eq!(app.send(forged_verify).await.status, StatusCode::FORBIDDEN);
+    // The page's own request, and an API client that says nothing, sign in as before.
+    let own = app.send(login(Some("https://app.example.com"))).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    assert_eq!(app.send(login(None)).await.status, StatusCode::OK);
+    // In header mode nothing is planted in a browser: no such check.
+    let header = cookie_app(TokenTransport::Header);
+    let cross = header.send(login(Some("https://evil.example"))).await;
+    assert_eq!(cross.status, StatusCode::OK);
+}
