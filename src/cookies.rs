@@ -115,7 +115,11 @@ enum Origin {
 /// `Origin` decides when present; without it, `Sec-Fetch-Site` (`same-origin`, or `none` for
 /// what the user typed, is the same origin).
 fn origin_of(uri: &Uri, headers: &HeaderMap, settings: &OtpSettings) -> Origin {
-    if let Some(origin) = headers.get(ORIGIN) {
+    // `null` (a privacy-sensitive context, e.g. `Referrer-Policy: no-referrer`) names no origin:
+    // then `Sec-Fetch-Site` decides, and without it the request is another site's.
+    let origin = headers.get(ORIGIN).filter(|origin| *origin != "null");
+    let null_origin = origin.is_none() && headers.contains_key(ORIGIN);
+    if let Some(origin) = origin {
         let Ok(origin) = origin.to_str() else {
             return Origin::Other;
         };
@@ -130,6 +134,7 @@ fn origin_of(uri: &Uri, headers: &HeaderMap, settings: &OtpSettings) -> Origin {
         };
     }
     match headers.get("sec-fetch-site").map(|v| v.to_str()) {
+        None if null_origin => Origin::Other,
         None => Origin::Unknown,
         Some(Ok("same-origin" | "none")) => Origin::Same,
         Some(_) => Origin::Other,
@@ -226,6 +231,15 @@ mod tests {
             &[host, ("origin", "https://evil.example")]
         ));
         assert!(!check(Method::POST, &[host, ("origin", "null")]));
+        // `null` names no origin: Sec-Fetch-Site decides.
+        assert!(check(
+            Method::POST,
+            &[host, ("origin", "null"), ("sec-fetch-site", "same-origin")]
+        ));
+        assert!(!check(
+            Method::POST,
+            &[host, ("origin", "null"), ("sec-fetch-site", "cross-site")]
+        ));
         // Origin decides over Sec-Fetch-Site.
         assert!(!check(
             Method::POST,

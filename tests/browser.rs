@@ -12,10 +12,12 @@ mod common;
 #[path = "../examples/signin/mod.rs"]
 mod signin;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use axum::response::Html;
@@ -28,7 +30,8 @@ use serde_json::{json, Value};
 use tower_otp::store::MemoryStore;
 use tower_otp::{AuthenticatedUser, ManualClock, OtpSettings, TokenTransport};
 
-/// A chromedriver process, killed when dropped.
+/// A chromedriver process, in a process group of its own with the browsers it starts: the
+/// whole group is stopped when dropped, even when the test panics.
 struct Driver {
     process: Option<Child>,
     url: String,
@@ -37,35 +40,59 @@ struct Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         if let Some(process) = &mut self.process {
+            let group = format!("-{}", process.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
             let _ = process.kill();
             let _ = process.wait();
         }
     }
 }
 
-/// The WebDriver to use: `TOWER_OTP_WEBDRIVER_URL`, else a private chromedriver on a free port
-/// (ready once it says so on its standard output). `None` when there is neither.
+/// The WebDriver to use: `TOWER_OTP_WEBDRIVER_URL`, else a private chromedriver on a free port.
+/// `None` when there is neither.
 fn start_driver() -> Option<Driver> {
     if let Ok(url) = std::env::var("TOWER_OTP_WEBDRIVER_URL") {
         return Some(Driver { process: None, url });
     }
-    let port = free_port();
-    let mut process = Command::new(chromedriver()?)
+    let binary = chromedriver()?;
+    // A port found free may be taken before chromedriver binds it: then it exits, and another
+    // port is tried.
+    for _ in 0..3 {
+        if let Some(driver) = spawn_driver(&binary, free_port()) {
+            return Some(driver);
+        }
+    }
+    panic!("chromedriver did not start on any of three free ports");
+}
+
+/// Starts chromedriver on `port`: ready once it says so on its standard output (read to the end
+/// by a thread, so that it never blocks on a full pipe), within 30 seconds.
+fn spawn_driver(binary: &Path, port: u16) -> Option<Driver> {
+    let mut process = Command::new(binary)
         .arg(format!("--port={port}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
-        .ok()?;
+        .expect("chromedriver starts");
     let stdout = process.stdout.take().expect("piped stdout");
-    let started = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("started successfully"));
-    assert!(started, "chromedriver exited before it was ready");
-    Some(Driver {
+    let (ready, started) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("started successfully") {
+                let _ = ready.send(());
+            }
+        }
+    });
+    let driver = Driver {
         process: Some(process),
         url: format!("http://127.0.0.1:{port}"),
-    })
+    };
+    match started.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => Some(driver),
+        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("chromedriver not ready within 30 s"),
+    }
 }
 
 fn chromedriver() -> Option<PathBuf> {
@@ -134,8 +161,13 @@ async fn serve_app(console: &Console, clock: &ManualClock) -> SocketAddr {
 /// Another origin: a page whose form posts a logout to the application.
 async fn serve_other_origin(app: SocketAddr) -> SocketAddr {
     let page = format!(
-        r#"<!doctype html><form method="post" action="http://{app}/api-auth/logout/">
-        <button id="forge">Sign them out</button></form>"#
+        r#"<!doctype html>
+        <form method="post" action="http://{app}/api-auth/logout/">
+          <button id="forge-logout">Sign them out</button></form>
+        <form method="post" action="http://{app}/api-auth/login/">
+          <input type="hidden" name="username" value="alice">
+          <input type="hidden" name="password" value="{PASSWORD}">
+          <button id="forge-login">Sign them in as me</button></form>"#
     );
     serve(Router::new().route("/", get(move || async move { Html(page) }))).await
 }
@@ -173,6 +205,16 @@ impl Page {
             .unwrap_or_else(|e| panic!("{css} never shown: {e}"));
         assert!(element.is_displayed().await.unwrap(), "{css} displayed");
         element
+    }
+
+    /// Waits (the WebDriver polls) until some element's text contains `text`.
+    async fn says(&self, text: &str) {
+        self.browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(&format!("//*[contains(text(), '{text}')]")))
+            .await
+            .unwrap_or_else(|e| panic!("{text:?} never shown: {e}"));
     }
 
     async fn text(&self, css: &str) -> String {
@@ -235,7 +277,8 @@ async fn the_sign_in_page_works_in_a_real_browser() {
             std::env::var_os("TOWER_OTP_REQUIRE_BROWSER").is_none(),
             "{message}"
         );
-        eprintln!("{message}");
+        // Straight to standard error: the test harness would swallow `eprintln!` of a pass.
+        let _ = std::io::stderr().write_all(message.as_bytes());
         return;
     };
     let console = Console::default();
@@ -254,14 +297,7 @@ async fn the_sign_in_page_works_in_a_real_browser() {
     page.fill("#password-step [name=username]", "alice").await;
     page.fill("#password-step [name=password]", "wrong").await;
     page.click("#password-step button[type=submit]").await;
-    page.browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(
-            "//p[@id='message'][contains(., 'Unable to log in')]",
-        ))
-        .await
-        .expect("the refusal is shown");
+    page.says("Unable to log in").await;
     assert!(console.codes().is_empty());
 
     // Password, code (resent once: the new code is the one that counts), signed in.
@@ -271,14 +307,7 @@ async fn the_sign_in_page_works_in_a_real_browser() {
     page.shown("#code-step").await;
     clock.advance(Duration::from_secs(OtpSettings::default().resend_cooldown));
     page.click("#resend").await;
-    page.browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(
-            "//p[@id='message'][contains(., 'new code')]",
-        ))
-        .await
-        .expect("the resend is confirmed");
+    page.says("A new code is on its way.").await;
     assert_eq!(
         console.codes().len(),
         2,
@@ -297,14 +326,21 @@ async fn the_sign_in_page_works_in_a_real_browser() {
     page.shown("#signed-in").await;
     assert_eq!(page.text("#who").await, "alice");
 
-    // A form on another origin posting a logout is refused, and the session survives.
-    page.browser
-        .goto(&format!("http://{other}/"))
-        .await
-        .unwrap();
-    page.click("#forge").await;
-    let refused = page.browser.source().await.unwrap();
-    assert!(refused.contains("CSRF check failed."), "{refused}");
+    // Forms on another origin posting a logout or a login are refused; the session survives.
+    let codes_sent = console.codes().len();
+    for forge in ["#forge-logout", "#forge-login"] {
+        page.browser
+            .goto(&format!("http://{other}/"))
+            .await
+            .unwrap();
+        page.click(forge).await;
+        page.says("CSRF check failed.").await;
+    }
+    assert_eq!(
+        console.codes().len(),
+        codes_sent,
+        "the forged login sent no code"
+    );
     page.browser.goto(&home).await.unwrap();
     page.shown("#signed-in").await;
 

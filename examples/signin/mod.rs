@@ -2,7 +2,9 @@
 //! no build step. It talks to the layer's endpoints with the session in a cookie (the example
 //! runs with `token_transport = "both"`; set `"cookie"` to keep the token out of bodies too).
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -36,8 +38,9 @@ fn serve(content_type: &'static str, body: &'static str) -> impl IntoResponse {
             // Only this origin's own script and style: no inline code, nothing from elsewhere.
             (
                 CONTENT_SECURITY_POLICY,
-                "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
             ),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         body,
     )

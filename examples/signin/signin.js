@@ -35,13 +35,23 @@ function say(text, ok = false) {
 
 function show(step) {
   for (const id of ["password-step", "code-step", "signed-in"]) $(id).hidden = id !== step;
-  const first = $(step).querySelector("input");
+  const first = $(step).querySelector("input, button");
   if (first) first.focus();
 }
 
-async function showUser(how) {
+// Back to the password step, forgetting the pending login.
+function startOver() {
+  challenge = null;
+  $("code-step").reset();
+  show("password-step");
+}
+
+// Shows who is signed in; `expected` when a login just succeeded, so that a session the browser
+// did not keep (a Secure cookie over plain HTTP) is said, not silently dropped.
+async function showUser(how, expected = false) {
   const me = await call("GET", "/api/me");
   if (me.status !== 200) {
+    if (expected) say("Signed in, but this browser did not keep the session cookie.");
     show("password-step");
     return;
   }
@@ -74,7 +84,7 @@ $("password-step").addEventListener("submit", (event) => {
       $("code-hint").textContent = "We sent you a one-time code.";
       show("code-step");
     } else {
-      await showUser(answer.json.method === "remembered" ? "No code needed: this device is remembered." : "");
+      await showUser(answer.json.method === "remembered" ? "No code needed: this device is remembered." : "", true);
     }
   });
 });
@@ -89,9 +99,11 @@ $("code-step").addEventListener("submit", (event) => {
       remember_device: form.remember.checked,
     });
     if (answer.status !== 200) return say(problem(answer.json));
-    form.code.value = "";
+    const remembered = form.remember.checked;
+    form.reset();
+    challenge = null;
     say("");
-    await showUser(form.remember.checked ? "This device is remembered." : "");
+    await showUser(remembered ? "This device is remembered." : "", true);
   });
 });
 
@@ -107,10 +119,19 @@ $("resend").addEventListener("click", () => {
 $("sign-out").addEventListener("click", () => {
   busy($("signed-in"), async () => {
     const answer = await call("POST", "/api-auth/logout/");
-    if (answer.status !== 204) return say(problem(answer.json));
+    // 401: the session had already ended (and the server cleared its cookie).
+    if (answer.status !== 204 && answer.status !== 401) return say(problem(answer.json));
     say("Signed out.", true);
     show("password-step");
   });
 });
 
-showUser("");
+$("start-over").addEventListener("click", () => {
+  say("");
+  startOver();
+});
+
+showUser("").catch(() => {
+  say("The server cannot be reached.");
+  show("password-step");
+});

@@ -8,7 +8,7 @@ use super::client::client;
 use super::fields::read_fields;
 use crate::authenticated::{Carrier, Credentials};
 use crate::boxed::BoxError;
-use crate::cookies::{self, passes_csrf_check};
+use crate::cookies::{self, is_cross_origin, passes_csrf_check};
 use crate::flow::{self, Logout};
 use crate::response::{detail, no_content, unauthorized, JsonResponse, CSRF_FAILED, NOT_PROVIDED};
 use crate::routing::Endpoint;
@@ -25,14 +25,19 @@ where
     B::Error: Into<BoxError>,
 {
     let settings = &state.settings;
+    // Asked before the request is consumed: did this browser itself present a stale cookie?
+    let stale_cookie_possible = cookies::token(&parts.headers, settings).is_some()
+        && !is_cross_origin(&parts.uri, &parts.headers, settings);
     let mut response = revoke(state, parts, body).await;
-    // A browser's cookie goes once its token is gone or was never good; not when the backend
-    // failed (the token may live: the user tries again) nor for a forged request.
-    let token_is_gone = matches!(
-        response.status(),
-        StatusCode::NO_CONTENT | StatusCode::UNAUTHORIZED
-    );
-    if settings.token_transport.uses_cookie() && token_is_gone {
+    // The cookie goes once its token is revoked, or when the browser's own request shows it is
+    // no good (401); never for another site's request, a forged one (403), or a backend failure
+    // (the token may live: the user tries again).
+    let clear = match response.status() {
+        StatusCode::NO_CONTENT => true,
+        StatusCode::UNAUTHORIZED => stale_cookie_possible,
+        _ => false,
+    };
+    if settings.token_transport.uses_cookie() && clear {
         response
             .headers_mut()
             .append(SET_COOKIE, cookies::clear_token(settings));

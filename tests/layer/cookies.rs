@@ -165,6 +165,16 @@ async fn logout_by_cookie_clears_it_and_a_stale_cookie_is_harmless_off_protected
     let again = logout().await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert!(clears(&again), "{:?}", again.headers);
+    // Another site's form, which the browser sent without the (SameSite) cookie, clears nothing.
+    let cookieless = app
+        .send(request(
+            Method::POST,
+            "/api-auth/logout/",
+            &[("host", "a.example"), ("origin", "https://evil.example")],
+        ))
+        .await;
+    assert_eq!(cookieless.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(cookieless.header("set-cookie"), None);
 
     let me = request(Method::GET, "/api/me", &[("cookie", &cookie)]);
     assert_eq!(app.send(me).await.status, StatusCode::UNAUTHORIZED);
