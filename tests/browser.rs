@@ -23,12 +23,12 @@ use std::time::Duration;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
-use common::app::{test_layer, Console, PASSWORD};
+use common::app::{demo_users, test_layer, Console, PASSWORD};
 use common::redis_server::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tower_otp::store::MemoryStore;
-use tower_otp::{AuthenticatedUser, ManualClock, OtpSettings, TokenTransport};
+use tower_otp::{AuthenticatedUser, ManualClock, OtpSettings, TokenTransport, UserStore};
 
 /// A chromedriver process, in a process group of its own with the browsers it starts: the
 /// whole group is stopped when dropped, even when the test panics.
@@ -149,9 +149,15 @@ async fn serve_app(console: &Console, clock: &ManualClock) -> SocketAddr {
     let app = Router::new()
         .route(
             "/api/me",
-            get(
-                |user: AuthenticatedUser| async move { Json(json!({ "username": user.username })) },
-            ),
+            get(|user: AuthenticatedUser| async move {
+                // As the example's: the names from the user store.
+                let found = demo_users().find_by_id(&user.id).await.unwrap().unwrap();
+                Json(json!({
+                    "username": user.username,
+                    "first_name": found.first_name,
+                    "last_name": found.last_name,
+                }))
+            }),
         )
         .merge(signin::routes())
         .layer(layer);
@@ -318,13 +324,13 @@ async fn the_sign_in_page_works_in_a_real_browser() {
     page.photograph("2-code").await;
     page.click("#code-step button[type=submit]").await;
     page.shown("#signed-in").await;
-    assert_eq!(page.text("#who").await, "alice");
+    assert_eq!(page.text("#who").await, "alice Example (alice)");
     page.photograph("3-signed-in").await;
 
     // A reload keeps the session: the cookie, not the page, holds it.
     page.browser.refresh().await.unwrap();
     page.shown("#signed-in").await;
-    assert_eq!(page.text("#who").await, "alice");
+    assert_eq!(page.text("#who").await, "alice Example (alice)");
 
     // Forms on another origin posting a logout or a login are refused; the session survives.
     let codes_sent = console.codes().len();
