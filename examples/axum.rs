@@ -18,7 +18,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, users, layer } = common::setup()?;
+    let common::Setup { args, users, layer } = common::setup(&["/api/"])?;
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))

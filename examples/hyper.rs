@@ -22,7 +22,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, users, layer } = common::setup()?;
+    let common::Setup { args, users, layer } = common::setup(&["/api/"])?;
 
     let service = ServiceBuilder::new()
         .layer(layer)

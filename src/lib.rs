@@ -66,6 +66,7 @@ mod cookies;
 mod error;
 mod event;
 mod future;
+mod grpc;
 mod layer;
 mod password;
 mod response;

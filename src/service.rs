@@ -12,6 +12,7 @@ use crate::boxed::BoxError;
 use crate::cookies::{is_cross_origin, passes_csrf_check};
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
+use crate::grpc::{is_grpc, trailers_only};
 use crate::response::{
     detail, unauthorized, unavailable, CSRF_FAILED, INVALID_TOKEN, NOT_PROVIDED,
 };
@@ -74,6 +75,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The layer's own refusals, in the caller's protocol.
+        let grpc = is_grpc(request.headers());
+        let refuse = move |response| {
+            if grpc {
+                trailers_only(response)
+            } else {
+                response
+            }
+        };
         // Whoever reads another copy (a proxy, the inner service) could act as someone else.
         if request
             .headers()
@@ -82,10 +92,10 @@ where
             .nth(1)
             .is_some()
         {
-            return ResponseFuture::ready(detail(
+            return ResponseFuture::ready(refuse(detail(
                 StatusCode::BAD_REQUEST,
                 "Only one Authorization header is allowed.",
-            ));
+            )));
         }
         let settings = &self.state.settings;
         let route = route(settings, &request);
@@ -105,10 +115,10 @@ where
         }
         match Credentials::of_request(request.headers(), settings) {
             Credentials::None if route == Route::Protected => {
-                ResponseFuture::ready(unauthorized(NOT_PROVIDED))
+                ResponseFuture::ready(refuse(unauthorized(NOT_PROVIDED)))
             }
             Credentials::None => ResponseFuture::inner(self.take_ready().call(anonymous(request))),
-            Credentials::Malformed(message) => ResponseFuture::ready(unauthorized(message)),
+            Credentials::Malformed(message) => ResponseFuture::ready(refuse(unauthorized(message))),
             Credentials::Token(_, Carrier::Cookie)
                 if !passes_csrf_check(
                     request.method(),
@@ -117,7 +127,7 @@ where
                     settings,
                 ) =>
             {
-                ResponseFuture::ready(detail(StatusCode::FORBIDDEN, CSRF_FAILED))
+                ResponseFuture::ready(refuse(detail(StatusCode::FORBIDDEN, CSRF_FAILED)))
             }
             Credentials::Token(presented, carrier) => {
                 let state = self.state.clone();
@@ -139,7 +149,7 @@ where
                         }
                         Err(_) => unauthorized(INVALID_TOKEN),
                     };
-                    Ok(refused.map(ResponseBody::own))
+                    Ok(refuse(refused).map(ResponseBody::own))
                 }))
             }
         }

@@ -141,10 +141,11 @@ pub struct Setup {
     pub layer: OtpAuthLayer,
 }
 
-pub fn setup() -> Result<Setup, String> {
+/// `protected`: the path prefixes where a request needs a live token (401 without).
+pub fn setup(protected: &[&str]) -> Result<Setup, String> {
     let args = parse_args()?;
     let users = load_users(args.users.as_ref())?;
-    let layer = build_layer(&args, users.clone())?;
+    let layer = build_layer(&args, users.clone(), protected)?;
     Ok(Setup {
         args,
         users: Arc::new(users),
@@ -161,7 +162,11 @@ pub fn exit_on_error(result: Result<(), String>) {
 }
 
 /// The layer as both examples configure it, from the command line and the environment.
-fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, String> {
+fn build_layer(
+    args: &Args,
+    users: MemoryUserStore,
+    protected: &[&str],
+) -> Result<OtpAuthLayer, String> {
     let mut settings = load_settings(args.config.as_ref())?;
     if settings.token_transport.uses_cookie() && args.addr.ip().is_loopback() {
         // Browsers send a Secure cookie only over HTTPS (localhost aside, in some of them):
@@ -172,9 +177,10 @@ fn build_layer(args: &Args, users: MemoryUserStore) -> Result<OtpAuthLayer, Stri
             args.addr
         );
     }
-    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
-        .with_settings(settings)
-        .with_protected_path("/api/");
+    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new()).with_settings(settings);
+    for path in protected {
+        layer = layer.with_protected_path(path);
+    }
     if let Ok(key) = std::env::var("OTP_SECRET_KEY") {
         layer = layer.with_secret_key(key.as_bytes());
     }
