@@ -18,7 +18,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, layer, .. } = common::setup(&["/api/", "/grpc.health.v1.Health/"])?;
+    let common::Setup { args, layer, .. } = common::setup(&["/grpc.health.v1.Health/"])?;
 
     let (_reporter, health) = tonic_health::server::health_reporter();
     let app = tonic::service::Routes::new(health)

@@ -6,23 +6,22 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::Body;
 use serde_json::Value;
 
 use crate::response::JsonResponse;
 
-/// Whether the request is a gRPC call (`content-type: application/grpc`, `+proto`, `+json`, …).
+/// Whether the request is a gRPC call: `content-type` `application/grpc`, alone or with a
+/// `+codec` or parameters (not gRPC-web, `application/grpc-web…`, a protocol of its own).
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .get(..16)
-                .is_some_and(|start| start.eq_ignore_ascii_case("application/grpc"))
-        })
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let (start, rest) = value.split_at(value.len().min(16));
+    start.eq_ignore_ascii_case("application/grpc")
+        && (rest.is_empty() || rest.starts_with('+') || rest.starts_with(';'))
 }
 
 /// The gRPC status code for one of the layer's HTTP refusals.
@@ -45,7 +44,12 @@ pub(crate) fn trailers_only(refusal: JsonResponse) -> JsonResponse {
     let message = drf_message(body);
     let status = grpc_status(parts.status);
     parts.status = StatusCode::OK;
+    // Only the gRPC headers, and when to try again (a 503's `Retry-After`) as metadata.
+    let retry_after = parts.headers.remove(RETRY_AFTER);
     parts.headers.clear();
+    if let Some(retry_after) = retry_after {
+        parts.headers.insert(RETRY_AFTER, retry_after);
+    }
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -109,6 +113,11 @@ mod tests {
         let answer = trailers_only(detail(StatusCode::SERVICE_UNAVAILABLE, "100% down: é"));
         assert_eq!(answer.headers()["grpc-status"], "14");
         assert_eq!(answer.headers()["grpc-message"], "100%25 down: %C3%A9");
+        let answer = trailers_only(crate::response::unavailable(
+            crate::store::StoreError::Backend("down".into()),
+        ));
+        assert_eq!(answer.headers()["grpc-status"], "14");
+        assert_eq!(answer.headers()["retry-after"], "5");
     }
 
     #[test]
@@ -120,6 +129,10 @@ mod tests {
         };
         assert!(is_grpc(&headers("application/grpc")));
         assert!(is_grpc(&headers("application/grpc+proto")));
+        assert!(is_grpc(&headers("application/grpc; charset=utf-8")));
+        assert!(!is_grpc(&headers("application/grpc-web")));
+        assert!(!is_grpc(&headers("application/grpc-web-text")));
+        assert!(!is_grpc(&headers("application/grpcfoo")));
         assert!(!is_grpc(&headers("application/json")));
         assert!(!is_grpc(&HeaderMap::new()));
     }

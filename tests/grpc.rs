@@ -87,6 +87,17 @@ async fn grpc_calls_need_a_live_token_and_are_refused_in_grpc() {
     let serving = client.check(check(Some(&token))).await.unwrap();
     assert_eq!(serving.into_inner().status(), ServingStatus::Serving);
 
+    // Two `authorization` values: refused before any lookup, as on HTTP.
+    let mut twice = check(Some(&token));
+    let again = format!("Token {token}").parse().unwrap();
+    twice.metadata_mut().append("authorization", again);
+    let refused = client.check(twice).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert_eq!(
+        refused.message(),
+        "Only one Authorization header is allowed."
+    );
+
     layer.revoke_all_tokens("1").await.unwrap();
     let revoked = client.check(check(Some(&token))).await.unwrap_err();
     assert_eq!(revoked.code(), Code::Unauthenticated, "{revoked:?}");
