@@ -229,3 +229,21 @@ async fn in_cookie_mode_no_other_site_can_sign_a_browser_in() {
     let cross = header.send(login(Some("https://evil.example"))).await;
     assert_eq!(cross.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn in_header_mode_a_token_cookie_authenticates_nothing() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let by_cookie = request(
+        Method::GET,
+        "/api/me",
+        &[("cookie", &format!("otp_token={token}"))],
+    );
+    let reply = app.send(by_cookie).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    // The same token in the header is good: only the carrier was refused.
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+}
