@@ -21,23 +21,23 @@ pub(crate) async fn login(
     client: &Client<'_>,
 ) -> Result<Login, FlowError> {
     let (user, account) = check_credentials(state, username, password, client).await?;
-    if state.settings.enable_otp_authentication && is_remembered(state, &account, client).await? {
+    if !state.settings.enable_otp_authentication {
+        return login_without_otp(state, client, user, &account)
+            .await
+            .map(Login::SignedIn);
+    }
+    if is_remembered(state, &account, client).await? {
         let signed_in = login_without_otp(state, client, user, &account).await?;
         state.emit(AuthEvent::DeviceUsed {
             user_id: signed_in.user.id.clone(),
             account,
             client_ip: client.ip(),
         });
-        Ok(Login::Remembered(signed_in))
-    } else if state.settings.enable_otp_authentication {
-        start_challenge(state, client, user, &account)
-            .await
-            .map(Login::CodeSent)
-    } else {
-        login_without_otp(state, client, user, &account)
-            .await
-            .map(Login::SignedIn)
+        return Ok(Login::Remembered(signed_in));
     }
+    start_challenge(state, client, user, &account)
+        .await
+        .map(Login::CodeSent)
 }
 
 /// Stores a challenge and delivers its code. A code that could not be delivered is deleted at
