@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::notify::NotifyError;
 use crate::password::PasswordError;
+use crate::second_factor::SecondFactorStoreError;
 use crate::store::StoreError;
 use crate::user::UserStoreError;
 
@@ -24,6 +25,15 @@ pub enum OtpError {
     /// A code could not be delivered.
     #[error(transparent)]
     Notify(Arc<NotifyError>),
+    /// The second-factor store failed (or holds a secret the layer's keys do not open).
+    #[error(transparent)]
+    SecondFactors(Arc<SecondFactorStoreError>),
+}
+
+impl From<SecondFactorStoreError> for OtpError {
+    fn from(e: SecondFactorStoreError) -> Self {
+        Self::SecondFactors(Arc::new(e))
+    }
 }
 
 impl From<StoreError> for OtpError {

@@ -47,16 +47,20 @@ pub enum Backend {
     PasswordCheck,
     /// The [`Notifier`](crate::notify::Notifier) that delivers codes.
     Notifier,
+    /// The [`SecondFactorStore`](crate::second_factor::SecondFactorStore).
+    SecondFactorStore,
 }
 
 impl Backend {
-    /// A short stable name: `state_store`, `user_store`, `password_check`, `notifier`.
+    /// A short stable name: `state_store`, `user_store`, `password_check`, `notifier`,
+    /// `second_factor_store`.
     pub fn name(self) -> &'static str {
         match self {
             Self::StateStore => "state_store",
             Self::UserStore => "user_store",
             Self::PasswordCheck => "password_check",
             Self::Notifier => "notifier",
+            Self::SecondFactorStore => "second_factor_store",
         }
     }
 }
@@ -160,6 +164,63 @@ pub enum AuthEvent {
         /// The client, when known.
         client_ip: Option<IpAddr>,
     },
+    /// A logged-in user started setting up an authenticator app (its secret was handed out).
+    AuthenticatorSetupStarted {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
+    /// The user confirmed the app with its first code: logins ask for the app's codes now, and the
+    /// user's remembered devices were forgotten.
+    AuthenticatorEnrolled {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
+    /// The user removed the authenticator app (with a current code): logins send codes again, the
+    /// recovery codes died, and the user's remembered devices were forgotten.
+    AuthenticatorDisabled {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
+    /// The user replaced the recovery codes (with a current app code): the old ones died.
+    RecoveryCodesReplaced {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
+    /// A recovery code was used (it is spent).
+    RecoveryCodeUsed {
+        /// The user.
+        user_id: String,
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+        /// Recovery codes left.
+        remaining: usize,
+    },
+    /// An authenticator code of a time step already accepted for the account (or one before
+    /// it) was refused: someone may have seen the user's code.
+    TimeStepReplayed {
+        /// The account.
+        account: AccountKey,
+        /// The client, when known.
+        client_ip: Option<IpAddr>,
+    },
     /// A login ended before its password's answer was known (the client went away while the
     /// password waited for a thread, or the password could not be checked): its attempt was
     /// taken back, so a slow server does not count failures nobody made.
@@ -204,6 +265,12 @@ impl AuthEvent {
             Self::LoginAbandoned { .. } => "login_abandoned",
             Self::DeviceRemembered { .. } => "device_remembered",
             Self::DeviceUsed { .. } => "device_used",
+            Self::AuthenticatorSetupStarted { .. } => "authenticator_setup_started",
+            Self::AuthenticatorEnrolled { .. } => "authenticator_enrolled",
+            Self::AuthenticatorDisabled { .. } => "authenticator_disabled",
+            Self::RecoveryCodesReplaced { .. } => "recovery_codes_replaced",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::TimeStepReplayed { .. } => "time_step_replayed",
         }
     }
 
@@ -214,6 +281,7 @@ impl AuthEvent {
             OtpError::Users(_) => Backend::UserStore,
             OtpError::Password(_) => Backend::PasswordCheck,
             OtpError::Notify(_) => Backend::Notifier,
+            OtpError::SecondFactors(_) => Backend::SecondFactorStore,
         };
         Self::BackendUnavailable {
             backend,
@@ -235,6 +303,26 @@ impl AuthEvent {
                 client_ip,
             }
             | Self::DeviceUsed {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::AuthenticatorSetupStarted {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::AuthenticatorEnrolled {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::AuthenticatorDisabled {
+                user_id,
+                account,
+                client_ip,
+            }
+            | Self::RecoveryCodesReplaced {
                 user_id,
                 account,
                 client_ip,
@@ -275,7 +363,17 @@ impl AuthEvent {
             Self::LoginAbandoned { account, client_ip } => tracing::info!(
                 event = self.name(), account = %account, client_ip = ?client_ip, "tower-otp"
             ),
-            Self::CodeReplayed { account, client_ip } => tracing::warn!(
+            Self::RecoveryCodeUsed {
+                user_id,
+                account,
+                client_ip,
+                remaining,
+            } => tracing::warn!(
+                event = self.name(), user_id = %user_id, account = %account,
+                client_ip = ?client_ip, remaining, "tower-otp"
+            ),
+            Self::CodeReplayed { account, client_ip }
+            | Self::TimeStepReplayed { account, client_ip } => tracing::warn!(
                 event = self.name(), account = %account, client_ip = ?client_ip, "tower-otp"
             ),
             Self::AccountLocked {

@@ -82,6 +82,7 @@ mod wire;
 pub mod __bench;
 pub mod flow;
 pub mod notify;
+pub mod second_factor;
 pub mod store;
 pub mod strategy;
 

@@ -16,6 +16,14 @@ pub enum Endpoint {
     Resend,
     /// Revokes the presented token (or all of the user's).
     Logout,
+    /// Starts a logged-in user's authenticator app setup: its secret and QR code.
+    TotpSetup,
+    /// The app's first code in, the enrollment and its recovery codes out.
+    TotpConfirm,
+    /// Removes the authenticator app, given a current code.
+    TotpDisable,
+    /// A new set of recovery codes, given a current app code.
+    RecoveryCodes,
 }
 
 /// What the layer does with a request.
@@ -53,6 +61,14 @@ fn endpoint(settings: &OtpSettings, path: &str) -> Option<Endpoint> {
         Some(Endpoint::Resend)
     } else if same(&settings.logout_path) {
         Some(Endpoint::Logout)
+    } else if same(&settings.totp_setup_path) {
+        Some(Endpoint::TotpSetup)
+    } else if same(&settings.totp_confirm_path) {
+        Some(Endpoint::TotpConfirm)
+    } else if same(&settings.totp_disable_path) {
+        Some(Endpoint::TotpDisable)
+    } else if same(&settings.recovery_codes_path) {
+        Some(Endpoint::RecoveryCodes)
     } else {
         None
     }

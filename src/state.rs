@@ -15,6 +15,7 @@ use crate::config::OtpSettings;
 use crate::event::AuthEvent;
 use crate::notify::DynNotifier;
 use crate::routing::Endpoint;
+use crate::second_factor::{DynSecondFactorStore, Keyring};
 use crate::store::{DynStateStore, LockoutPolicy};
 use crate::strategy::OtpStrategy;
 use crate::token::ServerKey;
@@ -33,6 +34,10 @@ pub(crate) struct State {
     pub(crate) strategy: Arc<dyn OtpStrategy>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) key: ServerKey,
+    /// The secret keys, current and retired, for what second factors seal and digest.
+    pub(crate) keyring: Keyring,
+    /// Where enrollments live; `None`: no authenticator apps.
+    pub(crate) second_factors: Option<Arc<dyn DynSecondFactorStore>>,
     pub(crate) lockout: LockoutPolicy,
     pub(crate) extra_context: Option<Arc<ExtraContextFn>>,
     pub(crate) success_body: Option<Arc<SuccessBodyFn>>,

@@ -79,6 +79,29 @@ impl ServerKey {
     pub(crate) fn code_digest(&self, account: &AccountKey, code: &str) -> DigestBytes {
         self.hmac(&[b"code", account.as_str().as_bytes(), code.as_bytes()])
     }
+
+    /// What a challenge waiting for an authenticator app keeps instead of a code's digest. No
+    /// code's digest can equal it (another label), so only the flow's own verdict "the app code
+    /// matched" satisfies such a challenge.
+    pub(crate) fn app_challenge_digest(&self, account: &AccountKey) -> DigestBytes {
+        self.hmac(&[b"app challenge", account.as_str().as_bytes()])
+    }
+
+    /// What a durable store keeps of a recovery code (normalised): an HMAC bound to the user.
+    pub(crate) fn recovery_code_digest(&self, user_id: &str, code: &str) -> DigestBytes {
+        self.hmac(&[b"recovery code", user_id.as_bytes(), code.as_bytes()])
+    }
+
+    /// A 256-bit key for `purpose`, derived from this one.
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        self.hmac(&[b"derive", purpose.as_bytes()])
+    }
+
+    /// This key's id: 8 hex digits that name it in what it sealed, never revealing it.
+    pub(crate) fn id(&self) -> String {
+        let mac = self.hmac(&[b"key id"]);
+        mac[..4].iter().map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -97,9 +120,29 @@ fn issue<const N: usize>(account: &AccountKey) -> Issued {
     Issued { secret, digest }
 }
 
+/// What a pending login waits for. It is written into the challenge id (an app's ends in
+/// `.totp`), so that the id's digest covers it: a client cannot change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChallengeKind {
+    /// A code the notifier delivered.
+    Delivered,
+    /// A code from the user's authenticator app (or a recovery code).
+    App,
+}
+
+const APP_CHALLENGE_SUFFIX: &str = ".totp";
+
 /// A fresh challenge id for `account`.
-pub(crate) fn new_challenge_id(account: &AccountKey) -> Issued {
-    issue::<CHALLENGE_BYTES>(account)
+pub(crate) fn new_challenge_id(account: &AccountKey, kind: ChallengeKind) -> Issued {
+    let issued = issue::<CHALLENGE_BYTES>(account);
+    match kind {
+        ChallengeKind::Delivered => issued,
+        ChallengeKind::App => {
+            let secret = issued.secret + APP_CHALLENGE_SUFFIX;
+            let digest = sha256(secret.as_bytes());
+            Issued { secret, digest }
+        }
+    }
 }
 
 /// A fresh auth token for `account`.
@@ -125,8 +168,14 @@ fn parse(presented: &str, random_bytes: usize) -> Option<Presented> {
 }
 
 /// Splits a challenge id from a client; `None` if it cannot be one of ours.
-pub(crate) fn parse_challenge_id(presented: &str) -> Option<Presented> {
-    parse(presented, CHALLENGE_BYTES)
+pub(crate) fn parse_challenge_id(presented: &str) -> Option<(Presented, ChallengeKind)> {
+    match presented.strip_suffix(APP_CHALLENGE_SUFFIX) {
+        Some(bare) => parse(bare, CHALLENGE_BYTES).map(|parsed| {
+            let digest = sha256(presented.as_bytes());
+            (Presented { digest, ..parsed }, ChallengeKind::App)
+        }),
+        None => parse(presented, CHALLENGE_BYTES).map(|parsed| (parsed, ChallengeKind::Delivered)),
+    }
 }
 
 /// Splits an auth token from a client; `None` if it cannot be one of ours.
@@ -173,8 +222,17 @@ mod tests {
         assert_eq!(parsed.account, account);
         assert_eq!(parsed.digest, token.digest);
         assert_eq!(token.secret.len(), 16 + 1 + 43);
-        let challenge = new_challenge_id(&account);
-        assert!(parse_challenge_id(&challenge.secret).is_some());
+        let challenge = new_challenge_id(&account, ChallengeKind::Delivered);
+        let (parsed, kind) = parse_challenge_id(&challenge.secret).unwrap();
+        assert_eq!((parsed.digest, kind), (challenge.digest, ChallengeKind::Delivered));
+        // An app's challenge says so, under its digest: without the suffix it is another id.
+        let app = new_challenge_id(&account, ChallengeKind::App);
+        let (parsed, kind) = parse_challenge_id(&app.secret).unwrap();
+        assert_eq!((parsed.digest, kind), (app.digest, ChallengeKind::App));
+        let stripped = app.secret.strip_suffix(".totp").unwrap();
+        let (parsed, kind) = parse_challenge_id(stripped).unwrap();
+        assert_ne!(parsed.digest, app.digest);
+        assert_eq!(kind, ChallengeKind::Delivered);
         // Each kind only parses as itself.
         assert!(parse_challenge_id(&token.secret).is_none());
         assert!(parse_auth_token(&challenge.secret).is_none());

@@ -13,6 +13,7 @@ use crate::config::OtpSettings;
 use crate::event::AuthEvent;
 use crate::notify::Notifier;
 use crate::routing::Endpoint;
+use crate::second_factor::SecondFactorStore;
 use crate::store::StateStore;
 use crate::strategy::OtpStrategy;
 use crate::user::User;
@@ -139,9 +140,50 @@ impl OtpAuthBuilder {
         self
     }
 
-    /// Puts all four endpoints under one prefix: `{prefix}login/`, `{prefix}verify-token/`,
-    /// `{prefix}resend-token/`, `{prefix}logout/`, over the endpoint paths of the settings (a
-    /// path set with one of the methods below still wins).
+    /// A secret key that was the [secret key](Self::with_secret_key) before it was rotated:
+    /// authenticator secrets sealed under it still open, and recovery codes made under it still
+    /// match (each names its key by id). Nothing new is sealed with it. Call once per retired
+    /// key. Tokens, pending logins and devices remembered under it end with the rotation.
+    ///
+    /// ```
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_secret_key(&[2u8; 32]) // the new key
+    ///     .with_retired_secret_key(&[1u8; 32]) // the one before
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn with_retired_secret_key(mut self, key: &[u8]) -> Self {
+        self.retired_keys.push(key.to_vec());
+        self
+    }
+
+    /// Where users' authenticator apps and recovery codes live, durably: your implementation
+    /// of [`SecondFactorStore`] over your database. Without it, a layer whose state store is
+    /// not shared keeps them in memory ([`MemorySecondFactorStore`](crate::second_factor::MemorySecondFactorStore):
+    /// lost on restart); a layer with a shared state store (`RedisStore`) has no authenticator
+    /// apps (its logins send codes, and the app and recovery-code endpoints pass requests on),
+    /// since enrollments kept in one process would not be seen by the others.
+    ///
+    /// ```
+    /// use tower_otp::second_factor::MemorySecondFactorStore;
+    /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};
+    ///
+    /// let layer = OtpAuthLayer::builder(MemoryUserStore::default(), ConsoleNotifier::new())
+    ///     .with_second_factor_store(MemorySecondFactorStore::new())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn with_second_factor_store(mut self, store: impl SecondFactorStore) -> Self {
+        self.second_factors = Some(Arc::new(store));
+        self
+    }
+
+    /// Puts every endpoint under one prefix: `{prefix}login/`, `{prefix}verify-token/`,
+    /// `{prefix}resend-token/`, `{prefix}logout/`, `{prefix}totp/setup/`, `{prefix}totp/confirm/`,
+    /// `{prefix}totp/disable/` and `{prefix}recovery-codes/`, over the endpoint paths of the
+    /// settings (a path set with one of the methods below still wins).
     ///
     /// ```
     /// use tower_otp::{notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer};

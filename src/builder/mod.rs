@@ -16,6 +16,7 @@ use crate::notify::{DynNotifier, Notifier};
 use crate::state::{Events, ExtraContextFn, State, SuccessBodyFn};
 use crate::store::DynStateStore;
 use crate::strategy::{self, OtpStrategy};
+use crate::second_factor::{DynSecondFactorStore, Keyring, MemorySecondFactorStore};
 use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
 use crate::user::{DynUserStore, UserStore};
 
@@ -51,6 +52,8 @@ pub struct OtpAuthBuilder {
     strategy: Option<Arc<dyn OtpStrategy>>,
     clock: Arc<dyn Clock>,
     secret_key: Option<Vec<u8>>,
+    retired_keys: Vec<Vec<u8>>,
+    second_factors: Option<Arc<dyn DynSecondFactorStore>>,
     extra_context: Option<Arc<ExtraContextFn>>,
     success_body: Option<Arc<SuccessBodyFn>>,
     events: Events,
@@ -112,6 +115,8 @@ impl OtpAuthBuilder {
             strategy: None,
             clock: Arc::new(SystemClock),
             secret_key: None,
+            retired_keys: Vec::new(),
+            second_factors: None,
             extra_context: None,
             success_body: None,
             events: Events::default(),
@@ -196,8 +201,27 @@ impl OtpAuthBuilder {
             None => Ok(ServerKey::random()),
         };
         problems.extend(key.as_ref().err().cloned());
+        let retired_keys: Vec<ServerKey> = self
+            .retired_keys
+            .iter()
+            .filter_map(|retired| {
+                let key = ServerKey::new(retired);
+                if key.is_none() {
+                    problems.push(bad(
+                        "retired_secret_key",
+                        format!("must be at least {MIN_SERVER_KEY_LEN} bytes"),
+                    ));
+                }
+                key
+            })
+            .collect();
         ConfigErrors::from_list(problems)?;
         let (key, (store, _)) = (key?, store?);
+        let second_factors = self.second_factors.or_else(|| {
+            (!shared_store).then(|| {
+                Arc::new(MemorySecondFactorStore::new()) as Arc<dyn DynSecondFactorStore>
+            })
+        });
         crate::password::prepare_dummy_hash();
         Ok(OtpAuthLayer::from_state(State {
             strategy,
@@ -207,7 +231,9 @@ impl OtpAuthBuilder {
             store,
             notifier,
             clock: self.clock,
+            keyring: Keyring::new(key.clone(), retired_keys),
             key,
+            second_factors,
             extra_context: self.extra_context,
             success_body: self.success_body,
             events: self.events,

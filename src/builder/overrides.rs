@@ -29,6 +29,10 @@ impl Overrides {
             settings.verify_path = format!("{prefix}/verify-token/");
             settings.resend_path = format!("{prefix}/resend-token/");
             settings.logout_path = format!("{prefix}/logout/");
+            settings.totp_setup_path = format!("{prefix}/totp/setup/");
+            settings.totp_confirm_path = format!("{prefix}/totp/confirm/");
+            settings.totp_disable_path = format!("{prefix}/totp/disable/");
+            settings.recovery_codes_path = format!("{prefix}/recovery-codes/");
         }
         let paths = [
             (self.login_path, &mut settings.login_path),

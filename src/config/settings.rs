@@ -128,6 +128,21 @@ pub struct OtpSettings {
     pub resend_path: String,
     /// Path of the logout endpoint. Default `/api-auth/logout/`.
     pub logout_path: String,
+    /// Path of the endpoint that starts an authenticator app's setup. Default
+    /// `/api-auth/totp/setup/`.
+    pub totp_setup_path: String,
+    /// Path of the endpoint that confirms it with a first code. Default
+    /// `/api-auth/totp/confirm/`.
+    pub totp_confirm_path: String,
+    /// Path of the endpoint that removes the authenticator app. Default
+    /// `/api-auth/totp/disable/`.
+    pub totp_disable_path: String,
+    /// Path of the endpoint that replaces the recovery codes. Default
+    /// `/api-auth/recovery-codes/`.
+    pub recovery_codes_path: String,
+    /// The issuer authenticator apps show next to the username (your application's name);
+    /// non-empty, without `:`. Default `tower-otp`.
+    pub totp_issuer: String,
     /// Name of the username field in login bodies (e.g. `email`). Default `username`.
     pub username_field: String,
     /// Largest accepted request body of the endpoints, in bytes. Default 16384.
@@ -207,6 +222,11 @@ impl Default for OtpSettings {
             verify_path: "/api-auth/verify-token/".to_owned(),
             resend_path: "/api-auth/resend-token/".to_owned(),
             logout_path: "/api-auth/logout/".to_owned(),
+            totp_setup_path: "/api-auth/totp/setup/".to_owned(),
+            totp_confirm_path: "/api-auth/totp/confirm/".to_owned(),
+            totp_disable_path: "/api-auth/totp/disable/".to_owned(),
+            recovery_codes_path: "/api-auth/recovery-codes/".to_owned(),
+            totp_issuer: "tower-otp".to_owned(),
             username_field: "username".to_owned(),
             body_limit: 16 * 1024,
             body_read_timeout: 10,
@@ -240,13 +260,17 @@ impl Default for OtpSettings {
 }
 
 impl OtpSettings {
-    /// The four endpoint paths, each with the name of its setting.
-    pub(crate) fn endpoint_paths(&self) -> [(&'static str, &str); 4] {
+    /// The endpoint paths, each with the name of its setting.
+    pub(crate) fn endpoint_paths(&self) -> [(&'static str, &str); 8] {
         [
             ("login_path", &self.login_path),
             ("verify_path", &self.verify_path),
             ("resend_path", &self.resend_path),
             ("logout_path", &self.logout_path),
+            ("totp_setup_path", &self.totp_setup_path),
+            ("totp_confirm_path", &self.totp_confirm_path),
+            ("totp_disable_path", &self.totp_disable_path),
+            ("recovery_codes_path", &self.recovery_codes_path),
         ]
     }
 

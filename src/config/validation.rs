@@ -163,6 +163,12 @@ impl OtpSettings {
                 .iter()
                 .filter_map(|prefix| check_path("protected_paths", prefix).err()),
         );
+        if self.totp_issuer.trim().is_empty() || self.totp_issuer.contains(':') {
+            problems.push(bad(
+                "totp_issuer",
+                "must be a non-empty name without ':' (authenticator apps show it)",
+            ));
+        }
         if self.username_field.is_empty()
             || ["password", "token", "challenge"].contains(&self.username_field.as_str())
         {

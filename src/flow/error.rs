@@ -40,6 +40,23 @@ pub enum FlowError {
     /// Two-step login is switched off (`enable_otp_authentication = false`).
     #[error("OTP authentication is disabled")]
     OtpDisabled,
+    /// The user already has an authenticator app: remove it first.
+    #[error("an authenticator app is already enrolled")]
+    AlreadyEnrolled,
+    /// The user has no authenticator app.
+    #[error("no authenticator app is enrolled")]
+    NotEnrolled,
+    /// No authenticator setup is waiting for its first code (never started, confirmed,
+    /// expired, or ended by too many wrong codes).
+    #[error("no authenticator setup is pending")]
+    NoPendingSetup,
+    /// The pending login waits for an authenticator app's code: there is nothing to resend.
+    #[error("this login uses an authenticator app")]
+    UsesAuthenticatorApp,
+    /// The layer has no [`SecondFactorStore`](crate::second_factor::SecondFactorStore), so no
+    /// authenticator apps.
+    #[error("authenticator apps are not enabled")]
+    AuthenticatorAppsOff,
     /// The auth token is malformed, unknown, revoked or expired.
     #[error("invalid token")]
     InvalidToken,

@@ -1,4 +1,5 @@
-//! Logging in: the password step, then a code sent (or, with OTP off, a token at once).
+//! Logging in: the password step, then a code sent, or a challenge for the user's
+//! authenticator app (or, with OTP off or from a remembered device, a token at once).
 
 use std::time::{Duration, SystemTime};
 
@@ -7,11 +8,12 @@ use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
 use super::device::is_remembered;
 use super::error::{time_until, unavailable, FlowError};
-use super::outcome::{Login, PendingLogin, SignedIn};
+use super::authenticator::enrollment_of;
+use super::outcome::{CodeMethod, Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
 use crate::state::State;
 use crate::store::{AccountKey, NewChallenge, NewToken};
-use crate::token::{new_auth_token, new_challenge_id};
+use crate::token::{new_auth_token, new_challenge_id, ChallengeKind};
 use crate::user::User;
 
 pub(crate) async fn login(
@@ -35,9 +37,45 @@ pub(crate) async fn login(
         });
         return Ok(Login::Remembered(signed_in));
     }
-    start_challenge(state, client, user, &account)
+    let pending = if enrollment_of(state, &user.id).await?.is_some() {
+        start_app_challenge(state, user, &account).await?
+    } else {
+        start_challenge(state, client, user, &account).await?
+    };
+    Ok(Login::CodeSent(pending))
+}
+
+/// Stores a challenge that waits for the user's authenticator app: nothing is sent, and the
+/// code may come any time in the pending login's life.
+async fn start_app_challenge(
+    state: &State,
+    user: User,
+    account: &AccountKey,
+) -> Result<PendingLogin, FlowError> {
+    let now = state.clock.now();
+    let ttl = Duration::from_secs(state.settings.pending_login_ttl);
+    let id = new_challenge_id(account, ChallengeKind::App);
+    let challenge = NewChallenge {
+        id: id.digest,
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        code: state.key.app_challenge_digest(account),
+        issued_at: now,
+        code_expires_at: now + ttl,
+        expires_at: now + ttl,
+    };
+    state
+        .store
+        .create_challenge(account, &challenge)
         .await
-        .map(Login::CodeSent)
+        .map_err(|e| unavailable(state, e))?;
+    Ok(PendingLogin {
+        challenge: id.secret,
+        method: CodeMethod::AuthenticatorApp,
+        issued_at: now,
+        code_ttl: ttl,
+        user,
+    })
 }
 
 /// Stores a challenge and delivers its code. A code that could not be delivered is deleted at
@@ -53,7 +91,7 @@ async fn start_challenge(
     limit_sends(state, account, now).await?;
     let ttl = state.code_ttl();
     let code = state.strategy.generate(settings.token_length, now);
-    let id = new_challenge_id(account);
+    let id = new_challenge_id(account, ChallengeKind::Delivered);
     let challenge = NewChallenge {
         id: id.digest,
         user_id: user.id.clone(),
@@ -79,6 +117,7 @@ async fn start_challenge(
     deliver(state, client, outgoing).await?;
     Ok(PendingLogin {
         challenge: id.secret,
+        method: CodeMethod::Delivered,
         issued_at: now,
         code_ttl: ttl,
         user,

@@ -7,10 +7,12 @@
 //! same stores, limits, lockout and events.
 
 mod authenticate;
+mod authenticator;
 mod client;
 mod credentials;
 mod delivery;
 mod device;
+mod enrollment;
 mod error;
 mod login;
 mod logout;
@@ -20,7 +22,9 @@ mod verify;
 
 pub use client::{Client, ExtraContext};
 pub use error::FlowError;
-pub use outcome::{Login, Logout, PendingLogin, SignedIn};
+pub use outcome::{
+    AuthenticatorSetup, CodeMethod, Login, Logout, PendingLogin, RecoveryCodeList, SignedIn,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,6 +36,9 @@ use crate::user::User;
 
 pub(crate) use authenticate::authenticate;
 pub(crate) use device::remember_device;
+pub(crate) use enrollment::{
+    begin_authenticator_setup, confirm_authenticator, disable_authenticator, replace_recovery_codes,
+};
 pub(crate) use login::login;
 pub(crate) use logout::{logout, revoke_everything};
 pub(crate) use resend::resend;
@@ -140,6 +147,50 @@ impl Flow {
         client: &Client<'_>,
     ) -> Result<Option<String>, FlowError> {
         remember_device(&self.state, user, client).await
+    }
+
+    /// Starts setting up an authenticator app for a logged-in user: a fresh secret that waits
+    /// 10 minutes for the app's first code ([`confirm_authenticator`](Self::confirm_authenticator)),
+    /// replacing an earlier setup. [`FlowError::AlreadyEnrolled`] if the user has an app.
+    pub async fn begin_authenticator_setup(
+        &self,
+        user: &AuthenticatedUser,
+        client: &Client<'_>,
+    ) -> Result<AuthenticatorSetup, FlowError> {
+        begin_authenticator_setup(&self.state, user, client).await
+    }
+
+    /// Enrols the app being set up with its first code: from now on the user's logins ask for
+    /// the app's codes. Answers the recovery codes, to show the user once. Five wrong codes end
+    /// the setup.
+    pub async fn confirm_authenticator(
+        &self,
+        user: &AuthenticatedUser,
+        code: &str,
+        client: &Client<'_>,
+    ) -> Result<RecoveryCodeList, FlowError> {
+        confirm_authenticator(&self.state, user, code, client).await
+    }
+
+    /// Removes the user's authenticator app, given one of its current codes or a recovery code
+    /// (counted like a password by the account lockout). Logins send codes again.
+    pub async fn disable_authenticator(
+        &self,
+        user: &AuthenticatedUser,
+        code: &str,
+        client: &Client<'_>,
+    ) -> Result<(), FlowError> {
+        disable_authenticator(&self.state, user, code, client).await
+    }
+
+    /// Replaces the user's recovery codes, given a current code of the app; the old ones die.
+    pub async fn replace_recovery_codes(
+        &self,
+        user: &AuthenticatedUser,
+        code: &str,
+        client: &Client<'_>,
+    ) -> Result<RecoveryCodeList, FlowError> {
+        replace_recovery_codes(&self.state, user, code, client).await
     }
 
     /// The user a token belongs to, if it is live ([`FlowError::InvalidToken`] otherwise);

@@ -5,11 +5,11 @@ use std::time::Duration;
 use super::client::Client;
 use super::delivery::{deliver, Outgoing};
 use super::error::{time_until, unavailable, FlowError};
-use super::outcome::PendingLogin;
+use super::outcome::{CodeMethod, PendingLogin};
 use super::verify::ensure_otp_enabled;
 use crate::state::State;
 use crate::store::{ResendOutcome, ResendRequest};
-use crate::token::parse_challenge_id;
+use crate::token::{parse_challenge_id, ChallengeKind};
 
 pub(crate) async fn resend(
     state: &State,
@@ -18,7 +18,10 @@ pub(crate) async fn resend(
 ) -> Result<PendingLogin, FlowError> {
     ensure_otp_enabled(state)?;
     let settings = &state.settings;
-    let presented = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
+    let (presented, kind) = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
+    if kind == ChallengeKind::App {
+        return Err(FlowError::UsesAuthenticatorApp);
+    }
     let account = &presented.account;
     let now = state.clock.now();
     let code = state.strategy.generate(settings.token_length, now);
@@ -77,6 +80,7 @@ pub(crate) async fn resend(
     deliver(state, client, outgoing).await?;
     Ok(PendingLogin {
         challenge: challenge.to_owned(),
+        method: CodeMethod::Delivered,
         issued_at: info.issued_at,
         code_ttl: ttl,
         user,

@@ -1,6 +1,8 @@
 //! Verifying a code: one atomic store step that counts the attempt, compares, consumes the
-//! challenge and stores the new token.
+//! challenge and stores the new token. An authenticator app's code (or a recovery code) is
+//! checked against the user's enrollment first, and spent once the store step succeeded.
 
+use super::authenticator::{enrollment_of, prove, spend, Accept, Proof};
 use super::client::Client;
 use super::credentials::check_credentials;
 use super::error::{time_until, unavailable, FlowError};
@@ -9,7 +11,7 @@ use super::outcome::SignedIn;
 use crate::event::{AuthEvent, CodeFailure};
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};
-use crate::token::parse_challenge_id;
+use crate::token::{parse_challenge_id, ChallengeKind};
 use crate::user::User;
 
 /// Whose code is being verified: named by a challenge id, or (django-drf-otp 0.0.11's body)
@@ -20,6 +22,15 @@ struct Target {
     user: Option<User>,
 }
 
+/// How the code is judged.
+enum Check {
+    /// Against the digest the challenge keeps (a delivered code).
+    Delivered,
+    /// Against the user's enrollment, already: what it proved (`None`: nothing), to spend once
+    /// the store has accepted the attempt.
+    App { user_id: String, proof: Option<Proof> },
+}
+
 pub(crate) async fn verify(
     state: &State,
     challenge: &str,
@@ -27,13 +38,43 @@ pub(crate) async fn verify(
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
     ensure_otp_enabled(state)?;
-    let presented = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
+    let (presented, kind) = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
+    let check = match kind {
+        ChallengeKind::Delivered => Check::Delivered,
+        ChallengeKind::App => {
+            let now = state.clock.now();
+            let found = state
+                .store
+                .find_challenge(&presented.account, &presented.digest, now)
+                .await
+                .map_err(|e| unavailable(state, e))?;
+            let Some(found) = found else {
+                state.emit(AuthEvent::CodeFailed {
+                    account: presented.account,
+                    client_ip: client.ip(),
+                    reason: CodeFailure::UnknownChallenge,
+                });
+                return Err(FlowError::UnknownChallenge);
+            };
+            check_app_code(state, found.user_id, code).await?
+        }
+    };
     let target = Target {
         account: presented.account,
         challenge: Some(presented.digest),
         user: None,
     };
-    verify_code(state, target, code, client).await
+    verify_code(state, target, check, code, client).await
+}
+
+/// Judges `code` against the user's enrollment. A user without one (it was removed since the
+/// login) proves nothing: the app's challenge then accepts no code.
+async fn check_app_code(state: &State, user_id: String, code: &str) -> Result<Check, FlowError> {
+    let proof = match enrollment_of(state, &user_id).await? {
+        Some(enrollment) => prove(state, &user_id, &enrollment, code, Accept::AppOrRecoveryCodes)?,
+        None => None,
+    };
+    Ok(Check::App { user_id, proof })
 }
 
 pub(crate) async fn verify_with_password(
@@ -45,12 +86,17 @@ pub(crate) async fn verify_with_password(
 ) -> Result<SignedIn, FlowError> {
     ensure_otp_enabled(state)?;
     let (user, account) = check_credentials(state, username, password, client).await?;
+    let check = if enrollment_of(state, &user.id).await?.is_some() {
+        check_app_code(state, user.id.clone(), code).await?
+    } else {
+        Check::Delivered
+    };
     let target = Target {
         account,
         challenge: None,
         user: Some(user),
     };
-    verify_code(state, target, code, client).await
+    verify_code(state, target, check, code, client).await
 }
 
 pub(crate) fn ensure_otp_enabled(state: &State) -> Result<(), FlowError> {
@@ -64,11 +110,18 @@ pub(crate) fn ensure_otp_enabled(state: &State) -> Result<(), FlowError> {
 async fn verify_code(
     state: &State,
     target: Target,
+    check: Check,
     code: &str,
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
     let now = state.clock.now();
-    let code_digest = state.key.code_digest(&target.account, code);
+    // An app's challenge keeps a digest no code has: only a proof from the enrollment meets it.
+    let code_digest = match &check {
+        Check::App {
+            proof: Some(_), ..
+        } => state.key.app_challenge_digest(&target.account),
+        _ => state.key.code_digest(&target.account, code),
+    };
     // The store files the token under the challenge's user.
     let (secret, token) = new_token(state, &target.account, "", "");
     let outcome = state
@@ -94,6 +147,19 @@ async fn verify_code(
     };
     match outcome {
         VerifyOutcome::Verified(info) => {
+            // An app's code or a recovery code is spent now, once: if another request spent it
+            // first, the token just stored is withdrawn.
+            if let Check::App {
+                user_id,
+                proof: Some(proof),
+            } = check
+            {
+                let spent = spend(state, &user_id, &account, proof, client).await;
+                if !matches!(spent, Ok(true)) {
+                    let _ = state.store.revoke_token(&account, &token.digest).await;
+                    return Err(spent.err().unwrap_or(FlowError::WrongCode));
+                }
+            }
             // The user may have been deactivated or deleted since the password step: the
             // token just stored is withdrawn, and so is one the user store cannot vouch for.
             let user = match target.user {

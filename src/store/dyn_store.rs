@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 use crate::boxed::BoxFuture;
 
 use crate::store::records::{
-    AccountKey, CountedAttempt, CounterState, DigestBytes, LockoutPolicy, NewChallenge, NewToken,
-    PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
     VerifyOutcome,
 };
 use crate::store::state_store::StateStore;
@@ -33,6 +33,40 @@ pub(crate) trait DynStateStore: Send + Sync + 'static {
         &'a self,
         account: &'a AccountKey,
         challenge: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn find_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>>;
+    fn claim_time_step<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn begin_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        pending: &'a PendingEnrollment,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn pending_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<PendingEnrollment>, StoreError>>;
+    fn fail_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<u32, StoreError>>;
+    fn end_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn issue_token<'a>(
         &'a self,
@@ -123,6 +157,52 @@ impl<T: StateStore> DynStateStore for T {
         challenge: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(StateStore::delete_challenge(self, account, challenge))
+    }
+    fn find_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        challenge: &'a DigestBytes,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>> {
+        Box::pin(StateStore::find_challenge(self, account, challenge, now))
+    }
+    fn claim_time_step<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(StateStore::claim_time_step(self, account, step, until, now))
+    }
+    fn begin_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        pending: &'a PendingEnrollment,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(StateStore::begin_enrollment(self, account, pending, now))
+    }
+    fn pending_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<PendingEnrollment>, StoreError>> {
+        Box::pin(StateStore::pending_enrollment(self, account, now))
+    }
+    fn fail_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<u32, StoreError>> {
+        Box::pin(StateStore::fail_enrollment(self, account, max_failures, now))
+    }
+    fn end_enrollment<'a>(
+        &'a self,
+        account: &'a AccountKey,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(StateStore::end_enrollment(self, account))
     }
     fn issue_token<'a>(
         &'a self,

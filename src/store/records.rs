@@ -103,6 +103,21 @@ pub struct TokenInfo {
     pub expires_at: SystemTime,
 }
 
+/// An authenticator app being set up: its secret (sealed, opaque to the store) waits for the
+/// first code from the app.
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// (and the conformance suite) can build one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEnrollment {
+    /// The sealed secret, as text.
+    pub sealed_secret: String,
+    /// When the setup ends unconfirmed. The record's TTL.
+    pub expires_at: SystemTime,
+    /// Wrong codes so far.
+    pub failures: u32,
+}
+
 /// Account lockout after consecutive failures (wrong passwords and wrong codes together).
 ///
 /// After `threshold` consecutive failures the account is locked for `base`; every further

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::records::{
-    AccountKey, CountedAttempt, CounterState, DigestBytes, LockoutPolicy, NewChallenge, NewToken,
-    PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
+    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
     VerifyOutcome,
 };
 
@@ -55,6 +55,57 @@ pub trait StateStore: Send + Sync + 'static {
         &self,
         account: &AccountKey,
         challenge: &DigestBytes,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The live challenge with this id, without touching it (a login waiting for an
+    /// authenticator app's code is looked up first, to know whose app it is).
+    fn find_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &DigestBytes,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Option<ChallengeInfo>, StoreError>> + Send;
+
+    /// In one atomic step: records that the account's authenticator code of time step `step`
+    /// was accepted, unless this step or a later one already was (then `false`: a replay, RFC
+    /// 6238 section 5.2). The record lives until `until`, when the step can no longer be
+    /// presented.
+    fn claim_time_step(
+        &self,
+        account: &AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores an authenticator setup waiting for its first code, replacing any previous one.
+    fn begin_enrollment(
+        &self,
+        account: &AccountKey,
+        pending: &PendingEnrollment,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The account's live pending setup, if any.
+    fn pending_enrollment(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Option<PendingEnrollment>, StoreError>> + Send;
+
+    /// In one atomic step: counts a wrong code against the pending setup and ends it when
+    /// `max_failures` are reached. Returns the failures left (0: it ended, or there was none).
+    fn fail_enrollment(
+        &self,
+        account: &AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Ends the pending setup (confirmed). Returns whether there was one.
+    fn end_enrollment(
+        &self,
+        account: &AccountKey,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores an auth token without a challenge (OTP switched off).

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::cookies;
-use crate::flow::{FlowError, PendingLogin, SignedIn};
+use crate::flow::{CodeMethod, FlowError, PendingLogin, SignedIn};
 use crate::response::{
     detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
     EXPIRED_TOKEN, INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
@@ -35,6 +35,23 @@ pub(super) fn refusal(endpoint: Endpoint, error: FlowError) -> JsonResponse {
         }
         FlowError::OtpDisabled => detail(StatusCode::BAD_REQUEST, OTP_DISABLED),
         FlowError::InvalidToken => unauthorized(INVALID_TOKEN),
+        FlowError::AlreadyEnrolled => detail(
+            StatusCode::CONFLICT,
+            "An authenticator app is already enrolled. Disable it first.",
+        ),
+        FlowError::NotEnrolled => detail(
+            StatusCode::BAD_REQUEST,
+            "No authenticator app is enrolled.",
+        ),
+        FlowError::NoPendingSetup => detail(
+            StatusCode::BAD_REQUEST,
+            "No authenticator app setup is pending. Start one first.",
+        ),
+        FlowError::UsesAuthenticatorApp => detail(
+            StatusCode::BAD_REQUEST,
+            "This login uses an authenticator app.",
+        ),
+        FlowError::AuthenticatorAppsOff => detail(StatusCode::NOT_FOUND, "Not found."),
         FlowError::Unavailable(error) => unavailable(error),
     }
 }
@@ -52,10 +69,16 @@ pub(super) fn success(
     json(StatusCode::OK, &Value::Object(body))
 }
 
-/// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`).
+/// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`
+/// and `method`).
 pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
+    let detail = match pending.method {
+        CodeMethod::AuthenticatorApp => "Enter the code from your authenticator app.",
+        _ => "OTP token sent successfully.",
+    };
     let Value::Object(body) = json!({
-        "detail": "OTP token sent successfully.",
+        "detail": detail,
+        "method": pending.method.name(),
         "otp_ttl": pending.code_ttl.as_secs(),
         "otp_created_date": rfc3339(pending.issued_at),
         "challenge": pending.challenge,

@@ -4,13 +4,12 @@ use http::StatusCode;
 use http_body::Body;
 
 use super::answer::refusal;
-use super::client::client;
+use super::client::{client, presented_token};
 use super::fields::read_fields;
-use crate::authenticated::{Carrier, Credentials};
 use crate::boxed::BoxError;
-use crate::cookies::{self, is_cross_origin, passes_csrf_check};
+use crate::cookies::{self, is_cross_origin};
 use crate::flow::{self, Logout};
-use crate::response::{detail, no_content, unauthorized, JsonResponse, CSRF_FAILED, NOT_PROVIDED};
+use crate::response::{no_content, JsonResponse};
 use crate::routing::Endpoint;
 use crate::state::State;
 
@@ -50,18 +49,11 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let settings = &state.settings;
-    let presented = match Credentials::of_request(&parts.headers, settings) {
-        Credentials::Token(_, Carrier::Cookie)
-            if !passes_csrf_check(&parts.method, &parts.uri, &parts.headers, settings) =>
-        {
-            return detail(StatusCode::FORBIDDEN, CSRF_FAILED)
-        }
-        Credentials::Token(presented, _) => presented,
-        Credentials::None => return unauthorized(NOT_PROVIDED),
-        Credentials::Malformed(message) => return unauthorized(message),
+    let presented = match presented_token(state, parts) {
+        Ok(presented) => presented,
+        Err(refused) => return refused.into_response(),
     };
-    let all = read_fields(&parts.headers, body, settings)
+    let all = read_fields(&parts.headers, body, &state.settings)
         .await
         .is_ok_and(|fields| fields.flag("all"));
     let scope = if all {

@@ -2,6 +2,7 @@
 //! [flow](crate::flow), answer in Django REST framework's shapes and status codes.
 
 mod answer;
+mod authenticator;
 mod client;
 mod fields;
 mod login;
@@ -34,6 +35,7 @@ where
             Endpoint::Verify => verify::verify(state, &parts, body).await,
             Endpoint::Resend => resend::resend(state, &parts, body).await,
             Endpoint::Logout => logout::logout(state, &parts, body).await,
+            _ => authenticator::handle(state, endpoint, &parts, body).await,
         }
     } else {
         method_not_allowed(request.method())

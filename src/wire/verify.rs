@@ -12,6 +12,7 @@ use crate::cookies;
 use crate::flow::{self, ensure_otp_enabled};
 use crate::response::JsonResponse;
 use crate::routing::Endpoint;
+use crate::second_factor::normalise_recovery_code;
 use crate::state::State;
 
 /// `{challenge, token}`, or django-drf-otp 0.0.11's `{username, password, token}`: a token.
@@ -68,11 +69,16 @@ where
     response
 }
 
-/// The `token` field: the code, exactly `token_length` characters.
+/// The `token` field: the code, exactly `token_length` characters; or an authenticator app's
+/// code (6 digits) or a recovery code, which the flow judges for the users who have them.
 fn read_code(state: &State, fields: &Fields, errors: &mut FieldErrors) -> Option<String> {
     let code = fields.required("token", Trim::Yes, errors)?;
     let want = usize::from(state.settings.token_length);
     let len = code.chars().count();
+    let app_code = len == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    if app_code || normalise_recovery_code(&code).is_some() {
+        return Some(code);
+    }
     if len < want {
         return errors.add(
             "token",

@@ -19,8 +19,12 @@ async fn login_sends_a_code_and_answers_a_challenge() {
     let body = reply.json.as_object().unwrap();
     let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["challenge", "detail", "otp_created_date", "otp_ttl"]);
+    assert_eq!(
+        keys,
+        ["challenge", "detail", "method", "otp_created_date", "otp_ttl"]
+    );
     assert_eq!(reply.str("detail"), "OTP token sent successfully.");
+    assert_eq!(reply.str("method"), "email");
     assert_eq!(reply.json["otp_ttl"], 300);
     assert_eq!(
         reply.str("otp_created_date"),

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use crate::store::records::{
-    AccountKey, CountedAttempt, DigestBytes, Failures, LockoutPolicy, NewChallenge, NewToken,
-    TokenInfo,
+    AccountKey, ChallengeInfo, CountedAttempt, DigestBytes, Failures, LockoutPolicy,
+    NewChallenge, NewToken, PendingEnrollment, TokenInfo,
 };
 
 /// The fewest operations between two sweeps of expired records.
@@ -29,6 +29,10 @@ pub(super) struct Account {
     pub(super) tokens: HashSet<DigestBytes>,
     /// Remembered devices, by the digest of their secret, with their end.
     pub(super) devices: HashMap<DigestBytes, SystemTime>,
+    /// The last authenticator time step accepted, and when it stops mattering.
+    pub(super) time_step: Option<(u64, SystemTime)>,
+    /// An authenticator setup waiting for its first code.
+    pub(super) enrollment: Option<PendingEnrollment>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +47,19 @@ pub(super) struct StoredChallenge {
     pub(super) record: NewChallenge,
     pub(super) attempts: u32,
     pub(super) sends: u32,
+}
+
+impl StoredChallenge {
+    pub(super) fn info(&self) -> ChallengeInfo {
+        let record = &self.record;
+        ChallengeInfo {
+            user_id: record.user_id.clone(),
+            username: record.username.clone(),
+            issued_at: record.issued_at,
+            code_expires_at: record.code_expires_at,
+            sends: self.sends,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -72,6 +89,8 @@ impl Account {
             && self.failures.is_none()
             && self.tokens.is_empty()
             && self.devices.is_empty()
+            && self.time_step.is_none()
+            && self.enrollment.is_none()
     }
 
     pub(super) fn drop_expired(&mut self, now: SystemTime) {
@@ -86,6 +105,12 @@ impl Account {
             self.consumed = None;
         }
         self.devices.retain(|_, until| now < *until);
+        if self.time_step.is_some_and(|(_, until)| now >= until) {
+            self.time_step = None;
+        }
+        if self.enrollment.as_ref().is_some_and(|e| now >= e.expires_at) {
+            self.enrollment = None;
+        }
         if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
             self.failures = None;
         }
@@ -134,6 +159,28 @@ impl Account {
         if failures.count == 0 && failures.locked_until.is_none() {
             self.failures = None;
         }
+    }
+
+    /// See [`StateStore::claim_time_step`](crate::store::StateStore::claim_time_step).
+    pub(super) fn claim_time_step(&mut self, step: u64, until: SystemTime) -> bool {
+        if self.time_step.is_some_and(|(last, _)| last >= step) {
+            return false;
+        }
+        self.time_step = Some((step, until));
+        true
+    }
+
+    /// See [`StateStore::fail_enrollment`](crate::store::StateStore::fail_enrollment).
+    pub(super) fn fail_enrollment(&mut self, max_failures: u32) -> u32 {
+        let Some(pending) = self.enrollment.as_mut() else {
+            return 0;
+        };
+        pending.failures += 1;
+        let left = max_failures.saturating_sub(pending.failures);
+        if left == 0 {
+            self.enrollment = None;
+        }
+        left
     }
 }
 

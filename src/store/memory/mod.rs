@@ -11,8 +11,8 @@ use inner::{Consumed, Counter, Inner, StoredChallenge};
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
-    VerifyAttempt, VerifyOutcome,
+    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::window_end;
 use crate::store::state_store::StateStore;
@@ -191,13 +191,7 @@ impl StateStore for MemoryStore {
             record.issued_at = now;
             record.code_expires_at = (now + request.code_ttl).min(record.expires_at);
             challenge.sends += 1;
-            ResendOutcome::Resent(ChallengeInfo {
-                user_id: record.user_id.clone(),
-                username: record.username.clone(),
-                issued_at: record.issued_at,
-                code_expires_at: record.code_expires_at,
-                sends: challenge.sends,
-            })
+            ResendOutcome::Resent(challenge.info())
         })
     }
 
@@ -218,6 +212,72 @@ impl StateStore for MemoryStore {
             acc.challenge = None;
         }
         Ok(matches)
+    }
+
+    async fn find_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &DigestBytes,
+        now: SystemTime,
+    ) -> Result<Option<ChallengeInfo>, StoreError> {
+        self.with(now, |inner| {
+            let acc = inner.account(account, now);
+            acc.challenge
+                .as_ref()
+                .filter(|c| bool::from(c.record.id.ct_eq(challenge)))
+                .map(StoredChallenge::info)
+        })
+    }
+
+    async fn claim_time_step(
+        &self,
+        account: &AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.with(now, |inner| {
+            inner.account(account, now).claim_time_step(step, until)
+        })
+    }
+
+    async fn begin_enrollment(
+        &self,
+        account: &AccountKey,
+        pending: &PendingEnrollment,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.with(now, |inner| {
+            inner.account(account, now).enrollment = Some(pending.clone());
+        })
+    }
+
+    async fn pending_enrollment(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<PendingEnrollment>, StoreError> {
+        self.with(now, |inner| inner.account(account, now).enrollment.clone())
+    }
+
+    async fn fail_enrollment(
+        &self,
+        account: &AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        self.with(now, |inner| {
+            inner.account(account, now).fail_enrollment(max_failures)
+        })
+    }
+
+    async fn end_enrollment(&self, account: &AccountKey) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        Ok(inner
+            .accounts
+            .get_mut(account)
+            .and_then(|acc| acc.enrollment.take())
+            .is_some())
     }
 
     async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {

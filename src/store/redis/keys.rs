@@ -59,6 +59,8 @@ pub(super) const TOKENS: &str = "tokens";
 pub(super) const TOKEN_PREFIX: &str = "token:";
 pub(super) const DEVICES: &str = "devices";
 pub(super) const DEVICE_PREFIX: &str = "device:";
+pub(super) const TIME_STEP: &str = "step";
+pub(super) const ENROLLMENT: &str = "enrollment";
 
 /// A digest in lowercase hex, on the stack.
 pub(super) struct Hex([u8; 64]);

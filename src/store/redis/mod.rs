@@ -22,6 +22,7 @@ mod keys;
 mod operations;
 mod record;
 mod scripts;
+mod second_factor;
 
 use connection::{is_connection_error, Connection, Connector, Link};
 use keys::AccountKeys;

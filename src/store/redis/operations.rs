@@ -11,8 +11,8 @@ use super::scripts::*;
 use super::{evalsha, RedisStore};
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, ResendOutcome, ResendRequest, StoreError, TokenInfo,
-    VerifyAttempt, VerifyOutcome,
+    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::{window_end, StateStore};
 
@@ -135,6 +135,55 @@ impl StateStore for RedisStore {
         let mut cmd = evalsha(&DELETE, 1);
         cmd.arg(keys.key(CHALLENGE)).arg(&challenge[..]);
         Ok(self.send::<i64>(&cmd, Some(&DELETE)).await? > 0)
+    }
+
+    async fn find_challenge(
+        &self,
+        account: &AccountKey,
+        challenge: &DigestBytes,
+        now: SystemTime,
+    ) -> Result<Option<ChallengeInfo>, StoreError> {
+        self.find_challenge_in(account, challenge, now).await
+    }
+
+    async fn claim_time_step(
+        &self,
+        account: &AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.claim_time_step_in(account, step, until, now).await
+    }
+
+    async fn begin_enrollment(
+        &self,
+        account: &AccountKey,
+        pending: &PendingEnrollment,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.begin_enrollment_in(account, pending, now).await
+    }
+
+    async fn pending_enrollment(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<PendingEnrollment>, StoreError> {
+        self.pending_enrollment_in(account, now).await
+    }
+
+    async fn fail_enrollment(
+        &self,
+        account: &AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        self.fail_enrollment_in(account, max_failures, now).await
+    }
+
+    async fn end_enrollment(&self, account: &AccountKey) -> Result<bool, StoreError> {
+        self.end_enrollment_in(account).await
     }
 
     async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {

@@ -34,6 +34,9 @@ scripts! {
     FORGIVE_PASSWORD_ATTEMPT = "forgive_password_attempt.lua";
     HIT = "hit.lua";
     REMEMBER_DEVICE = "remember_device.lua";
+    CLAIM_TIME_STEP = "claim_time_step.lua";
+    BEGIN_ENROLLMENT = "begin_enrollment.lua";
+    FAIL_ENROLLMENT = "fail_enrollment.lua";
 }
 
 // Outcome codes of the verify script.

@@ -1,0 +1,161 @@
+//! The [`SecondFactorStore`] trait: where a user's enrollment lives, durably.
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use super::sealing::SealedSecret;
+use crate::boxed::BoxFuture;
+use crate::store::DigestBytes;
+
+/// A user's authenticator app and recovery codes.
+///
+/// Built by the layer and read by stores; its fields are public so that a store's own tests
+/// can build one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    /// The app's secret, sealed for the user.
+    pub secret: SealedSecret,
+    /// The unused recovery codes.
+    pub recovery_codes: RecoveryCodes,
+    /// When the enrollment was confirmed.
+    pub enrolled_at: SystemTime,
+}
+
+/// A user's unused recovery codes, as HMACs (under the secret key named by `key_id`) of the
+/// codes the user was shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryCodes {
+    /// The id of the secret key the digests were made with.
+    pub key_id: String,
+    /// One digest per unused code.
+    pub digests: Vec<DigestBytes>,
+}
+
+/// A second-factor store failure. The layer answers 503 to any of them (fail closed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecondFactorStoreError {
+    /// The backend could not be reached in time.
+    #[error("second-factor store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered with an error or with data it should not hold.
+    #[error("second-factor store error: {0}")]
+    Backend(String),
+}
+
+/// Durable storage of users' second factors, keyed by user id: implement it over the
+/// application's own database, next to its users.
+///
+/// Each method must be atomic: above all [`use_recovery_code`](Self::use_recovery_code), which
+/// lets one of any number of concurrent uses of a code win. Stored values are opaque to the
+/// store (a sealed secret, digests); it never sees a secret or a code in the clear.
+///
+/// ```
+/// use tower_otp::second_factor::{MemorySecondFactorStore, SecondFactorStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let store = MemorySecondFactorStore::new();
+/// assert!(store.enrollment("42").await.unwrap().is_none());
+/// # }
+/// ```
+pub trait SecondFactorStore: Send + Sync + 'static {
+    /// The user's enrollment, if any.
+    fn enrollment(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<Enrollment>, SecondFactorStoreError>> + Send;
+
+    /// Stores the user's enrollment, unless the user already has one: then `false`, and
+    /// nothing changed.
+    fn enroll(
+        &self,
+        user_id: &str,
+        enrollment: &Enrollment,
+    ) -> impl Future<Output = Result<bool, SecondFactorStoreError>> + Send;
+
+    /// Removes the user's enrollment (secret and recovery codes). Returns whether there was one.
+    fn remove_enrollment(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<bool, SecondFactorStoreError>> + Send;
+
+    /// Replaces the user's recovery codes (the old ones die). `false` if the user has no
+    /// enrollment: nothing changed.
+    fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        codes: &RecoveryCodes,
+    ) -> impl Future<Output = Result<bool, SecondFactorStoreError>> + Send;
+
+    /// In one atomic step: removes the recovery code with this digest if the user has it, and
+    /// answers how many are left; `None` if it was not there (never issued, used, or replaced).
+    fn use_recovery_code(
+        &self,
+        user_id: &str,
+        digest: &DigestBytes,
+    ) -> impl Future<Output = Result<Option<usize>, SecondFactorStoreError>> + Send;
+}
+
+/// The object-safe twin of [`SecondFactorStore`].
+pub(crate) trait DynSecondFactorStore: Send + Sync + 'static {
+    fn enrollment<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Enrollment>, SecondFactorStoreError>>;
+    fn enroll<'a>(
+        &'a self,
+        user_id: &'a str,
+        enrollment: &'a Enrollment,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>>;
+    fn remove_enrollment<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>>;
+    fn replace_recovery_codes<'a>(
+        &'a self,
+        user_id: &'a str,
+        codes: &'a RecoveryCodes,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>>;
+    fn use_recovery_code<'a>(
+        &'a self,
+        user_id: &'a str,
+        digest: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<Option<usize>, SecondFactorStoreError>>;
+}
+
+impl<T: SecondFactorStore> DynSecondFactorStore for T {
+    fn enrollment<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Enrollment>, SecondFactorStoreError>> {
+        Box::pin(SecondFactorStore::enrollment(self, user_id))
+    }
+    fn enroll<'a>(
+        &'a self,
+        user_id: &'a str,
+        enrollment: &'a Enrollment,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>> {
+        Box::pin(SecondFactorStore::enroll(self, user_id, enrollment))
+    }
+    fn remove_enrollment<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>> {
+        Box::pin(SecondFactorStore::remove_enrollment(self, user_id))
+    }
+    fn replace_recovery_codes<'a>(
+        &'a self,
+        user_id: &'a str,
+        codes: &'a RecoveryCodes,
+    ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>> {
+        Box::pin(SecondFactorStore::replace_recovery_codes(self, user_id, codes))
+    }
+    fn use_recovery_code<'a>(
+        &'a self,
+        user_id: &'a str,
+        digest: &'a DigestBytes,
+    ) -> BoxFuture<'a, Result<Option<usize>, SecondFactorStoreError>> {
+        Box::pin(SecondFactorStore::use_recovery_code(self, user_id, digest))
+    }
+}

@@ -1,0 +1,141 @@
+//! The [`StateStore`](crate::store::StateStore) operations of [`RedisStore`] for second
+//! factors: a login's challenge looked up, authenticator time steps claimed once, and pending
+//! setups (`P{A}:step`, `P{A}:enrollment`).
+
+use std::time::SystemTime;
+
+use ::redis::Cmd;
+use subtle::ConstantTimeEq;
+
+use super::keys::{CHALLENGE, ENROLLMENT, TIME_STEP};
+use super::record::{count_from, time_at, time_ms};
+use super::scripts::{BEGIN_ENROLLMENT, CLAIM_TIME_STEP, FAIL_ENROLLMENT};
+use super::{evalsha, RedisStore};
+use crate::store::records::{AccountKey, ChallengeInfo, DigestBytes, PendingEnrollment, StoreError};
+
+/// A challenge's fields, as `HMGET` answers them.
+type ChallengeFields = (
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<i64>,
+);
+
+impl RedisStore {
+    pub(super) async fn find_challenge_in(
+        &self,
+        account: &AccountKey,
+        challenge: &DigestBytes,
+        now: SystemTime,
+    ) -> Result<Option<ChallengeInfo>, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = Cmd::with_capacity(9, 128);
+        cmd.arg("HMGET").arg(keys.key(CHALLENGE)).arg(&[
+            "id",
+            "user_id",
+            "username",
+            "issued_at",
+            "code_expires_at",
+            "expires_at",
+            "sends",
+        ]);
+        let fields: ChallengeFields = self.send(&cmd, None).await?;
+        let (Some(id), Some(user_id), Some(username), Some(issued), Some(code_expires), Some(ends), Some(sends)) =
+            fields
+        else {
+            return Ok(None);
+        };
+        // Decided with the caller's clock, like every expiry; the key's TTL only cleans up.
+        if !bool::from(id.ct_eq(&challenge[..])) || time_ms(now) >= ends {
+            return Ok(None);
+        }
+        Ok(Some(ChallengeInfo {
+            user_id,
+            username,
+            issued_at: time_at(issued),
+            code_expires_at: time_at(code_expires),
+            sends: count_from(sends)?,
+        }))
+    }
+
+    pub(super) async fn claim_time_step_in(
+        &self,
+        account: &AccountKey,
+        step: u64,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&CLAIM_TIME_STEP, 1);
+        cmd.arg(keys.key(TIME_STEP))
+            .arg(step)
+            .arg(time_ms(until))
+            .arg(time_ms(now));
+        Ok(self.send::<i64>(&cmd, Some(&CLAIM_TIME_STEP)).await? == 1)
+    }
+
+    pub(super) async fn begin_enrollment_in(
+        &self,
+        account: &AccountKey,
+        pending: &PendingEnrollment,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&BEGIN_ENROLLMENT, 1);
+        cmd.arg(keys.key(ENROLLMENT))
+            .arg(&pending.sealed_secret)
+            .arg(time_ms(pending.expires_at))
+            .arg(time_ms(now));
+        self.send::<i64>(&cmd, Some(&BEGIN_ENROLLMENT))
+            .await
+            .map(drop)
+    }
+
+    pub(super) async fn pending_enrollment_in(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<PendingEnrollment>, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = Cmd::with_capacity(5, 128);
+        cmd.arg("HMGET")
+            .arg(keys.key(ENROLLMENT))
+            .arg(&["secret", "expires_at", "failures"]);
+        let fields: (Option<String>, Option<u64>, Option<i64>) = self.send(&cmd, None).await?;
+        let (Some(sealed_secret), Some(expires_at), Some(failures)) = fields else {
+            return Ok(None);
+        };
+        if time_ms(now) >= expires_at {
+            return Ok(None);
+        }
+        Ok(Some(PendingEnrollment {
+            sealed_secret,
+            expires_at: time_at(expires_at),
+            failures: count_from(failures)?,
+        }))
+    }
+
+    pub(super) async fn fail_enrollment_in(
+        &self,
+        account: &AccountKey,
+        max_failures: u32,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = evalsha(&FAIL_ENROLLMENT, 1);
+        cmd.arg(keys.key(ENROLLMENT))
+            .arg(max_failures)
+            .arg(time_ms(now));
+        count_from(self.send(&cmd, Some(&FAIL_ENROLLMENT)).await?)
+    }
+
+    pub(super) async fn end_enrollment_in(&self, account: &AccountKey) -> Result<bool, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(keys.key(ENROLLMENT));
+        Ok(self.send::<i64>(&cmd, None).await? > 0)
+    }
+}
