@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(token.secret.len(), 16 + 1 + 43);
         let challenge = new_challenge_id(&account, ChallengeKind::Delivered);
         let (parsed, kind) = parse_challenge_id(&challenge.secret).unwrap();
-        assert_eq!((parsed.digest, kind), (challenge.digest, ChallengeKind::Delivered));
+        assert_eq!(
+            (parsed.digest, kind),
+            (challenge.digest, ChallengeKind::Delivered)
+        );
         // An app's challenge says so, under its digest: without the suffix it is another id.
         let app = new_challenge_id(&account, ChallengeKind::App);
         let (parsed, kind) = parse_challenge_id(&app.secret).unwrap();

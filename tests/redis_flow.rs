@@ -11,6 +11,7 @@ use common::redis::{free_port, random_prefix, redis_url, RedisServer};
 use http::StatusCode;
 use serde_json::json;
 use tower_otp::notify::ConsoleNotifier;
+use tower_otp::second_factor::MemorySecondFactorStore;
 use tower_otp::store::RedisStore;
 use tower_otp::{ManualClock, OtpAuthLayer};
 
@@ -18,9 +19,20 @@ const KEY: &[u8] = b"a server key shared by every instance!!";
 
 /// One application instance: its own layer and Redis client, the shared key and prefix.
 fn instance(store: RedisStore, console: &Console, clock: &ManualClock) -> TestApp {
+    instance_with(store, console, clock, MemorySecondFactorStore::new())
+}
+
+/// An instance whose users' second factors live in `factors` (the application's database).
+fn instance_with(
+    store: RedisStore,
+    console: &Console,
+    clock: &ManualClock,
+    factors: MemorySecondFactorStore,
+) -> TestApp {
     let layer = OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console.clone()))
         .with_clock(clock.clone())
         .with_store(store)
+        .with_second_factor_store(factors)
         .with_secret_key(KEY)
         .with_protected_path("/api/")
         .build()
@@ -53,6 +65,27 @@ async fn the_whole_flow_on_redis() {
         app.get("/api/me", Some(&token)).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Two instances on `stores` (one Redis, or one cluster) sharing one second-factor store.
+async fn an_app_code_wins_once_across_instances(stores: [RedisStore; 2]) {
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let factors = MemorySecondFactorStore::new();
+    let [a, b] = stores.map(|store| instance_with(store, &console, &clock, factors.clone()));
+    common::authenticator::a_code_wins_once_across_two_instances(&a, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_code_wins_once_across_instances_on_redis() {
+    let prefix = random_prefix();
+    an_app_code_wins_once_across_instances([store(&prefix), store(&prefix)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_code_wins_once_across_instances_on_a_cluster() {
+    let prefix = random_prefix();
+    let cluster = || common::redis::cluster_store().with_prefix(&prefix);
+    an_app_code_wins_once_across_instances([cluster(), cluster()]).await;
 }
 
 #[tokio::test]

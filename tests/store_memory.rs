@@ -1,10 +1,17 @@
-//! The store conformance suite against `MemoryStore`, plus what only it can show.
+//! The store conformance suites against `MemoryStore` and `MemorySecondFactorStore`, plus what
+//! only they can show.
 
 mod common;
 
 use tower_otp::store::{MemoryStore, StateStore};
 
 store_conformance_tests!(async { MemoryStore::new() });
+
+mod second_factors {
+    use tower_otp::second_factor::MemorySecondFactorStore;
+
+    crate::second_factor_store_conformance_tests!(async { MemorySecondFactorStore::new() });
+}
 
 #[tokio::test]
 async fn expired_records_are_swept() {

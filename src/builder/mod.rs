@@ -13,10 +13,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{bad, check_path, ConfigErrors, OtpSettings};
 use crate::layer::OtpAuthLayer;
 use crate::notify::{DynNotifier, Notifier};
+use crate::second_factor::{DynSecondFactorStore, Keyring, MemorySecondFactorStore};
 use crate::state::{Events, ExtraContextFn, State, SuccessBodyFn};
 use crate::store::DynStateStore;
 use crate::strategy::{self, OtpStrategy};
-use crate::second_factor::{DynSecondFactorStore, Keyring, MemorySecondFactorStore};
 use crate::token::{ServerKey, MIN_SERVER_KEY_LEN};
 use crate::user::{DynUserStore, UserStore};
 
@@ -218,9 +218,8 @@ impl OtpAuthBuilder {
         ConfigErrors::from_list(problems)?;
         let (key, (store, _)) = (key?, store?);
         let second_factors = self.second_factors.or_else(|| {
-            (!shared_store).then(|| {
-                Arc::new(MemorySecondFactorStore::new()) as Arc<dyn DynSecondFactorStore>
-            })
+            (!shared_store)
+                .then(|| Arc::new(MemorySecondFactorStore::new()) as Arc<dyn DynSecondFactorStore>)
         });
         crate::password::prepare_dummy_hash();
         Ok(OtpAuthLayer::from_state(State {

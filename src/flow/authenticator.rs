@@ -9,8 +9,7 @@ use super::client::Client;
 use super::error::{unavailable, FlowError};
 use crate::event::AuthEvent;
 use crate::second_factor::{
-    normalise_recovery_code, DynSecondFactorStore, Enrollment, SecondFactorStoreError,
-    STEP_SECONDS,
+    normalise_recovery_code, DynSecondFactorStore, Enrollment, SecondFactorStoreError, STEP_SECONDS,
 };
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes};

@@ -11,8 +11,7 @@ use super::outcome::{AuthenticatorSetup, RecoveryCodeList};
 use crate::authenticated::AuthenticatedUser;
 use crate::event::{AuthEvent, CodeFailure};
 use crate::second_factor::{
-    generate_recovery_codes, qr_svg, AppSecret, Enrollment, SealedSecret,
-    SecondFactorStoreError,
+    generate_recovery_codes, qr_svg, AppSecret, Enrollment, SealedSecret, SecondFactorStoreError,
 };
 use crate::state::State;
 use crate::store::{AccountKey, PasswordAttempt, PendingEnrollment};
@@ -137,7 +136,15 @@ pub(crate) async fn disable_authenticator(
     client: &Client<'_>,
 ) -> Result<(), FlowError> {
     let account = account_of(state, user);
-    check_current_code(state, user, &account, code, Accept::AppOrRecoveryCodes, client).await?;
+    check_current_code(
+        state,
+        user,
+        &account,
+        code,
+        Accept::AppOrRecoveryCodes,
+        client,
+    )
+    .await?;
     forget_devices(state, &account).await?;
     let removed = second_factors(state)?
         .remove_enrollment(&user.id)

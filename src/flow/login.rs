@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::authenticator::enrollment_of;
 use super::client::Client;
 use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
 use super::device::is_remembered;
 use super::error::{time_until, unavailable, FlowError};
-use super::authenticator::enrollment_of;
 use super::outcome::{CodeMethod, Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
 use crate::state::State;

@@ -28,7 +28,10 @@ enum Check {
     Delivered,
     /// Against the user's enrollment, already: what it proved (`None`: nothing), to spend once
     /// the store has accepted the attempt.
-    App { user_id: String, proof: Option<Proof> },
+    App {
+        user_id: String,
+        proof: Option<Proof>,
+    },
 }
 
 pub(crate) async fn verify(
@@ -71,7 +74,13 @@ pub(crate) async fn verify(
 /// login) proves nothing: the app's challenge then accepts no code.
 async fn check_app_code(state: &State, user_id: String, code: &str) -> Result<Check, FlowError> {
     let proof = match enrollment_of(state, &user_id).await? {
-        Some(enrollment) => prove(state, &user_id, &enrollment, code, Accept::AppOrRecoveryCodes)?,
+        Some(enrollment) => prove(
+            state,
+            &user_id,
+            &enrollment,
+            code,
+            Accept::AppOrRecoveryCodes,
+        )?,
         None => None,
     };
     Ok(Check::App { user_id, proof })
@@ -115,11 +124,23 @@ async fn verify_code(
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
     let now = state.clock.now();
+    // A time step is spent before the store step: a replayed one then counts as a wrong code,
+    // and the login lives on for the next code. (Spent in vain at worst, if the store refuses:
+    // the next step's code comes within 30 seconds.)
+    let mut check = check;
+    if let Check::App {
+        user_id,
+        proof: proof @ Some(Proof::TimeStep(_)),
+    } = &mut check
+    {
+        let step = proof.take().expect("matched as Some");
+        if spend(state, user_id, &target.account, step, client).await? {
+            *proof = Some(step);
+        }
+    }
     // An app's challenge keeps a digest no code has: only a proof from the enrollment meets it.
     let code_digest = match &check {
-        Check::App {
-            proof: Some(_), ..
-        } => state.key.app_challenge_digest(&target.account),
+        Check::App { proof: Some(_), .. } => state.key.app_challenge_digest(&target.account),
         _ => state.key.code_digest(&target.account, code),
     };
     // The store files the token under the challenge's user.
@@ -147,11 +168,11 @@ async fn verify_code(
     };
     match outcome {
         VerifyOutcome::Verified(info) => {
-            // An app's code or a recovery code is spent now, once: if another request spent it
-            // first, the token just stored is withdrawn.
+            // A recovery code is spent once the store accepted the attempt (never in vain): if
+            // another request spent it first, the token just stored is withdrawn.
             if let Check::App {
                 user_id,
-                proof: Some(proof),
+                proof: Some(proof @ Proof::RecoveryCode(_)),
             } = check
             {
                 let spent = spend(state, &user_id, &account, proof, client).await;

@@ -76,8 +76,7 @@ impl AppSecret {
     /// candidate is computed and compared in constant time.
     pub(crate) fn matching_step(&self, code: &str, now: SystemTime) -> Option<u64> {
         let seconds = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-        self.totp("-", "-")
-            .check(code, seconds)
+        self.totp("-", "-").check(code, seconds)
     }
 }
 
@@ -115,7 +114,13 @@ mod tests {
         let totp = secret.totp("-", "-");
         let now = 1_000 * STEP_SECONDS + 7;
         let code_of = |step: u64| totp.generate(step * STEP_SECONDS).to_string();
-        for (step, accepted) in [(998, false), (999, true), (1000, true), (1001, true), (1002, false)] {
+        for (step, accepted) in [
+            (998, false),
+            (999, true),
+            (1000, true),
+            (1001, true),
+            (1002, false),
+        ] {
             let found = secret.matching_step(&code_of(step), at(now));
             assert_eq!(found, accepted.then_some(step), "step {step}");
         }

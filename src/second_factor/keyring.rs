@@ -34,7 +34,11 @@ impl Keyring {
     }
 
     /// Opens an app secret sealed for `user_id` under any of the keys.
-    pub(crate) fn open(&self, user_id: &str, sealed: &SealedSecret) -> Result<AppSecret, OpenError> {
+    pub(crate) fn open(
+        &self,
+        user_id: &str,
+        sealed: &SealedSecret,
+    ) -> Result<AppSecret, OpenError> {
         open(|id| self.by_id(id), user_id, sealed)
     }
 
@@ -61,10 +65,9 @@ impl Keyring {
     ) -> Option<DigestBytes> {
         let key = self.by_id(&codes.key_id)?;
         let digest = key.recovery_code_digest(user_id, normalised);
-        let found = codes
-            .digests
-            .iter()
-            .fold(0u8, |found, stored| found | stored.ct_eq(&digest).unwrap_u8());
+        let found = codes.digests.iter().fold(0u8, |found, stored| {
+            found | stored.ct_eq(&digest).unwrap_u8()
+        });
         (found == 1).then_some(digest)
     }
 }

@@ -42,7 +42,10 @@ impl MemorySecondFactorStore {
 }
 
 impl SecondFactorStore for MemorySecondFactorStore {
-    async fn enrollment(&self, user_id: &str) -> Result<Option<Enrollment>, SecondFactorStoreError> {
+    async fn enrollment(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Enrollment>, SecondFactorStoreError> {
         Ok(self.lock().get(user_id).cloned())
     }
 

@@ -49,7 +49,10 @@ mod tests {
         for code in &codes {
             assert_eq!(code.len(), 11);
             assert_eq!(&code[5..6], "-");
-            assert_eq!(normalise_recovery_code(code).unwrap(), code.replace('-', ""));
+            assert_eq!(
+                normalise_recovery_code(code).unwrap(),
+                code.replace('-', "")
+            );
         }
         let mut unique = codes.clone();
         unique.sort();
@@ -60,11 +63,27 @@ mod tests {
     #[test]
     fn case_spaces_and_dashes_are_ignored() {
         let want = Some("k7pq2mx9tz".to_owned());
-        for typed in ["k7pq2-mx9tz", "K7PQ2-MX9TZ", " k7pq2 mx9tz ", "k7-pq2-mx-9tz", "k7pq2mx9tz"] {
+        for typed in [
+            "k7pq2-mx9tz",
+            "K7PQ2-MX9TZ",
+            " k7pq2 mx9tz ",
+            "k7-pq2-mx-9tz",
+            "k7pq2mx9tz",
+        ] {
             assert_eq!(normalise_recovery_code(typed), want, "{typed:?}");
         }
-        assert_eq!(normalise_recovery_code("IO000-00000").as_deref(), Some("1000000000"));
-        for bad in ["", "123456", "k7pq2-mx9t", "k7pq2-mx9tzz", "k7pq2-mx9tü", "u7pq2-mx9tz"] {
+        assert_eq!(
+            normalise_recovery_code("IO000-00000").as_deref(),
+            Some("1000000000")
+        );
+        for bad in [
+            "",
+            "123456",
+            "k7pq2-mx9t",
+            "k7pq2-mx9tzz",
+            "k7pq2-mx9tü",
+            "u7pq2-mx9tz",
+        ] {
             assert_eq!(normalise_recovery_code(bad), None, "{bad:?}");
         }
     }

@@ -90,7 +90,11 @@ fn cipher(key: &ServerKey) -> XChaCha20Poly1305 {
 
 /// What binds a sealed secret to its user (the AEAD's associated data).
 fn bound_to(user_id: &str) -> Vec<u8> {
-    [b"tower-otp authenticator secret\0".as_slice(), user_id.as_bytes()].concat()
+    [
+        b"tower-otp authenticator secret\0".as_slice(),
+        user_id.as_bytes(),
+    ]
+    .concat()
 }
 
 /// Seals `secret` for `user_id` under `key`.

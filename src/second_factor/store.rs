@@ -149,7 +149,9 @@ impl<T: SecondFactorStore> DynSecondFactorStore for T {
         user_id: &'a str,
         codes: &'a RecoveryCodes,
     ) -> BoxFuture<'a, Result<bool, SecondFactorStoreError>> {
-        Box::pin(SecondFactorStore::replace_recovery_codes(self, user_id, codes))
+        Box::pin(SecondFactorStore::replace_recovery_codes(
+            self, user_id, codes,
+        ))
     }
     fn use_recovery_code<'a>(
         &'a self,

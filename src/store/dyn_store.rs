@@ -6,8 +6,8 @@ use crate::boxed::BoxFuture;
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt,
-    VerifyOutcome,
+    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::StateStore;
 
@@ -196,7 +196,12 @@ impl<T: StateStore> DynStateStore for T {
         max_failures: u32,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<u32, StoreError>> {
-        Box::pin(StateStore::fail_enrollment(self, account, max_failures, now))
+        Box::pin(StateStore::fail_enrollment(
+            self,
+            account,
+            max_failures,
+            now,
+        ))
     }
     fn end_enrollment<'a>(
         &'a self,

@@ -39,10 +39,9 @@ pub(super) fn refusal(endpoint: Endpoint, error: FlowError) -> JsonResponse {
             StatusCode::CONFLICT,
             "An authenticator app is already enrolled. Disable it first.",
         ),
-        FlowError::NotEnrolled => detail(
-            StatusCode::BAD_REQUEST,
-            "No authenticator app is enrolled.",
-        ),
+        FlowError::NotEnrolled => {
+            detail(StatusCode::BAD_REQUEST, "No authenticator app is enrolled.")
+        }
         FlowError::NoPendingSetup => detail(
             StatusCode::BAD_REQUEST,
             "No authenticator app setup is pending. Start one first.",

@@ -77,9 +77,10 @@ async fn with_code(
         }
     };
     match outcome {
-        Ok(RecoveryCodeList(codes)) => {
-            json(StatusCode::OK, &json!({ "recovery_codes": Value::from(codes) }))
-        }
+        Ok(RecoveryCodeList(codes)) => json(
+            StatusCode::OK,
+            &json!({ "recovery_codes": Value::from(codes) }),
+        ),
         Err(error) => refusal(endpoint, error),
     }
 }

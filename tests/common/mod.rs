@@ -3,6 +3,8 @@
 
 #[cfg(all(feature = "axum", feature = "memory-store"))]
 pub mod app;
+#[cfg(all(feature = "axum", feature = "memory-store"))]
+pub mod authenticator;
 pub mod net;
 pub mod smtp;
 #[macro_use]

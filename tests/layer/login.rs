@@ -21,7 +21,13 @@ async fn login_sends_a_code_and_answers_a_challenge() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["challenge", "detail", "method", "otp_created_date", "otp_ttl"]
+        [
+            "challenge",
+            "detail",
+            "method",
+            "otp_created_date",
+            "otp_ttl"
+        ]
     );
     assert_eq!(reply.str("detail"), "OTP token sent successfully.");
     assert_eq!(reply.str("method"), "email");

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod authenticator;
 mod config;
 mod cookies;
 mod devices;

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use crate::store::records::{
-    AccountKey, ChallengeInfo, CountedAttempt, DigestBytes, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PendingEnrollment, TokenInfo,
+    AccountKey, ChallengeInfo, CountedAttempt, DigestBytes, Failures, LockoutPolicy, NewChallenge,
+    NewToken, PendingEnrollment, TokenInfo,
 };
 
 /// The fewest operations between two sweeps of expired records.
@@ -108,7 +108,11 @@ impl Account {
         if self.time_step.is_some_and(|(_, until)| now >= until) {
             self.time_step = None;
         }
-        if self.enrollment.as_ref().is_some_and(|e| now >= e.expires_at) {
+        if self
+            .enrollment
+            .as_ref()
+            .is_some_and(|e| now >= e.expires_at)
+        {
             self.enrollment = None;
         }
         if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {

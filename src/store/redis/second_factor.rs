@@ -11,7 +11,9 @@ use super::keys::{CHALLENGE, ENROLLMENT, TIME_STEP};
 use super::record::{count_from, time_at, time_ms};
 use super::scripts::{BEGIN_ENROLLMENT, CLAIM_TIME_STEP, FAIL_ENROLLMENT};
 use super::{evalsha, RedisStore};
-use crate::store::records::{AccountKey, ChallengeInfo, DigestBytes, PendingEnrollment, StoreError};
+use crate::store::records::{
+    AccountKey, ChallengeInfo, DigestBytes, PendingEnrollment, StoreError,
+};
 
 /// A challenge's fields, as `HMGET` answers them.
 type ChallengeFields = (
@@ -43,8 +45,15 @@ impl RedisStore {
             "sends",
         ]);
         let fields: ChallengeFields = self.send(&cmd, None).await?;
-        let (Some(id), Some(user_id), Some(username), Some(issued), Some(code_expires), Some(ends), Some(sends)) =
-            fields
+        let (
+            Some(id),
+            Some(user_id),
+            Some(username),
+            Some(issued),
+            Some(code_expires),
+            Some(ends),
+            Some(sends),
+        ) = fields
         else {
             return Ok(None);
         };

@@ -1,4 +1,5 @@
-//! The store conformance suite: the same scenarios for every `StateStore`.
+//! The store conformance suites: the same scenarios for every `StateStore`, and for every
+//! `SecondFactorStore` (`enrollments.rs`).
 //!
 //! `store_conformance_tests!(async { make_store().await })` expands to one `#[tokio::test]` per
 //! scenario. Each scenario gets a fresh store from the expression and uses its own random
@@ -9,13 +10,17 @@
 mod challenges;
 mod counters;
 mod devices;
+mod enrollments;
 mod lockout;
+mod second_factors;
 mod tokens;
 
 pub use challenges::*;
 pub use counters::*;
 pub use devices::*;
+pub use enrollments::*;
 pub use lockout::*;
+pub use second_factors::*;
 pub use tokens::*;
 
 use std::sync::Arc;
@@ -155,6 +160,11 @@ macro_rules! store_conformance_tests {
             forgiving_with_others_counted_since_keeps_theirs,
             a_forgiven_attempt_does_not_delay_forgetting,
             counters_count_per_window,
+            a_challenge_is_found_by_its_id_until_its_end,
+            a_time_step_is_accepted_once_and_never_an_earlier_one,
+            twenty_concurrent_claims_of_one_step_one_wins,
+            a_pending_setup_lives_until_confirmed_replaced_or_expired,
+            wrong_codes_end_a_pending_setup_at_the_limit,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

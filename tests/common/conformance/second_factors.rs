@@ -1,0 +1,151 @@
+//! What second factors keep in the state store: a login's challenge looked up, authenticator
+//! time steps accepted once, and setups waiting for their first code.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use tower_otp::store::{PendingEnrollment, StateStore};
+
+use super::*;
+
+pub async fn a_challenge_is_found_by_its_id_until_its_end<S: StateStore>(store: S) {
+    let account = random_account();
+    let id = random_digest();
+    store
+        .create_challenge(&account, &challenge(id, random_digest(), t0()))
+        .await
+        .unwrap();
+    let found = store
+        .find_challenge(&account, &id, t0() + secs(1))
+        .await
+        .unwrap()
+        .expect("a live challenge");
+    assert_eq!(
+        (found.user_id.as_str(), found.username.as_str()),
+        ("user-1", "alice")
+    );
+    assert_eq!((found.issued_at, found.sends), (t0(), 1));
+    let (other_id, other_account) = (random_digest(), random_account());
+    for (acc, id, now, why) in [
+        (&account, &other_id, t0(), "another id"),
+        (&other_account, &id, t0(), "another account"),
+        (&account, &id, t0() + secs(600), "past its end"),
+    ] {
+        let found = store.find_challenge(acc, id, now).await.unwrap();
+        assert!(found.is_none(), "{why}");
+    }
+}
+
+pub async fn a_time_step_is_accepted_once_and_never_an_earlier_one<S: StateStore>(store: S) {
+    let (account, other) = (random_account(), random_account());
+    let claim = |acc, step: u64| {
+        let store = &store;
+        async move {
+            let until = t0() + secs(90);
+            store.claim_time_step(acc, step, until, t0()).await.unwrap()
+        }
+    };
+    assert!(claim(&account, 100).await);
+    assert!(!claim(&account, 100).await, "the same step again");
+    assert!(!claim(&account, 99).await, "an earlier step");
+    assert!(claim(&account, 101).await, "a later step");
+    assert!(
+        claim(&other, 100).await,
+        "another account's steps are its own"
+    );
+}
+
+pub async fn twenty_concurrent_claims_of_one_step_one_wins<S: StateStore>(store: S) {
+    let store = Arc::new(store);
+    let account = random_account();
+    let claims = (0..20).map(|_| {
+        let (store, account) = (store.clone(), account.clone());
+        tokio::spawn(async move {
+            store
+                .claim_time_step(&account, 7, t0() + secs(90), t0())
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for claim in claims {
+        won += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(won, 1);
+}
+
+fn pending(secret: &str, expires_at: SystemTime) -> PendingEnrollment {
+    PendingEnrollment {
+        sealed_secret: secret.to_owned(),
+        expires_at,
+        failures: 0,
+    }
+}
+
+pub async fn a_pending_setup_lives_until_confirmed_replaced_or_expired<S: StateStore>(store: S) {
+    let account = random_account();
+    let ends = t0() + secs(600);
+    store
+        .begin_enrollment(&account, &pending("v1.first", ends), t0())
+        .await
+        .unwrap();
+    let read = |now| {
+        let (store, account) = (&store, &account);
+        async move { store.pending_enrollment(account, now).await.unwrap() }
+    };
+    assert_eq!(read(t0() + secs(1)).await, Some(pending("v1.first", ends)));
+    assert_eq!(read(ends).await, None, "expired");
+    store
+        .begin_enrollment(&account, &pending("v1.second", ends), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        read(t0()).await.unwrap().sealed_secret,
+        "v1.second",
+        "replaced"
+    );
+    assert!(store
+        .pending_enrollment(&random_account(), t0())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.end_enrollment(&account).await.unwrap());
+    assert_eq!(read(t0()).await, None, "confirmed");
+    assert!(!store.end_enrollment(&account).await.unwrap());
+}
+
+pub async fn wrong_codes_end_a_pending_setup_at_the_limit<S: StateStore>(store: S) {
+    let account = random_account();
+    let ends = t0() + secs(600);
+    store
+        .begin_enrollment(&account, &pending("v1.x", ends), t0())
+        .await
+        .unwrap();
+    for left in (1..5).rev() {
+        assert_eq!(
+            store.fail_enrollment(&account, 5, t0()).await.unwrap(),
+            left
+        );
+    }
+    let read = store.pending_enrollment(&account, t0()).await.unwrap();
+    assert_eq!(read.map(|p| p.failures), Some(4));
+    assert_eq!(store.fail_enrollment(&account, 5, t0()).await.unwrap(), 0);
+    assert!(store
+        .pending_enrollment(&account, t0())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.fail_enrollment(&account, 5, t0()).await.unwrap(),
+        0,
+        "none left"
+    );
+    // A new setup starts from no failures; an expired one counts nothing.
+    store
+        .begin_enrollment(&account, &pending("v1.y", ends), t0())
+        .await
+        .unwrap();
+    assert_eq!(store.fail_enrollment(&account, 5, t0()).await.unwrap(), 4);
+    assert_eq!(store.fail_enrollment(&account, 5, ends).await.unwrap(), 0);
+}
