@@ -15,8 +15,8 @@ use super::app::{authorized, Reply, TestApp};
 pub fn app_code(secret: &str, at: SystemTime) -> String {
     let bytes = totp_rs::Secret::try_from_base32(secret)
         .expect("a base32 secret")
-        .to_bytes()
-        .unwrap();
+        .as_bytes()
+        .to_vec();
     let totp = totp_rs::Builder::new()
         .with_secret(bytes)
         .build_noncompliant();

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use tower_otp::second_factor::{MemorySecondFactorStore, SecondFactorStore};
+use tower_otp::second_factor::{
+    MemorySecondFactorStore, SecondFactorStore, SecondFactorStoreError,
+};
 use tower_otp::{AuthEvent, Clock};
 
 use crate::common::app::*;
@@ -393,8 +395,8 @@ async fn secrets_at_rest_are_sealed_and_rotated_keys_still_open_them() {
     );
     let raw = totp_rs::Secret::try_from_base32(&enrolled.secret)
         .unwrap()
-        .to_bytes()
-        .unwrap();
+        .as_bytes()
+        .to_vec();
     assert!(!kept.contains(&format!("{raw:?}")));
 
     // A new key alone cannot open it: fail closed.
@@ -455,4 +457,64 @@ async fn an_app_code_wins_once_across_two_instances_sharing_memory() {
     };
     let (a, b) = (instance(), instance());
     a_code_wins_once_across_two_instances(&a, &b).await;
+}
+
+/// A second-factor store whose database is unreachable.
+struct Unreachable;
+
+impl SecondFactorStore for Unreachable {
+    async fn enrollment(
+        &self,
+        _: &str,
+    ) -> Result<Option<tower_otp::second_factor::Enrollment>, SecondFactorStoreError> {
+        Err(down())
+    }
+    async fn enroll(
+        &self,
+        _: &str,
+        _: &tower_otp::second_factor::Enrollment,
+    ) -> Result<bool, SecondFactorStoreError> {
+        Err(down())
+    }
+    async fn remove_enrollment(&self, _: &str) -> Result<bool, SecondFactorStoreError> {
+        Err(down())
+    }
+    async fn replace_recovery_codes(
+        &self,
+        _: &str,
+        _: &tower_otp::second_factor::RecoveryCodes,
+    ) -> Result<bool, SecondFactorStoreError> {
+        Err(down())
+    }
+    async fn use_recovery_code(
+        &self,
+        _: &str,
+        _: &tower_otp::store::DigestBytes,
+    ) -> Result<Option<usize>, SecondFactorStoreError> {
+        Err(down())
+    }
+}
+
+fn down() -> SecondFactorStoreError {
+    SecondFactorStoreError::Unavailable("connection refused".into())
+}
+
+#[tokio::test]
+async fn a_failing_second_factor_store_fails_closed() {
+    let app = TestApp::with(|layer| layer.with_second_factor_store(Unreachable));
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.text
+    );
+    assert!(login.json.get("token").is_none() && login.json.get("challenge").is_none());
+    let verify = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "alice", "password": PASSWORD, "token": "123456" }),
+        )
+        .await;
+    assert_eq!(verify.status, StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -223,3 +223,55 @@ async fn remembering_can_be_switched_off() {
     let verify = verify_remembering(&app, "alice").await;
     assert_eq!(verify.header("set-cookie"), None);
 }
+
+#[tokio::test]
+async fn enrolling_or_removing_an_authenticator_forgets_the_devices() {
+    let (app, _) = app_with_events(TokenTransport::Header);
+    let device = remembered_device(&app, "alice").await;
+    let token = app.token_for("alice", PASSWORD).await;
+    let enrolled = app.enroll(&token).await;
+    let after_enrolling = login(&app, "alice", Some(&device)).await;
+    assert!(
+        asked_for_a_code(&after_enrolling),
+        "{}",
+        after_enrolling.text
+    );
+    assert_eq!(after_enrolling.json["method"], "totp");
+
+    // Remembered again under the app, then the app is removed.
+    app.clock.advance(Duration::from_secs(30));
+    let verify = app
+        .send(post(
+            "/api-auth/verify-token/",
+            json!({
+                "challenge": after_enrolling.str("challenge"),
+                "token": enrolled.code(&app),
+                "remember_device": true,
+            }),
+            None,
+        ))
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+    let device = verify
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        login(&app, "alice", Some(&device)).await.json["method"],
+        "remembered"
+    );
+    let removed = app
+        .post_authorized(
+            "/api-auth/totp/disable/",
+            &token,
+            json!({ "token": enrolled.recovery_codes[0] }),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+    let after_removing = login(&app, "alice", Some(&device)).await;
+    assert!(asked_for_a_code(&after_removing));
+    assert_eq!(after_removing.json["method"], "email");
+}
