@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tower_otp::second_factor::MemorySecondFactorStore;
 use tower_otp::{
     hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthBuilder,
     OtpAuthLayer, OtpSettings, User, UserStore,
@@ -177,7 +178,11 @@ fn build_layer(
             args.addr
         );
     }
-    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new()).with_settings(settings);
+    // Authenticator apps and recovery codes: in memory here, in your database in a real
+    // application (implement `SecondFactorStore` next to your users).
+    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
+        .with_settings(settings)
+        .with_second_factor_store(MemorySecondFactorStore::new());
     for path in protected {
         layer = layer.with_protected_path(path);
     }
@@ -265,7 +270,8 @@ pub fn banner(kind: &str, addr: SocketAddr, args: &Args, limits: &serve::ServeCo
     }
     println!(
         "routes: GET /health (public), GET /api/me (token), \
-         POST /api-auth/{{login,verify-token,resend-token,logout}}/"
+         POST /api-auth/{{login,verify-token,resend-token,logout}}/, \
+         POST /api-auth/{{totp/setup,totp/confirm,totp/disable,recovery-codes}}/ (token)"
     );
 }
 
