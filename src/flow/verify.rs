@@ -1,6 +1,7 @@
 //! Verifying a code: one atomic store step that counts the attempt, compares, consumes the
 //! challenge and stores the new token. An authenticator app's code (or a recovery code) is
-//! checked against the user's enrollment first, and spent once the store step succeeded.
+//! judged against the user's enrollment first: the store step then only sees whether it proved
+//! something.
 
 use super::authenticator::{enrollment_of, prove, spend, Accept, Proof};
 use super::client::Client;
@@ -9,6 +10,7 @@ use super::error::{time_until, unavailable, FlowError};
 use super::login::new_token;
 use super::outcome::SignedIn;
 use crate::event::{AuthEvent, CodeFailure};
+use crate::second_factor::Enrollment;
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};
 use crate::token::{parse_challenge_id, ChallengeKind};
@@ -26,8 +28,8 @@ struct Target {
 enum Check {
     /// Against the digest the challenge keeps (a delivered code).
     Delivered,
-    /// Against the user's enrollment, already: what it proved (`None`: nothing), to spend once
-    /// the store has accepted the attempt.
+    /// Against the user's enrollment, already: what it proved (`None`: nothing). A time step
+    /// is spent by then; a recovery code is spent once the store has accepted the attempt.
     App {
         user_id: String,
         proof: Option<Proof>,
@@ -59,7 +61,12 @@ pub(crate) async fn verify(
                 });
                 return Err(FlowError::UnknownChallenge);
             };
-            check_app_code(state, found.user_id, code).await?
+            let enrollment = enrollment_of(state, &found.user_id).await?;
+            let app = AppUser {
+                user_id: found.user_id,
+                account: &presented.account,
+            };
+            judge_app_code(state, app, enrollment.as_ref(), code, client).await?
         }
     };
     let target = Target {
@@ -70,19 +77,40 @@ pub(crate) async fn verify(
     verify_code(state, target, check, code, client).await
 }
 
-/// Judges `code` against the user's enrollment. A user without one (it was removed since the
-/// login) proves nothing: the app's challenge then accepts no code.
-async fn check_app_code(state: &State, user_id: String, code: &str) -> Result<Check, FlowError> {
-    let proof = match enrollment_of(state, &user_id).await? {
+/// A user whose login waits for an authenticator app.
+struct AppUser<'a> {
+    user_id: String,
+    account: &'a AccountKey,
+}
+
+/// Judges `code` against the user's enrollment (`None`: removed since the login, so nothing is
+/// proved and the app's challenge accepts no code). A time step is spent at once, before the
+/// store step: a replayed one then proves nothing and counts as a wrong code, and the login
+/// lives on for the next code (a step spent in vain, if the store then refuses, costs the user
+/// 30 seconds at most; a recovery code is never spent in vain).
+async fn judge_app_code(
+    state: &State,
+    app: AppUser<'_>,
+    enrollment: Option<&Enrollment>,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<Check, FlowError> {
+    let AppUser { user_id, account } = app;
+    let mut proof = match enrollment {
         Some(enrollment) => prove(
             state,
             &user_id,
-            &enrollment,
+            enrollment,
             code,
             Accept::AppOrRecoveryCodes,
         )?,
         None => None,
     };
+    if let Some(step @ Proof::TimeStep(_)) = proof {
+        if !spend(state, &user_id, account, step, client).await? {
+            proof = None;
+        }
+    }
     Ok(Check::App { user_id, proof })
 }
 
@@ -95,10 +123,15 @@ pub(crate) async fn verify_with_password(
 ) -> Result<SignedIn, FlowError> {
     ensure_otp_enabled(state)?;
     let (user, account) = check_credentials(state, username, password, client).await?;
-    let check = if enrollment_of(state, &user.id).await?.is_some() {
-        check_app_code(state, user.id.clone(), code).await?
-    } else {
-        Check::Delivered
+    let check = match enrollment_of(state, &user.id).await? {
+        Some(enrollment) => {
+            let app = AppUser {
+                user_id: user.id.clone(),
+                account: &account,
+            };
+            judge_app_code(state, app, Some(&enrollment), code, client).await?
+        }
+        None => Check::Delivered,
     };
     let target = Target {
         account,
@@ -124,20 +157,6 @@ async fn verify_code(
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
     let now = state.clock.now();
-    // A time step is spent before the store step: a replayed one then counts as a wrong code,
-    // and the login lives on for the next code. (Spent in vain at worst, if the store refuses:
-    // the next step's code comes within 30 seconds.)
-    let mut check = check;
-    if let Check::App {
-        user_id,
-        proof: proof @ Some(Proof::TimeStep(_)),
-    } = &mut check
-    {
-        let step = proof.take().expect("matched as Some");
-        if spend(state, user_id, &target.account, step, client).await? {
-            *proof = Some(step);
-        }
-    }
     // An app's challenge keeps a digest no code has: only a proof from the enrollment meets it.
     let code_digest = match &check {
         Check::App { proof: Some(_), .. } => state.key.app_challenge_digest(&target.account),
