@@ -37,13 +37,7 @@ fn instance_with(
         .with_protected_path("/api/")
         .build()
         .unwrap();
-    TestApp {
-        router: routes().layer(layer.clone()),
-        layer,
-        clock: clock.clone(),
-        console: console.clone(),
-        store: Default::default(),
-    }
+    TestApp::around(layer, clock, console, &Default::default())
 }
 
 fn store(prefix: &str) -> RedisStore {

@@ -155,12 +155,22 @@ impl TestApp {
         let layer = configure(test_layer(&clock, &console, &store))
             .build()
             .expect("a valid test configuration");
+        Self::around(layer, &clock, &console, &store)
+    }
+
+    /// The test routes behind `layer`, built with these parts.
+    pub fn around(
+        layer: OtpAuthLayer,
+        clock: &ManualClock,
+        console: &Console,
+        store: &MemoryStore,
+    ) -> Self {
         Self {
             router: routes().layer(layer.clone()),
             layer,
-            clock,
-            console,
-            store,
+            clock: clock.clone(),
+            console: console.clone(),
+            store: store.clone(),
         }
     }
 

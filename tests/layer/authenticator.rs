@@ -447,13 +447,7 @@ async fn an_app_code_wins_once_across_two_instances_sharing_memory() {
             .with_second_factor_store(factors.clone())
             .build()
             .unwrap();
-        TestApp {
-            router: routes().layer(layer.clone()),
-            layer,
-            clock: clock.clone(),
-            console: console.clone(),
-            store: store.clone(),
-        }
+        TestApp::around(layer, &clock, &console, &store)
     };
     let (a, b) = (instance(), instance());
     a_code_wins_once_across_two_instances(&a, &b).await;

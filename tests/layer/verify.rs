@@ -309,13 +309,7 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
     .with_protected_path("/api/")
     .build()
     .unwrap();
-    let app = TestApp {
-        router: routes().layer(layer.clone()),
-        layer,
-        clock,
-        console: console.clone(),
-        store: Default::default(),
-    };
+    let app = TestApp::around(layer, &clock, &console, &Default::default());
     let login = app.login("alice", PASSWORD).await;
     active.store(false, std::sync::atomic::Ordering::SeqCst);
     let verify = app
