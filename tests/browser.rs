@@ -1,6 +1,7 @@
 //! The axum example's sign-in page, driven in headless Chromium through WebDriver: sign in with
 //! the code the console notifier printed, see the user's name, reload and stay signed in, have a
-//! cross-origin form post refused, sign out, and come back on a remembered device without a
+//! cross-origin form post refused, sign out, come back on a remembered device without a code,
+//! set up an authenticator app (QR code, first code, recovery codes) and sign in with its
 //! code. Each step is photographed (into `TOWER_OTP_SCREENSHOTS`, the README's pictures, or
 //! the target directory).
 //!
@@ -24,11 +25,12 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::app::{demo_users, test_layer, Console, PASSWORD};
+use common::authenticator::app_code;
 use common::redis_server::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tower_otp::store::MemoryStore;
-use tower_otp::{AuthenticatedUser, ManualClock, OtpSettings, TokenTransport, UserStore};
+use tower_otp::{AuthenticatedUser, Clock, ManualClock, OtpSettings, TokenTransport, UserStore};
 
 /// A chromedriver process, in a process group of its own with the browsers it starts: the
 /// whole group is stopped when dropped, even when the test panics.
@@ -375,6 +377,48 @@ async fn the_sign_in_page_works_in_a_real_browser() {
     assert!(page.text("#how").await.contains("remembered"));
     assert_eq!(console.codes().len(), sent, "no code was sent");
     page.photograph("5-remembered").await;
+
+    // An authenticator app, set up from the signed-in page: its QR code and key, its first code,
+    // then the recovery codes, shown once.
+    page.click("#setup-app").await;
+    page.shown("#enroll-step").await;
+    page.shown("#qr svg").await;
+    let secret = page.text("#secret").await;
+    assert_eq!(secret.len(), 32, "{secret}");
+    page.fill("#enroll-step [name=code]", &app_code(&secret, clock.now()))
+        .await;
+    page.photograph("6-authenticator").await;
+    page.click("#enroll-step button[type=submit]").await;
+    page.shown("#recovery-step").await;
+    let listed = page
+        .browser
+        .find_all(Locator::Css("#recovery-codes li"))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 10);
+    page.photograph("7-recovery-codes").await;
+    page.click("#recovery-done").await;
+    page.shown("#signed-in").await;
+
+    // The next sign-in asks for the app's code (the remembered device was forgotten when the
+    // app was turned on), offers no resend, and sends nothing.
+    page.click("#sign-out").await;
+    page.shown("#password-step").await;
+    let sent = console.codes().len();
+    page.fill("#password-step [name=username]", "alice").await;
+    page.fill("#password-step [name=password]", PASSWORD).await;
+    page.click("#password-step button[type=submit]").await;
+    page.shown("#code-step").await;
+    assert!(page.text("#code-hint").await.contains("authenticator app"));
+    let resend = page.browser.find(Locator::Css("#resend")).await.unwrap();
+    assert!(!resend.is_displayed().await.unwrap(), "nothing to resend");
+    clock.advance(Duration::from_secs(30));
+    page.fill("#code-step [name=code]", &app_code(&secret, clock.now()))
+        .await;
+    page.photograph("8-app-code").await;
+    page.click("#code-step button[type=submit]").await;
+    page.shown("#signed-in").await;
+    assert_eq!(console.codes().len(), sent, "no code was sent");
 
     page.browser.close().await.unwrap();
 }

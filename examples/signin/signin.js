@@ -1,4 +1,5 @@
-// The sign-in page: password, then code (with resend), then "signed in as …", then sign out.
+// The sign-in page: password, then code (with resend; or the code of an authenticator app),
+// then "signed in as …", where an authenticator app can be set up, then sign out.
 // The session lives in an HttpOnly cookie the script never sees; requests are same-origin, so
 // the layer's CSRF check lets them through.
 "use strict";
@@ -34,7 +35,8 @@ function say(text, ok = false) {
 }
 
 function show(step) {
-  for (const id of ["password-step", "code-step", "signed-in"]) $(id).hidden = id !== step;
+  const steps = ["password-step", "code-step", "signed-in", "enroll-step", "recovery-step"];
+  for (const id of steps) $(id).hidden = id !== step;
   const first = $(step).querySelector("input, button");
   if (first) first.focus();
 }
@@ -81,7 +83,11 @@ $("password-step").addEventListener("submit", (event) => {
     say("");
     if (answer.json.challenge) {
       challenge = answer.json.challenge;
-      $("code-hint").textContent = "We sent you a one-time code.";
+      const app = answer.json.method === "totp";
+      $("code-hint").textContent = app
+        ? "Enter the code from your authenticator app, or a recovery code."
+        : "We sent you a one-time code.";
+      $("resend").hidden = app;
       show("code-step");
     } else {
       await showUser(answer.json.method === "remembered" ? "No code needed: this device is remembered." : "", true);
@@ -124,6 +130,50 @@ $("sign-out").addEventListener("click", () => {
     say("Signed out.", true);
     show("password-step");
   });
+});
+
+// Authenticator app: a secret and its QR code, then the app's first code turns it on and
+// answers the recovery codes, shown once.
+$("setup-app").addEventListener("click", () => {
+  busy($("signed-in"), async () => {
+    const answer = await call("POST", "/api-auth/totp/setup/");
+    if (answer.status !== 200) return say(problem(answer.json));
+    const svg = new DOMParser().parseFromString(answer.json.qr_svg, "image/svg+xml");
+    $("qr").replaceChildren(document.importNode(svg.documentElement, true));
+    $("secret").textContent = answer.json.secret;
+    say("");
+    show("enroll-step");
+  });
+});
+
+$("enroll-step").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  busy(form, async () => {
+    const answer = await call("POST", "/api-auth/totp/confirm/", { token: form.code.value.trim() });
+    if (answer.status !== 200) return say(problem(answer.json));
+    form.reset();
+    const items = answer.json.recovery_codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    });
+    $("recovery-codes").replaceChildren(...items);
+    say("");
+    show("recovery-step");
+  });
+});
+
+$("cancel-setup").addEventListener("click", () => {
+  $("enroll-step").reset();
+  say("");
+  show("signed-in");
+});
+
+$("recovery-done").addEventListener("click", () => {
+  $("recovery-codes").replaceChildren();
+  say("Your authenticator app is on.", true);
+  show("signed-in");
 });
 
 $("start-over").addEventListener("click", () => {
