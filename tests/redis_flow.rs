@@ -13,13 +13,14 @@ use serde_json::json;
 use tower_otp::notify::ConsoleNotifier;
 use tower_otp::second_factor::MemorySecondFactorStore;
 use tower_otp::store::RedisStore;
-use tower_otp::{ManualClock, OtpAuthLayer};
+use tower_otp::{ManualClock, OtpAuthLayer, OtpSettings};
 
 const KEY: &[u8] = b"a server key shared by every instance!!";
 
 /// One application instance: its own layer and Redis client, the shared key and prefix.
 fn instance(store: RedisStore, console: &Console, clock: &ManualClock) -> TestApp {
-    instance_with(store, console, clock, MemorySecondFactorStore::new())
+    let factors = MemorySecondFactorStore::new();
+    instance_with(store, console, clock, factors, OtpSettings::default())
 }
 
 /// An instance whose users' second factors live in `factors` (the application's database).
@@ -28,8 +29,10 @@ fn instance_with(
     console: &Console,
     clock: &ManualClock,
     factors: MemorySecondFactorStore,
+    settings: OtpSettings,
 ) -> TestApp {
     let layer = OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console.clone()))
+        .with_settings(settings)
         .with_clock(clock.clone())
         .with_store(store)
         .with_second_factor_store(factors)
@@ -65,7 +68,9 @@ async fn the_whole_flow_on_redis() {
 async fn an_app_code_wins_once_across_instances(stores: [RedisStore; 2]) {
     let (console, clock) = (Console::default(), ManualClock::new(start_time()));
     let factors = MemorySecondFactorStore::new();
-    let [a, b] = stores.map(|store| instance_with(store, &console, &clock, factors.clone()));
+    let settings = common::authenticator::race_settings();
+    let [a, b] = stores
+        .map(|store| instance_with(store, &console, &clock, factors.clone(), settings.clone()));
     common::authenticator::a_code_wins_once_across_two_instances(&a, &b).await;
 }
 

@@ -163,8 +163,9 @@ impl OtpAuthBuilder {
     /// of [`SecondFactorStore`] over your database. Without it, a layer whose state store is
     /// not shared keeps them in memory ([`MemorySecondFactorStore`](crate::second_factor::MemorySecondFactorStore):
     /// lost on restart); a layer with a shared state store (`RedisStore`) has no authenticator
-    /// apps (its logins send codes, and the app and recovery-code endpoints pass requests on),
-    /// since enrollments kept in one process would not be seen by the others.
+    /// apps, since enrollments kept in one process would not be seen by the others: its logins
+    /// send codes, and the app and recovery-code endpoints answer 404 `{"detail":"Not found."}`
+    /// to a logged-in user.
     ///
     /// ```
     /// use tower_otp::second_factor::MemorySecondFactorStore;

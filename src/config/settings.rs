@@ -161,8 +161,10 @@ pub struct OtpSettings {
     pub resend_cooldown: u64,
     /// Codes one challenge may send, the first included. Default 5.
     pub max_sends: u32,
-    /// Logins that send a code, per account per `account_send_window`; then 429 (against
-    /// e-mail bombing by repeated logins). 0 switches it off. Default 5.
+    /// Logins that start a code step (send a code, or ask for an authenticator app's), per
+    /// account per `account_send_window`; then 429 (against e-mail bombing by repeated logins,
+    /// and guessing app codes across logins). Also the number of attempts at disabling an app
+    /// or renewing recovery codes per window. 0 switches both off. Default 5.
     pub account_send_limit: u64,
     /// The window of `account_send_limit`, in seconds. Default 600.
     pub account_send_window: u64,
@@ -319,6 +321,21 @@ mod tests {
         assert_eq!(s.email_config.template_path, None);
         assert_eq!(s.max_attempts, 5);
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn the_issuer_is_a_name_apps_can_show() {
+        for bad in ["", "  ", "Acme:Prod"] {
+            let settings = OtpSettings {
+                totp_issuer: bad.into(),
+                ..OtpSettings::default()
+            };
+            assert_eq!(
+                settings.validate().unwrap_err().keys(),
+                ["totp_issuer"],
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::client::Client;
 use super::error::{unavailable, FlowError};
 use crate::event::AuthEvent;
 use crate::second_factor::{
-    normalise_recovery_code, DynSecondFactorStore, Enrollment, SecondFactorStoreError, STEP_SECONDS,
+    normalise_recovery_code, AppSecret, DynSecondFactorStore, Enrollment, SealedSecret,
+    SecondFactorStoreError, STEP_SECONDS,
 };
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes};
@@ -54,8 +55,7 @@ pub(super) async fn enrollment_of(
         .map_err(|e| unavailable(state, e))
 }
 
-/// What `code` proves against the user's enrollment, if anything. A secret that does not open
-/// (a key that is gone, an altered record) fails closed, as the store's error.
+/// What `code` proves against the user's enrollment, if anything.
 pub(super) fn prove(
     state: &State,
     user_id: &str,
@@ -71,13 +71,23 @@ pub(super) fn prove(
                 .map(Proof::RecoveryCode));
         }
     }
-    let secret = state
-        .keyring
-        .open(user_id, &enrollment.secret)
-        .map_err(|e| unavailable(state, SecondFactorStoreError::Backend(e.to_string())))?;
+    let secret = open_secret(state, user_id, &enrollment.secret)?;
     Ok(secret
         .matching_step(code, state.clock.now())
         .map(Proof::TimeStep))
+}
+
+/// Opens a user's sealed app secret; one that does not open (a key that is gone, an altered
+/// record) fails closed, as the second-factor store's error.
+pub(super) fn open_secret(
+    state: &State,
+    user_id: &str,
+    sealed: &SealedSecret,
+) -> Result<AppSecret, FlowError> {
+    state
+        .keyring
+        .open(user_id, sealed)
+        .map_err(|e| unavailable(state, SecondFactorStoreError::Backend(e.to_string())))
 }
 
 /// Spends a proof, once: `false` if it was spent already (a replayed time step, or one before

@@ -2,19 +2,19 @@
 //! replace the recovery codes. Changing a factor takes a current code of it, so that a stolen
 //! password and token cannot swap the user's authenticator.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::authenticator::{prove, second_factors, spend, Accept, Proof};
+use super::authenticator::{
+    enrollment_of, open_secret, prove, second_factors, spend, Accept, Proof,
+};
 use super::client::Client;
 use super::error::{time_until, unavailable, FlowError};
 use super::outcome::{AuthenticatorSetup, RecoveryCodeList};
 use crate::authenticated::AuthenticatedUser;
 use crate::event::{AuthEvent, CodeFailure};
-use crate::second_factor::{
-    generate_recovery_codes, qr_svg, AppSecret, Enrollment, SealedSecret, SecondFactorStoreError,
-};
+use crate::second_factor::{generate_recovery_codes, qr_svg, AppSecret, Enrollment, SealedSecret};
 use crate::state::State;
-use crate::store::{AccountKey, PasswordAttempt, PendingEnrollment};
+use crate::store::{AccountKey, PasswordAttempt, PendingAppSetup};
 
 /// How long a setup waits for the app's first code.
 const SETUP_TTL: Duration = Duration::from_secs(600);
@@ -31,24 +31,21 @@ pub(crate) async fn begin_authenticator_setup(
     user: &AuthenticatedUser,
     client: &Client<'_>,
 ) -> Result<AuthenticatorSetup, FlowError> {
-    let enrolled = second_factors(state)?
-        .enrollment(&user.id)
-        .await
-        .map_err(|e| unavailable(state, e))?;
-    if enrolled.is_some() {
+    second_factors(state)?;
+    if enrollment_of(state, &user.id).await?.is_some() {
         return Err(FlowError::AlreadyEnrolled);
     }
     let account = account_of(state, user);
     let now = state.clock.now();
     let secret = AppSecret::generate();
-    let pending = PendingEnrollment {
+    let pending = PendingAppSetup {
         sealed_secret: state.keyring.seal(&user.id, &secret).as_str().to_owned(),
         expires_at: now + SETUP_TTL,
         failures: 0,
     };
     state
         .store
-        .begin_enrollment(&account, &pending, now)
+        .begin_app_setup(&account, &pending, now)
         .await
         .map_err(|e| unavailable(state, e))?;
     state.emit(AuthEvent::AuthenticatorSetupStarted {
@@ -77,19 +74,16 @@ pub(crate) async fn confirm_authenticator(
     let now = state.clock.now();
     let pending = state
         .store
-        .pending_enrollment(&account, now)
+        .pending_app_setup(&account, now)
         .await
         .map_err(|e| unavailable(state, e))?
         .ok_or(FlowError::NoPendingSetup)?;
     let sealed = SealedSecret::from_stored(pending.sealed_secret);
-    let secret = state
-        .keyring
-        .open(&user.id, &sealed)
-        .map_err(|e| unavailable(state, SecondFactorStoreError::Backend(e.to_string())))?;
+    let secret = open_secret(state, &user.id, &sealed)?;
     let Some(step) = secret.matching_step(code, now) else {
         state
             .store
-            .fail_enrollment(&account, SETUP_MAX_FAILURES, now)
+            .fail_app_setup(&account, SETUP_MAX_FAILURES, now)
             .await
             .map_err(|e| unavailable(state, e))?;
         state.emit(AuthEvent::CodeFailed {
@@ -118,7 +112,7 @@ pub(crate) async fn confirm_authenticator(
         return Err(FlowError::AlreadyEnrolled);
     }
     // Enrolled: a setup left behind would only expire.
-    let _ = state.store.end_enrollment(&account).await;
+    let _ = state.store.end_app_setup(&account).await;
     state.emit(AuthEvent::AuthenticatorEnrolled {
         user_id: user.id.clone(),
         account,
@@ -197,12 +191,12 @@ async fn check_current_code(
     accept: Accept,
     client: &Client<'_>,
 ) -> Result<(), FlowError> {
-    let enrollment = second_factors(state)?
-        .enrollment(&user.id)
-        .await
-        .map_err(|e| unavailable(state, e))?
+    second_factors(state)?;
+    let enrollment = enrollment_of(state, &user.id)
+        .await?
         .ok_or(FlowError::NotEnrolled)?;
     let now = state.clock.now();
+    limit_factor_changes(state, account, now).await?;
     let attempt = state
         .store
         .count_password_attempt(account, now, &state.lockout)
@@ -211,9 +205,14 @@ async fn check_current_code(
     let counted = match attempt {
         PasswordAttempt::Counted(counted) => counted,
         PasswordAttempt::Locked { until } => {
+            state.emit(AuthEvent::CodeFailed {
+                account: account.clone(),
+                client_ip: client.ip(),
+                reason: CodeFailure::Locked,
+            });
             return Err(FlowError::Locked {
                 retry_after: time_until(until, now),
-            })
+            });
         }
     };
     let spent = match prove(state, &user.id, &enrollment, code, accept)? {
@@ -242,6 +241,32 @@ async fn check_current_code(
         });
     }
     Err(FlowError::WrongCode)
+}
+
+/// At most `account_send_limit` attempts per `account_send_window` at changing an account's
+/// factors, right or wrong: a bound on guessing with a stolen token that holds even with the
+/// lockout off.
+async fn limit_factor_changes(
+    state: &State,
+    account: &AccountKey,
+    now: SystemTime,
+) -> Result<(), FlowError> {
+    let settings = &state.settings;
+    if settings.account_send_limit == 0 {
+        return Ok(());
+    }
+    let window = Duration::from_secs(settings.account_send_window);
+    let counter = state
+        .store
+        .hit_counter(&format!("factor:{account}"), window, now)
+        .await
+        .map_err(|e| unavailable(state, e))?;
+    if counter.count > settings.account_send_limit {
+        return Err(FlowError::Throttled {
+            retry_after: time_until(counter.resets_at, now),
+        });
+    }
+    Ok(())
 }
 
 async fn forget_devices(state: &State, account: &AccountKey) -> Result<(), FlowError> {

@@ -53,6 +53,7 @@ async fn start_app_challenge(
     account: &AccountKey,
 ) -> Result<PendingLogin, FlowError> {
     let now = state.clock.now();
+    limit_code_steps(state, account, now).await?;
     let ttl = Duration::from_secs(state.settings.pending_login_ttl);
     let id = new_challenge_id(account, ChallengeKind::App);
     let challenge = NewChallenge {
@@ -88,7 +89,7 @@ async fn start_challenge(
 ) -> Result<PendingLogin, FlowError> {
     let settings = &state.settings;
     let now = state.clock.now();
-    limit_sends(state, account, now).await?;
+    limit_code_steps(state, account, now).await?;
     let ttl = state.code_ttl();
     let code = state.strategy.generate(settings.token_length, now);
     let id = new_challenge_id(account, ChallengeKind::Delivered);
@@ -124,8 +125,10 @@ async fn start_challenge(
     })
 }
 
-/// At most `account_send_limit` logins per window send a code to one account.
-async fn limit_sends(
+/// At most `account_send_limit` logins per window start a code step for one account: e-mails
+/// sent (against mailbox bombing), or authenticator challenges (each allows `max_attempts`
+/// codes, so this bounds guesses even with the lockout off).
+async fn limit_code_steps(
     state: &State,
     account: &AccountKey,
     now: SystemTime,

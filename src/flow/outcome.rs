@@ -125,3 +125,20 @@ impl fmt::Debug for RecoveryCodeList {
         write!(f, "RecoveryCodeList(<{} codes redacted>)", self.0.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret_and_no_recovery_code() {
+        let setup = AuthenticatorSetup {
+            secret: "JBSWY3DPEHPK3PXP".into(),
+            otpauth_url: "otpauth://totp/x:alice?secret=JBSWY3DPEHPK3PXP".into(),
+            qr_svg: "<svg/>".into(),
+        };
+        assert_eq!(format!("{setup:?}"), "AuthenticatorSetup { .. }");
+        let codes = RecoveryCodeList(vec!["k7pq2-mx9tz".into()]);
+        assert_eq!(format!("{codes:?}"), "RecoveryCodeList(<1 codes redacted>)");
+    }
+}

@@ -62,11 +62,9 @@ pub(crate) async fn verify(
                 return Err(FlowError::UnknownChallenge);
             };
             let enrollment = enrollment_of(state, &found.user_id).await?;
-            let app = AppUser {
-                user_id: found.user_id,
-                account: &presented.account,
-            };
-            judge_app_code(state, app, enrollment.as_ref(), code, client).await?
+            let user_id = found.user_id;
+            let account = &presented.account;
+            judge_app_code(state, user_id, account, enrollment.as_ref(), code, client).await?
         }
     };
     let target = Target {
@@ -77,12 +75,6 @@ pub(crate) async fn verify(
     verify_code(state, target, check, code, client).await
 }
 
-/// A user whose login waits for an authenticator app.
-struct AppUser<'a> {
-    user_id: String,
-    account: &'a AccountKey,
-}
-
 /// Judges `code` against the user's enrollment (`None`: removed since the login, so nothing is
 /// proved and the app's challenge accepts no code). A time step is spent at once, before the
 /// store step: a replayed one then proves nothing and counts as a wrong code, and the login
@@ -90,12 +82,12 @@ struct AppUser<'a> {
 /// 30 seconds at most; a recovery code is never spent in vain).
 async fn judge_app_code(
     state: &State,
-    app: AppUser<'_>,
+    user_id: String,
+    account: &AccountKey,
     enrollment: Option<&Enrollment>,
     code: &str,
     client: &Client<'_>,
 ) -> Result<Check, FlowError> {
-    let AppUser { user_id, account } = app;
     let mut proof = match enrollment {
         Some(enrollment) => prove(
             state,
@@ -125,11 +117,8 @@ pub(crate) async fn verify_with_password(
     let (user, account) = check_credentials(state, username, password, client).await?;
     let check = match enrollment_of(state, &user.id).await? {
         Some(enrollment) => {
-            let app = AppUser {
-                user_id: user.id.clone(),
-                account: &account,
-            };
-            judge_app_code(state, app, Some(&enrollment), code, client).await?
+            let user_id = user.id.clone();
+            judge_app_code(state, user_id, &account, Some(&enrollment), code, client).await?
         }
         None => Check::Delivered,
     };

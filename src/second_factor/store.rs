@@ -22,13 +22,22 @@ pub struct Enrollment {
 }
 
 /// A user's unused recovery codes, as HMACs (under the secret key named by `key_id`) of the
-/// codes the user was shown once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// codes the user was shown once. Its `Debug` shows the key id and how many are left.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RecoveryCodes {
     /// The id of the secret key the digests were made with.
     pub key_id: String,
     /// One digest per unused code.
     pub digests: Vec<DigestBytes>,
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCodes")
+            .field("key_id", &self.key_id)
+            .field("left", &self.digests.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A second-factor store failure. The layer answers 503 to any of them (fail closed).
@@ -159,5 +168,22 @@ impl<T: SecondFactorStore> DynSecondFactorStore for T {
         digest: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<Option<usize>, SecondFactorStoreError>> {
         Box::pin(SecondFactorStore::use_recovery_code(self, user_id, digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_digest() {
+        let codes = RecoveryCodes {
+            key_id: "0a1b2c3d".into(),
+            digests: vec![[0xab; 32]; 3],
+        };
+        assert_eq!(
+            format!("{codes:?}"),
+            r#"RecoveryCodes { key_id: "0a1b2c3d", left: 3, .. }"#
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::boxed::BoxFuture;
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
     StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::StateStore;
@@ -47,24 +47,24 @@ pub(crate) trait DynStateStore: Send + Sync + 'static {
         until: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn begin_enrollment<'a>(
+    fn begin_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
-        pending: &'a PendingEnrollment,
+        pending: &'a PendingAppSetup,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn pending_enrollment<'a>(
+    fn pending_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<PendingEnrollment>, StoreError>>;
-    fn fail_enrollment<'a>(
+    ) -> BoxFuture<'a, Result<Option<PendingAppSetup>, StoreError>>;
+    fn fail_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
         max_failures: u32,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<u32, StoreError>>;
-    fn end_enrollment<'a>(
+    fn end_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
@@ -175,39 +175,34 @@ impl<T: StateStore> DynStateStore for T {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(StateStore::claim_time_step(self, account, step, until, now))
     }
-    fn begin_enrollment<'a>(
+    fn begin_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
-        pending: &'a PendingEnrollment,
+        pending: &'a PendingAppSetup,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::begin_enrollment(self, account, pending, now))
+        Box::pin(StateStore::begin_app_setup(self, account, pending, now))
     }
-    fn pending_enrollment<'a>(
+    fn pending_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
         now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<PendingEnrollment>, StoreError>> {
-        Box::pin(StateStore::pending_enrollment(self, account, now))
+    ) -> BoxFuture<'a, Result<Option<PendingAppSetup>, StoreError>> {
+        Box::pin(StateStore::pending_app_setup(self, account, now))
     }
-    fn fail_enrollment<'a>(
+    fn fail_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
         max_failures: u32,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<u32, StoreError>> {
-        Box::pin(StateStore::fail_enrollment(
-            self,
-            account,
-            max_failures,
-            now,
-        ))
+        Box::pin(StateStore::fail_app_setup(self, account, max_failures, now))
     }
-    fn end_enrollment<'a>(
+    fn end_app_setup<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(StateStore::end_enrollment(self, account))
+        Box::pin(StateStore::end_app_setup(self, account))
     }
     fn issue_token<'a>(
         &'a self,

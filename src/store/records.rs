@@ -104,18 +104,27 @@ pub struct TokenInfo {
 }
 
 /// An authenticator app being set up: its secret (sealed, opaque to the store) waits for the
-/// first code from the app.
+/// first code from the app. Its `Debug` leaves the sealed secret out.
 ///
 /// Built by the layer and read by stores; its fields are public so that a store's own tests
 /// (and the conformance suite) can build one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingEnrollment {
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingAppSetup {
     /// The sealed secret, as text.
     pub sealed_secret: String,
     /// When the setup ends unconfirmed. The record's TTL.
     pub expires_at: SystemTime,
-    /// Wrong codes so far.
+    /// Wrong codes so far (a new setup starts with none, whatever this says).
     pub failures: u32,
+}
+
+impl std::fmt::Debug for PendingAppSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAppSetup")
+            .field("expires_at", &self.expires_at)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Account lockout after consecutive failures (wrong passwords and wrong codes together).

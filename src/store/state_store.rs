@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
     StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 
@@ -79,23 +79,23 @@ pub trait StateStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores an authenticator setup waiting for its first code, replacing any previous one.
-    fn begin_enrollment(
+    fn begin_app_setup(
         &self,
         account: &AccountKey,
-        pending: &PendingEnrollment,
+        pending: &PendingAppSetup,
         now: SystemTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The account's live pending setup, if any.
-    fn pending_enrollment(
+    fn pending_app_setup(
         &self,
         account: &AccountKey,
         now: SystemTime,
-    ) -> impl Future<Output = Result<Option<PendingEnrollment>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<PendingAppSetup>, StoreError>> + Send;
 
     /// In one atomic step: counts a wrong code against the pending setup and ends it when
     /// `max_failures` are reached. Returns the failures left (0: it ended, or there was none).
-    fn fail_enrollment(
+    fn fail_app_setup(
         &self,
         account: &AccountKey,
         max_failures: u32,
@@ -103,7 +103,7 @@ pub trait StateStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
     /// Ends the pending setup (confirmed). Returns whether there was one.
-    fn end_enrollment(
+    fn end_app_setup(
         &self,
         account: &AccountKey,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

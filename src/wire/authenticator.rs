@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::answer::refusal;
 use super::client::{client, presented_token};
-use super::fields::{read_fields, BadBody, FieldErrors, Trim};
+use super::fields::{read_fields, FieldErrors, Trim};
 use crate::authenticated::AuthenticatedUser;
 use crate::boxed::BoxError;
 use crate::flow::{self, RecoveryCodeList};
@@ -36,9 +36,13 @@ where
         Ok(user) => user,
         Err(error) => return refusal(endpoint, error),
     };
+    // Read like any endpoint's (so 413, 415 and 400 as elsewhere); only `token` means anything.
+    let fields = match read_fields(&parts.headers, body, &state.settings).await {
+        Ok(fields) => fields,
+        Err(bad) => return bad.into_response(),
+    };
     let client = client(state, parts);
     if endpoint == Endpoint::TotpSetup {
-        // The body, if any, says nothing.
         return match flow::begin_authenticator_setup(state, &user, &client).await {
             Ok(setup) => json(
                 StatusCode::OK,
@@ -51,11 +55,12 @@ where
             Err(error) => refusal(endpoint, error),
         };
     }
-    let code = match read_code(state, parts, body).await {
-        Ok(code) => code,
-        Err(bad) => return bad.into_response(),
-    };
-    with_code(state, endpoint, &user, &code, &client).await
+    let mut errors = FieldErrors::default();
+    let code = fields.required("token", Trim::Yes, &mut errors);
+    match errors.finish(code) {
+        Ok(code) => with_code(state, endpoint, &user, &code, &client).await,
+        Err(bad) => bad.into_response(),
+    }
 }
 
 /// The endpoints that take a current code.
@@ -69,12 +74,17 @@ async fn with_code(
     let outcome = match endpoint {
         Endpoint::TotpConfirm => flow::confirm_authenticator(state, user, code, client).await,
         Endpoint::RecoveryCodes => flow::replace_recovery_codes(state, user, code, client).await,
-        _ => {
+        Endpoint::TotpDisable => {
             return match flow::disable_authenticator(state, user, code, client).await {
                 Ok(()) => no_content(),
                 Err(error) => refusal(endpoint, error),
             }
         }
+        Endpoint::Login
+        | Endpoint::Verify
+        | Endpoint::Resend
+        | Endpoint::Logout
+        | Endpoint::TotpSetup => unreachable!("not an endpoint that takes a current code"),
     };
     match outcome {
         Ok(RecoveryCodeList(codes)) => json(
@@ -83,16 +93,4 @@ async fn with_code(
         ),
         Err(error) => refusal(endpoint, error),
     }
-}
-
-/// The body's `token` field: the app's code (or a recovery code).
-async fn read_code<B>(state: &State, parts: &Parts, body: B) -> Result<String, BadBody>
-where
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    let fields = read_fields(&parts.headers, body, &state.settings).await?;
-    let mut errors = FieldErrors::default();
-    let code = fields.required("token", Trim::Yes, &mut errors);
-    errors.finish(code)
 }

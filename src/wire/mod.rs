@@ -35,7 +35,10 @@ where
             Endpoint::Verify => verify::verify(state, &parts, body).await,
             Endpoint::Resend => resend::resend(state, &parts, body).await,
             Endpoint::Logout => logout::logout(state, &parts, body).await,
-            _ => authenticator::handle(state, endpoint, &parts, body).await,
+            Endpoint::TotpSetup
+            | Endpoint::TotpConfirm
+            | Endpoint::TotpDisable
+            | Endpoint::RecoveryCodes => authenticator::handle(state, endpoint, &parts, body).await,
         }
     } else {
         method_not_allowed(request.method())

@@ -443,6 +443,7 @@ async fn an_app_code_wins_once_across_two_instances_sharing_memory() {
     );
     let instance = || {
         let layer = test_layer(&clock, &console, &store)
+            .with_settings(race_settings())
             .with_secret_key(&[9u8; 32])
             .with_second_factor_store(factors.clone())
             .build()
@@ -511,4 +512,136 @@ async fn a_failing_second_factor_store_fails_closed() {
         )
         .await;
     assert_eq!(verify.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn wrong_app_codes_use_up_the_login_like_wrong_emailed_codes() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let enrolled = app.enroll(&token).await;
+    app.clock.advance(STEP);
+    let right = enrolled.code(&app);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let challenge = app_login(&app).await;
+    for _ in 0..5 {
+        assert_eq!(app.verify(&challenge, wrong).await.text, INVALID_TOKEN);
+    }
+    let late = app.verify(&challenge, &right).await;
+    assert_eq!(
+        late.text, INVALID_TOKEN,
+        "five attempts per login, then it is dead"
+    );
+    // The next login takes the (still unspent) code.
+    let challenge = app_login(&app).await;
+    assert_eq!(app.verify(&challenge, &right).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_app_challenge_is_only_what_it_was_issued_as() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let enrolled = app.enroll(&token).await;
+    app.clock.advance(STEP);
+    let challenge = app_login(&app).await;
+    let stripped = challenge
+        .strip_suffix(".totp")
+        .expect("an app challenge says so");
+    let forged = app.verify(stripped, &enrolled.code(&app)).await;
+    assert_eq!(forged.text, INVALID_TOKEN);
+    // Removed between the login and the verify: the pending login accepts no code.
+    let removed = app
+        .post_authorized(
+            "/api-auth/totp/disable/",
+            &token,
+            json!({ "token": enrolled.recovery_codes[0] }),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    app.clock.advance(STEP);
+    let late = app.verify(&challenge, &enrolled.code(&app)).await;
+    assert_eq!(late.text, INVALID_TOKEN);
+}
+
+#[tokio::test]
+async fn changing_factors_is_limited_per_account_even_with_the_lockout_off() {
+    let app = TestApp::with(|layer| {
+        let mut settings = tower_otp::OtpSettings::default();
+        settings.lockout_threshold = 0;
+        layer.with_settings(settings)
+    });
+    let token = app.token_for("alice", PASSWORD).await;
+    app.enroll(&token).await;
+    for _ in 0..5 {
+        let guess = app
+            .post_authorized(
+                "/api-auth/recovery-codes/",
+                &token,
+                json!({ "token": "000000" }),
+            )
+            .await;
+        assert_eq!(guess.status, StatusCode::BAD_REQUEST);
+    }
+    let sixth = app
+        .post_authorized(
+            "/api-auth/totp/disable/",
+            &token,
+            json!({ "token": "000000" }),
+        )
+        .await;
+    assert_eq!(
+        sixth.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        sixth.text
+    );
+    assert!(sixth.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn the_endpoints_read_bodies_like_the_others() {
+    let app = TestApp::new();
+    let token = app.token_for("alice", PASSWORD).await;
+    let plain = http::Request::post("/api-auth/totp/setup/").header("content-type", "text/plain");
+    let wrong_type = app
+        .send(authorized(plain, &format!("Token {token}"), "hello".into()))
+        .await;
+    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = json!({ "token": "1".repeat(20_000) });
+    let too_large = app
+        .post_authorized("/api-auth/totp/confirm/", &token, huge)
+        .await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let bad_json =
+        http::Request::post("/api-auth/recovery-codes/").header("content-type", "application/json");
+    let malformed = app
+        .send(authorized(bad_json, &format!("Token {token}"), "{".into()))
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(
+        malformed.str("detail").starts_with("JSON parse error"),
+        "{}",
+        malformed.text
+    );
+}
+
+#[tokio::test]
+async fn in_cookie_mode_a_cross_site_setup_is_refused() {
+    let app = TestApp::with(|layer| {
+        let mut settings = tower_otp::OtpSettings::default();
+        settings.token_transport = tower_otp::TokenTransport::Both;
+        layer.with_settings(settings)
+    });
+    let token = app.token_for("alice", PASSWORD).await;
+    let forged = http::Request::post("/api-auth/totp/setup/")
+        .header("cookie", format!("otp_token={token}"))
+        .header("origin", "https://evil.example")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let refused = app.send(forged).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.text, r#"{"detail":"CSRF check failed."}"#);
 }

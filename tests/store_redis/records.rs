@@ -83,6 +83,19 @@ async fn run_every_flow(store: &RedisStore) {
         .remember_device(&account, &random_digest(), now + DEVICE_LIFETIME, now)
         .await
         .unwrap();
+
+    // An authenticator's claimed time step, and a setup with a wrong code counted.
+    assert!(store
+        .claim_time_step(&account, 1, now + secs(90), now)
+        .await
+        .unwrap());
+    let setup = tower_otp::store::PendingAppSetup {
+        sealed_secret: "v1.00000000.x".into(),
+        expires_at: now + secs(600),
+        failures: 0,
+    };
+    store.begin_app_setup(&account, &setup, now).await.unwrap();
+    assert_eq!(store.fail_app_setup(&account, 5, now).await.unwrap(), 4);
 }
 
 const DEVICE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
@@ -99,6 +112,8 @@ async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[St
         ":tokens",
         ":device:",
         ":devices",
+        ":step",
+        ":app_setup",
         "rl:{ip:192.0.2.1}:",
     ] {
         assert!(

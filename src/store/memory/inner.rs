@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, DigestBytes, Failures, LockoutPolicy, NewChallenge,
-    NewToken, PendingEnrollment, TokenInfo,
+    NewToken, PendingAppSetup, TokenInfo,
 };
 
 /// The fewest operations between two sweeps of expired records.
@@ -32,7 +32,7 @@ pub(super) struct Account {
     /// The last authenticator time step accepted, and when it stops mattering.
     pub(super) time_step: Option<(u64, SystemTime)>,
     /// An authenticator setup waiting for its first code.
-    pub(super) enrollment: Option<PendingEnrollment>,
+    pub(super) app_setup: Option<PendingAppSetup>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +90,7 @@ impl Account {
             && self.tokens.is_empty()
             && self.devices.is_empty()
             && self.time_step.is_none()
-            && self.enrollment.is_none()
+            && self.app_setup.is_none()
     }
 
     pub(super) fn drop_expired(&mut self, now: SystemTime) {
@@ -108,12 +108,8 @@ impl Account {
         if self.time_step.is_some_and(|(_, until)| now >= until) {
             self.time_step = None;
         }
-        if self
-            .enrollment
-            .as_ref()
-            .is_some_and(|e| now >= e.expires_at)
-        {
-            self.enrollment = None;
+        if self.app_setup.as_ref().is_some_and(|e| now >= e.expires_at) {
+            self.app_setup = None;
         }
         if self.failures.as_ref().is_some_and(|f| now >= f.forget_at) {
             self.failures = None;
@@ -174,15 +170,15 @@ impl Account {
         true
     }
 
-    /// See [`StateStore::fail_enrollment`](crate::store::StateStore::fail_enrollment).
-    pub(super) fn fail_enrollment(&mut self, max_failures: u32) -> u32 {
-        let Some(pending) = self.enrollment.as_mut() else {
+    /// See [`StateStore::fail_app_setup`](crate::store::StateStore::fail_app_setup).
+    pub(super) fn fail_app_setup(&mut self, max_failures: u32) -> u32 {
+        let Some(pending) = self.app_setup.as_mut() else {
             return 0;
         };
         pending.failures += 1;
         let left = max_failures.saturating_sub(pending.failures);
         if left == 0 {
-            self.enrollment = None;
+            self.app_setup = None;
         }
         left
     }

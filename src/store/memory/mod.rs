@@ -11,7 +11,7 @@ use inner::{Consumed, Counter, Inner, StoredChallenge};
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
     StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::window_end;
@@ -241,42 +241,45 @@ impl StateStore for MemoryStore {
         })
     }
 
-    async fn begin_enrollment(
+    async fn begin_app_setup(
         &self,
         account: &AccountKey,
-        pending: &PendingEnrollment,
+        pending: &PendingAppSetup,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         self.with(now, |inner| {
-            inner.account(account, now).enrollment = Some(pending.clone());
+            inner.account(account, now).app_setup = Some(PendingAppSetup {
+                failures: 0,
+                ..pending.clone()
+            });
         })
     }
 
-    async fn pending_enrollment(
+    async fn pending_app_setup(
         &self,
         account: &AccountKey,
         now: SystemTime,
-    ) -> Result<Option<PendingEnrollment>, StoreError> {
-        self.with(now, |inner| inner.account(account, now).enrollment.clone())
+    ) -> Result<Option<PendingAppSetup>, StoreError> {
+        self.with(now, |inner| inner.account(account, now).app_setup.clone())
     }
 
-    async fn fail_enrollment(
+    async fn fail_app_setup(
         &self,
         account: &AccountKey,
         max_failures: u32,
         now: SystemTime,
     ) -> Result<u32, StoreError> {
         self.with(now, |inner| {
-            inner.account(account, now).fail_enrollment(max_failures)
+            inner.account(account, now).fail_app_setup(max_failures)
         })
     }
 
-    async fn end_enrollment(&self, account: &AccountKey) -> Result<bool, StoreError> {
+    async fn end_app_setup(&self, account: &AccountKey) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         Ok(inner
             .accounts
             .get_mut(account)
-            .and_then(|acc| acc.enrollment.take())
+            .and_then(|acc| acc.app_setup.take())
             .is_some())
     }
 

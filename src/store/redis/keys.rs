@@ -60,7 +60,7 @@ pub(super) const TOKEN_PREFIX: &str = "token:";
 pub(super) const DEVICES: &str = "devices";
 pub(super) const DEVICE_PREFIX: &str = "device:";
 pub(super) const TIME_STEP: &str = "step";
-pub(super) const ENROLLMENT: &str = "enrollment";
+pub(super) const APP_SETUP: &str = "app_setup";
 
 /// A digest in lowercase hex, on the stack.
 pub(super) struct Hex([u8; 64]);

@@ -11,7 +11,7 @@ use super::scripts::*;
 use super::{evalsha, RedisStore};
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingEnrollment, ResendOutcome, ResendRequest,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
     StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::{window_end, StateStore};
@@ -156,34 +156,34 @@ impl StateStore for RedisStore {
         self.claim_time_step_in(account, step, until, now).await
     }
 
-    async fn begin_enrollment(
+    async fn begin_app_setup(
         &self,
         account: &AccountKey,
-        pending: &PendingEnrollment,
+        pending: &PendingAppSetup,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        self.begin_enrollment_in(account, pending, now).await
+        self.begin_app_setup_in(account, pending, now).await
     }
 
-    async fn pending_enrollment(
+    async fn pending_app_setup(
         &self,
         account: &AccountKey,
         now: SystemTime,
-    ) -> Result<Option<PendingEnrollment>, StoreError> {
-        self.pending_enrollment_in(account, now).await
+    ) -> Result<Option<PendingAppSetup>, StoreError> {
+        self.pending_app_setup_in(account, now).await
     }
 
-    async fn fail_enrollment(
+    async fn fail_app_setup(
         &self,
         account: &AccountKey,
         max_failures: u32,
         now: SystemTime,
     ) -> Result<u32, StoreError> {
-        self.fail_enrollment_in(account, max_failures, now).await
+        self.fail_app_setup_in(account, max_failures, now).await
     }
 
-    async fn end_enrollment(&self, account: &AccountKey) -> Result<bool, StoreError> {
-        self.end_enrollment_in(account).await
+    async fn end_app_setup(&self, account: &AccountKey) -> Result<bool, StoreError> {
+        self.end_app_setup_in(account).await
     }
 
     async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {

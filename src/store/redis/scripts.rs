@@ -35,8 +35,8 @@ scripts! {
     HIT = "hit.lua";
     REMEMBER_DEVICE = "remember_device.lua";
     CLAIM_TIME_STEP = "claim_time_step.lua";
-    BEGIN_ENROLLMENT = "begin_enrollment.lua";
-    FAIL_ENROLLMENT = "fail_enrollment.lua";
+    BEGIN_APP_SETUP = "begin_app_setup.lua";
+    FAIL_APP_SETUP = "fail_app_setup.lua";
 }
 
 // Outcome codes of the verify script.

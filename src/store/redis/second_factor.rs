@@ -1,19 +1,17 @@
 //! The [`StateStore`](crate::store::StateStore) operations of [`RedisStore`] for second
 //! factors: a login's challenge looked up, authenticator time steps claimed once, and pending
-//! setups (`P{A}:step`, `P{A}:enrollment`).
+//! setups (`P{A}:step`, `P{A}:app_setup`).
 
 use std::time::SystemTime;
 
 use ::redis::Cmd;
 use subtle::ConstantTimeEq;
 
-use super::keys::{CHALLENGE, ENROLLMENT, TIME_STEP};
+use super::keys::{APP_SETUP, CHALLENGE, TIME_STEP};
 use super::record::{count_from, time_at, time_ms};
-use super::scripts::{BEGIN_ENROLLMENT, CLAIM_TIME_STEP, FAIL_ENROLLMENT};
+use super::scripts::{BEGIN_APP_SETUP, CLAIM_TIME_STEP, FAIL_APP_SETUP};
 use super::{evalsha, RedisStore};
-use crate::store::records::{
-    AccountKey, ChallengeInfo, DigestBytes, PendingEnrollment, StoreError,
-};
+use crate::store::records::{AccountKey, ChallengeInfo, DigestBytes, PendingAppSetup, StoreError};
 
 /// A challenge's fields, as `HMGET` answers them.
 type ChallengeFields = (
@@ -86,32 +84,32 @@ impl RedisStore {
         Ok(self.send::<i64>(&cmd, Some(&CLAIM_TIME_STEP)).await? == 1)
     }
 
-    pub(super) async fn begin_enrollment_in(
+    pub(super) async fn begin_app_setup_in(
         &self,
         account: &AccountKey,
-        pending: &PendingEnrollment,
+        pending: &PendingAppSetup,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&BEGIN_ENROLLMENT, 1);
-        cmd.arg(keys.key(ENROLLMENT))
+        let mut cmd = evalsha(&BEGIN_APP_SETUP, 1);
+        cmd.arg(keys.key(APP_SETUP))
             .arg(&pending.sealed_secret)
             .arg(time_ms(pending.expires_at))
             .arg(time_ms(now));
-        self.send::<i64>(&cmd, Some(&BEGIN_ENROLLMENT))
+        self.send::<i64>(&cmd, Some(&BEGIN_APP_SETUP))
             .await
             .map(drop)
     }
 
-    pub(super) async fn pending_enrollment_in(
+    pub(super) async fn pending_app_setup_in(
         &self,
         account: &AccountKey,
         now: SystemTime,
-    ) -> Result<Option<PendingEnrollment>, StoreError> {
+    ) -> Result<Option<PendingAppSetup>, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = Cmd::with_capacity(5, 128);
         cmd.arg("HMGET")
-            .arg(keys.key(ENROLLMENT))
+            .arg(keys.key(APP_SETUP))
             .arg(&["secret", "expires_at", "failures"]);
         let fields: (Option<String>, Option<u64>, Option<i64>) = self.send(&cmd, None).await?;
         let (Some(sealed_secret), Some(expires_at), Some(failures)) = fields else {
@@ -120,31 +118,31 @@ impl RedisStore {
         if time_ms(now) >= expires_at {
             return Ok(None);
         }
-        Ok(Some(PendingEnrollment {
+        Ok(Some(PendingAppSetup {
             sealed_secret,
             expires_at: time_at(expires_at),
             failures: count_from(failures)?,
         }))
     }
 
-    pub(super) async fn fail_enrollment_in(
+    pub(super) async fn fail_app_setup_in(
         &self,
         account: &AccountKey,
         max_failures: u32,
         now: SystemTime,
     ) -> Result<u32, StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&FAIL_ENROLLMENT, 1);
-        cmd.arg(keys.key(ENROLLMENT))
+        let mut cmd = evalsha(&FAIL_APP_SETUP, 1);
+        cmd.arg(keys.key(APP_SETUP))
             .arg(max_failures)
             .arg(time_ms(now));
-        count_from(self.send(&cmd, Some(&FAIL_ENROLLMENT)).await?)
+        count_from(self.send(&cmd, Some(&FAIL_APP_SETUP)).await?)
     }
 
-    pub(super) async fn end_enrollment_in(&self, account: &AccountKey) -> Result<bool, StoreError> {
+    pub(super) async fn end_app_setup_in(&self, account: &AccountKey) -> Result<bool, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = ::redis::cmd("DEL");
-        cmd.arg(keys.key(ENROLLMENT));
+        cmd.arg(keys.key(APP_SETUP));
         Ok(self.send::<i64>(&cmd, None).await? > 0)
     }
 }

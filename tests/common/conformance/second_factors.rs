@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tower_otp::store::{PendingEnrollment, StateStore};
+use tower_otp::store::{PendingAppSetup, StateStore};
 
 use super::*;
 
@@ -75,8 +75,8 @@ pub async fn twenty_concurrent_claims_of_one_step_one_wins<S: StateStore>(store:
     assert_eq!(won, 1);
 }
 
-fn pending(secret: &str, expires_at: SystemTime) -> PendingEnrollment {
-    PendingEnrollment {
+fn pending(secret: &str, expires_at: SystemTime) -> PendingAppSetup {
+    PendingAppSetup {
         sealed_secret: secret.to_owned(),
         expires_at,
         failures: 0,
@@ -87,17 +87,17 @@ pub async fn a_pending_setup_lives_until_confirmed_replaced_or_expired<S: StateS
     let account = random_account();
     let ends = t0() + secs(600);
     store
-        .begin_enrollment(&account, &pending("v1.first", ends), t0())
+        .begin_app_setup(&account, &pending("v1.first", ends), t0())
         .await
         .unwrap();
     let read = |now| {
         let (store, account) = (&store, &account);
-        async move { store.pending_enrollment(account, now).await.unwrap() }
+        async move { store.pending_app_setup(account, now).await.unwrap() }
     };
     assert_eq!(read(t0() + secs(1)).await, Some(pending("v1.first", ends)));
     assert_eq!(read(ends).await, None, "expired");
     store
-        .begin_enrollment(&account, &pending("v1.second", ends), t0())
+        .begin_app_setup(&account, &pending("v1.second", ends), t0())
         .await
         .unwrap();
     assert_eq!(
@@ -106,46 +106,43 @@ pub async fn a_pending_setup_lives_until_confirmed_replaced_or_expired<S: StateS
         "replaced"
     );
     assert!(store
-        .pending_enrollment(&random_account(), t0())
+        .pending_app_setup(&random_account(), t0())
         .await
         .unwrap()
         .is_none());
-    assert!(store.end_enrollment(&account).await.unwrap());
+    assert!(store.end_app_setup(&account).await.unwrap());
     assert_eq!(read(t0()).await, None, "confirmed");
-    assert!(!store.end_enrollment(&account).await.unwrap());
+    assert!(!store.end_app_setup(&account).await.unwrap());
 }
 
 pub async fn wrong_codes_end_a_pending_setup_at_the_limit<S: StateStore>(store: S) {
     let account = random_account();
     let ends = t0() + secs(600);
     store
-        .begin_enrollment(&account, &pending("v1.x", ends), t0())
+        .begin_app_setup(&account, &pending("v1.x", ends), t0())
         .await
         .unwrap();
     for left in (1..5).rev() {
-        assert_eq!(
-            store.fail_enrollment(&account, 5, t0()).await.unwrap(),
-            left
-        );
+        assert_eq!(store.fail_app_setup(&account, 5, t0()).await.unwrap(), left);
     }
-    let read = store.pending_enrollment(&account, t0()).await.unwrap();
+    let read = store.pending_app_setup(&account, t0()).await.unwrap();
     assert_eq!(read.map(|p| p.failures), Some(4));
-    assert_eq!(store.fail_enrollment(&account, 5, t0()).await.unwrap(), 0);
+    assert_eq!(store.fail_app_setup(&account, 5, t0()).await.unwrap(), 0);
     assert!(store
-        .pending_enrollment(&account, t0())
+        .pending_app_setup(&account, t0())
         .await
         .unwrap()
         .is_none());
     assert_eq!(
-        store.fail_enrollment(&account, 5, t0()).await.unwrap(),
+        store.fail_app_setup(&account, 5, t0()).await.unwrap(),
         0,
         "none left"
     );
     // A new setup starts from no failures; an expired one counts nothing.
     store
-        .begin_enrollment(&account, &pending("v1.y", ends), t0())
+        .begin_app_setup(&account, &pending("v1.y", ends), t0())
         .await
         .unwrap();
-    assert_eq!(store.fail_enrollment(&account, 5, t0()).await.unwrap(), 4);
-    assert_eq!(store.fail_enrollment(&account, 5, ends).await.unwrap(), 0);
+    assert_eq!(store.fail_app_setup(&account, 5, t0()).await.unwrap(), 4);
+    assert_eq!(store.fail_app_setup(&account, 5, ends).await.unwrap(), 0);
 }

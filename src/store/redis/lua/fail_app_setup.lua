@@ -1,4 +1,4 @@
--- KEYS: enrollment. ARGV: max failures, now.
+-- KEYS: app setup. ARGV: max failures, now.
 -- Counts a wrong code against a live pending setup, ending it at the last one. Returns the
 -- failures left (0: it ended, or there was none).
 local expires = tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
