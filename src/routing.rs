@@ -18,6 +18,18 @@ pub enum Endpoint {
     Logout,
 }
 
+impl Endpoint {
+    /// A short stable name: `login`, `verify`, `resend`, `logout`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Verify => "verify",
+            Self::Resend => "resend",
+            Self::Logout => "logout",
+        }
+    }
+}
+
 /// What the layer does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {

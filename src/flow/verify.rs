@@ -3,10 +3,11 @@
 
 use super::client::Client;
 use super::credentials::check_credentials;
-use super::error::{time_until, unavailable, FlowError};
+use super::error::{counted, time_until, unavailable, FlowError};
 use super::login::new_token;
 use super::outcome::SignedIn;
 use crate::event::{AuthEvent, CodeFailure};
+use crate::metrics::Step;
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};
 use crate::token::parse_challenge_id;
@@ -26,14 +27,17 @@ pub(crate) async fn verify(
     code: &str,
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
-    ensure_otp_enabled(state)?;
-    let presented = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
-    let target = Target {
-        account: presented.account,
-        challenge: Some(presented.digest),
-        user: None,
+    let verified = async {
+        ensure_otp_enabled(state)?;
+        let presented = parse_challenge_id(challenge).ok_or(FlowError::UnknownChallenge)?;
+        let target = Target {
+            account: presented.account,
+            challenge: Some(presented.digest),
+            user: None,
+        };
+        verify_code(state, target, code, client).await
     };
-    verify_code(state, target, code, client).await
+    counted(Step::Verify, verified.await, |_| "signed_in")
 }
 
 pub(crate) async fn verify_with_password(
@@ -43,14 +47,17 @@ pub(crate) async fn verify_with_password(
     code: &str,
     client: &Client<'_>,
 ) -> Result<SignedIn, FlowError> {
-    ensure_otp_enabled(state)?;
-    let (user, account) = check_credentials(state, username, password, client).await?;
-    let target = Target {
-        account,
-        challenge: None,
-        user: Some(user),
+    let verified = async {
+        ensure_otp_enabled(state)?;
+        let (user, account) = check_credentials(state, username, password, client).await?;
+        let target = Target {
+            account,
+            challenge: None,
+            user: Some(user),
+        };
+        verify_code(state, target, code, client).await
     };
-    verify_code(state, target, code, client).await
+    counted(Step::Verify, verified.await, |_| "signed_in")
 }
 
 pub(crate) fn ensure_otp_enabled(state: &State) -> Result<(), FlowError> {
