@@ -18,14 +18,16 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, users, layer } = common::setup(&["/api/"])?;
+    let setup = common::setup(&["/api/"])?;
+    let (args, users, metrics) = (setup.args, setup.users, setup.metrics);
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(move || async move { metrics.answer() }))
         .route("/api/me", get(me))
         .merge(signin::routes())
         .with_state(users)
-        .layer(layer);
+        .layer(setup.layer);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

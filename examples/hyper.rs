@@ -22,13 +22,14 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, users, layer } = common::setup(&["/api/"])?;
+    let setup = common::setup(&["/api/"])?;
+    let (args, users, metrics) = (setup.args, setup.users, setup.metrics);
 
     let service = ServiceBuilder::new()
-        .layer(layer)
+        .layer(setup.layer)
         .service(tower::service_fn(move |request| {
-            let users = users.clone();
-            async move { Ok::<_, Infallible>(route(&users, request).await) }
+            let (users, metrics) = (users.clone(), metrics.clone());
+            async move { Ok::<_, Infallible>(route(&users, &metrics, request).await) }
         }));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -45,9 +46,20 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-async fn route(users: &common::Users, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(
+    users: &common::Users,
+    metrics: &common::Metrics,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/health") => Response::new(Full::from("ok")),
+        (&Method::GET, "/metrics") => {
+            let (status, text) = metrics.answer();
+            Response::builder()
+                .status(status)
+                .body(Full::from(text))
+                .unwrap()
+        }
         (&Method::GET, "/api/me") => {
             // The layer only lets authenticated requests reach /api/.
             let user = request

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use crate::error::OtpError;
+use crate::metrics;
 use crate::store::AccountKey;
 
 /// Why a password step was refused.
@@ -286,6 +287,19 @@ impl AuthEvent {
         Self::BackendUnavailable {
             backend,
             error: error.to_string(),
+        }
+    }
+
+    /// Counts the event in the metrics it feeds (with the `metrics` feature).
+    pub(crate) fn measure(&self) {
+        match self {
+            Self::CodeSent { .. } => metrics::code_sent(metrics::METHOD_EMAIL),
+            Self::CodeDeliveryFailed { .. } => metrics::code_delivery_failed(metrics::METHOD_EMAIL),
+            Self::AccountLocked { .. } => metrics::lockout(),
+            Self::CodeReplayed { .. } | Self::TimeStepReplayed { .. } => metrics::replay_refused(),
+            Self::RecoveryCodeUsed { .. } => metrics::recovery_code_used(),
+            Self::BackendUnavailable { backend, .. } => metrics::backend_failure(backend.name()),
+            _ => {}
         }
     }
 

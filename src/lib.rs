@@ -81,6 +81,7 @@ mod wire;
 #[doc(hidden)]
 pub mod __bench;
 pub mod flow;
+pub mod metrics;
 pub mod notify;
 pub mod second_factor;
 pub mod store;

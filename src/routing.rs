@@ -26,6 +26,23 @@ pub enum Endpoint {
     RecoveryCodes,
 }
 
+impl Endpoint {
+    /// A short stable name: `login`, `verify`, `resend`, `logout`, `totp_setup`,
+    /// `totp_confirm`, `totp_disable`, `recovery_codes`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Verify => "verify",
+            Self::Resend => "resend",
+            Self::Logout => "logout",
+            Self::TotpSetup => "totp_setup",
+            Self::TotpConfirm => "totp_confirm",
+            Self::TotpDisable => "totp_disable",
+            Self::RecoveryCodes => "recovery_codes",
+        }
+    }
+}
+
 /// What the layer does with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {

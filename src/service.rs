@@ -13,6 +13,7 @@ use crate::cookies::{is_cross_origin, passes_csrf_check};
 use crate::flow::{self, FlowError};
 use crate::future::ResponseFuture;
 use crate::grpc::{is_grpc, trailers_only};
+use crate::metrics::{token_check, TokenCheck};
 use crate::response::{
     detail, unauthorized, unavailable, CSRF_FAILED, INVALID_TOKEN, NOT_PROVIDED,
 };
@@ -115,10 +116,14 @@ where
         }
         match Credentials::of_request(request.headers(), settings) {
             Credentials::None if route == Route::Protected => {
+                token_check(TokenCheck::Missing);
                 ResponseFuture::ready(refuse(unauthorized(NOT_PROVIDED)))
             }
             Credentials::None => ResponseFuture::inner(self.take_ready().call(anonymous(request))),
-            Credentials::Malformed(message) => ResponseFuture::ready(refuse(unauthorized(message))),
+            Credentials::Malformed(message) => {
+                token_check(TokenCheck::Invalid);
+                ResponseFuture::ready(refuse(unauthorized(message)))
+            }
             Credentials::Token(_, Carrier::Cookie)
                 if !passes_csrf_check(
                     request.method(),
@@ -127,13 +132,20 @@ where
                     settings,
                 ) =>
             {
+                token_check(TokenCheck::Forbidden);
                 ResponseFuture::ready(refuse(detail(StatusCode::FORBIDDEN, CSRF_FAILED)))
             }
             Credentials::Token(presented, carrier) => {
                 let state = self.state.clone();
                 let mut inner = self.take_ready();
                 ResponseFuture::flow(Box::pin(async move {
-                    let refused = match flow::authenticate(&state, &presented).await {
+                    let checked = flow::authenticate(&state, &presented).await;
+                    token_check(match &checked {
+                        Ok(_) => TokenCheck::Valid,
+                        Err(FlowError::Unavailable(_)) => TokenCheck::Unavailable,
+                        Err(_) => TokenCheck::Invalid,
+                    });
+                    let refused = match checked {
                         Ok(user) => {
                             request.extensions_mut().insert(user);
                             request.extensions_mut().insert(PassedTheLayer);

@@ -56,8 +56,8 @@ impl State {
         client_ip(parts, &self.settings.trusted_proxies)
     }
 
-    /// Reports an event to the application's hook and, with the `tracing` feature, as a
-    /// `tracing` event.
+    /// Reports an event to the application's hook, the metrics and, with the `tracing` feature,
+    /// as a `tracing` event.
     pub(crate) fn emit(&self, event: AuthEvent) {
         self.events.emit(event);
     }
@@ -71,8 +71,9 @@ impl State {
     }
 }
 
-/// Where events go: the application's hook and, with the `tracing` feature, `tracing`. Cheap to
-/// clone, for reports made after the request that caused them is gone.
+/// Where events go: the application's hook, the metrics they feed (with the `metrics` feature)
+/// and, with the `tracing` feature, `tracing`. Cheap to clone, for reports made after the
+/// request that caused them is gone.
 #[derive(Clone, Default)]
 pub(crate) struct Events {
     pub(crate) hook: Option<Arc<EventHookFn>>,
@@ -80,6 +81,7 @@ pub(crate) struct Events {
 
 impl Events {
     pub(crate) fn emit(&self, event: AuthEvent) {
+        event.measure();
         #[cfg(feature = "tracing")]
         event.trace();
         if let Some(hook) = &self.hook {

@@ -135,23 +135,62 @@ fn load_settings(path: Option<&PathBuf>) -> Result<OtpSettings, String> {
     table.try_into().map_err(|e| format!("bad settings: {e}"))
 }
 
-/// What both examples start from: the command line, the users and the layer.
+/// What both examples start from: the command line, the users, the layer and its metrics.
 pub struct Setup {
     pub args: Args,
     pub users: Users,
     pub layer: OtpAuthLayer,
+    pub metrics: Metrics,
 }
 
 /// `protected`: the path prefixes where a request needs a live token (401 without).
 pub fn setup(protected: &[&str]) -> Result<Setup, String> {
     let args = parse_args()?;
     let users = load_users(args.users.as_ref())?;
+    // Before the layer records anything.
+    let metrics = Metrics::install()?;
     let layer = build_layer(&args, users.clone(), protected)?;
     Ok(Setup {
         args,
         users: Arc::new(users),
         layer,
+        metrics,
     })
+}
+
+/// The layer's metrics for `GET /metrics`: a Prometheus recorder with the `metrics` feature
+/// (rendered on request, no listener of its own), nothing without it.
+#[derive(Clone)]
+pub struct Metrics {
+    #[cfg(feature = "metrics")]
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl Metrics {
+    #[cfg(feature = "metrics")]
+    fn install() -> Result<Self, String> {
+        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+        tower_otp::metrics::describe();
+        Ok(Self { prometheus })
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    fn install() -> Result<Self, String> {
+        Ok(Self {})
+    }
+
+    /// `GET /metrics`: 200 with the Prometheus text format, or 404 without the feature.
+    pub fn answer(&self) -> (http::StatusCode, String) {
+        #[cfg(feature = "metrics")]
+        return (http::StatusCode::OK, self.prometheus.render());
+        #[cfg(not(feature = "metrics"))]
+        (
+            http::StatusCode::NOT_FOUND,
+            "metrics are off: run the example with `--features metrics`\n".to_owned(),
+        )
+    }
 }
 
 /// Ends the process with the message of a failed start.
@@ -269,7 +308,7 @@ pub fn banner(kind: &str, addr: SocketAddr, args: &Args, limits: &serve::ServeCo
         println!("demo user: alice / \"correct horse battery staple\"");
     }
     println!(
-        "routes: GET /health (public), GET /api/me (token), \
+        "routes: GET /health (public), GET /api/me (token), GET /metrics (feature metrics), \
          POST /api-auth/{{login,verify-token,resend-token,logout}}/, \
          POST /api-auth/{{totp/setup,totp/confirm,totp/disable,recovery-codes}}/ (token)"
     );

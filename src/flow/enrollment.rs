@@ -8,10 +8,11 @@ use super::authenticator::{
     enrollment_of, open_secret, prove, second_factors, spend, Accept, Proof,
 };
 use super::client::Client;
-use super::error::{time_until, unavailable, FlowError};
+use super::error::{counted, time_until, unavailable, FlowError};
 use super::outcome::{AuthenticatorSetup, RecoveryCodeList};
 use crate::authenticated::AuthenticatedUser;
 use crate::event::{AuthEvent, CodeFailure};
+use crate::metrics::Step;
 use crate::second_factor::{generate_recovery_codes, qr_svg, AppSecret, Enrollment, SealedSecret};
 use crate::state::State;
 use crate::store::{AccountKey, PasswordAttempt, PendingAppSetup};
@@ -25,8 +26,18 @@ fn account_of(state: &State, user: &AuthenticatedUser) -> AccountKey {
     state.key.account_key("user", &user.id)
 }
 
-/// A fresh secret waiting for the app's first code, replacing any earlier setup.
+/// [`setup`], counted in the metrics.
 pub(crate) async fn begin_authenticator_setup(
+    state: &State,
+    user: &AuthenticatedUser,
+    client: &Client<'_>,
+) -> Result<AuthenticatorSetup, FlowError> {
+    let result = setup(state, user, client).await;
+    counted(Step::AuthenticatorSetup, result, |_| "done")
+}
+
+/// A fresh secret waiting for the app's first code, replacing any earlier setup.
+async fn setup(
     state: &State,
     user: &AuthenticatedUser,
     client: &Client<'_>,
@@ -61,9 +72,20 @@ pub(crate) async fn begin_authenticator_setup(
     })
 }
 
+/// [`confirm`], counted in the metrics.
+pub(crate) async fn confirm_authenticator(
+    state: &State,
+    user: &AuthenticatedUser,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<RecoveryCodeList, FlowError> {
+    let result = confirm(state, user, code, client).await;
+    counted(Step::AuthenticatorConfirm, result, |_| "done")
+}
+
 /// The app's first code enrols it: fresh recovery codes, and the user's remembered devices
 /// forgotten (they were remembered under the old factor).
-pub(crate) async fn confirm_authenticator(
+async fn confirm(
     state: &State,
     user: &AuthenticatedUser,
     code: &str,
@@ -121,9 +143,20 @@ pub(crate) async fn confirm_authenticator(
     Ok(RecoveryCodeList(codes))
 }
 
+/// [`disable`], counted in the metrics.
+pub(crate) async fn disable_authenticator(
+    state: &State,
+    user: &AuthenticatedUser,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<(), FlowError> {
+    let result = disable(state, user, code, client).await;
+    counted(Step::AuthenticatorDisable, result, |_| "done")
+}
+
 /// Removes the authenticator app, given one of its codes or a recovery code: logins send codes
 /// again, the recovery codes die, remembered devices are forgotten.
-pub(crate) async fn disable_authenticator(
+async fn disable(
     state: &State,
     user: &AuthenticatedUser,
     code: &str,
@@ -155,8 +188,19 @@ pub(crate) async fn disable_authenticator(
     Ok(())
 }
 
-/// A new set of recovery codes, given a code of the app; the old set dies.
+/// [`renew_recovery_codes`], counted in the metrics.
 pub(crate) async fn replace_recovery_codes(
+    state: &State,
+    user: &AuthenticatedUser,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<RecoveryCodeList, FlowError> {
+    let result = renew_recovery_codes(state, user, code, client).await;
+    counted(Step::RecoveryCodes, result, |_| "done")
+}
+
+/// A new set of recovery codes, given a code of the app; the old set dies.
+async fn renew_recovery_codes(
     state: &State,
     user: &AuthenticatedUser,
     code: &str,

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::OtpError;
 use crate::event::AuthEvent;
+use crate::metrics::{self, Step};
 use crate::state::State;
 
 /// Why the flow refused, or could not answer.
@@ -63,6 +64,43 @@ pub enum FlowError {
     /// A backend failed: the flow fails closed.
     #[error(transparent)]
     Unavailable(OtpError),
+}
+
+impl FlowError {
+    /// The `outcome` label of this refusal in the step counters.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Throttled { .. } => "throttled",
+            Self::Locked { .. } => "locked",
+            Self::WrongCode => "wrong_code",
+            Self::ExpiredCode => "expired_code",
+            Self::UnknownChallenge => "unknown_challenge",
+            Self::ResendsExhausted => "resends_exhausted",
+            Self::OtpDisabled => "otp_disabled",
+            Self::InvalidToken => "invalid_token",
+            Self::AlreadyEnrolled => "already_enrolled",
+            Self::NotEnrolled => "not_enrolled",
+            Self::NoPendingSetup => "no_pending_setup",
+            Self::UsesAuthenticatorApp => "uses_authenticator_app",
+            Self::AuthenticatorAppsOff => "authenticator_apps_off",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// Counts `step` with the outcome of `result` (`success` names a success), and returns it.
+pub(super) fn counted<T>(
+    step: Step,
+    result: Result<T, FlowError>,
+    success: impl FnOnce(&T) -> &'static str,
+) -> Result<T, FlowError> {
+    let outcome = match &result {
+        Ok(done) => success(done),
+        Err(error) => error.outcome(),
+    };
+    metrics::step(step, outcome);
+    result
 }
 
 /// The error for a failed backend, reported as an event.

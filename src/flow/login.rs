@@ -8,15 +8,33 @@ use super::client::Client;
 use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
 use super::device::is_remembered;
-use super::error::{time_until, unavailable, FlowError};
+use super::error::{counted, time_until, unavailable, FlowError};
 use super::outcome::{CodeMethod, Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
+use crate::metrics::Step;
 use crate::state::State;
 use crate::store::{AccountKey, NewChallenge, NewToken};
 use crate::token::{new_auth_token, new_challenge_id, ChallengeKind};
 use crate::user::User;
 
 pub(crate) async fn login(
+    state: &State,
+    username: &str,
+    password: &str,
+    client: &Client<'_>,
+) -> Result<Login, FlowError> {
+    let login = password_then_code(state, username, password, client).await;
+    counted(Step::Login, login, |login| match login {
+        Login::CodeSent(pending) if pending.method == CodeMethod::AuthenticatorApp => {
+            "app_challenge"
+        }
+        Login::CodeSent(_) => "code_sent",
+        Login::SignedIn(_) => "signed_in",
+        Login::Remembered(_) => "remembered",
+    })
+}
+
+async fn password_then_code(
     state: &State,
     username: &str,
     password: &str,

@@ -3,14 +3,25 @@
 
 use super::authenticate::authenticate;
 use super::client::Client;
-use super::error::{unavailable, FlowError};
+use super::error::{counted, unavailable, FlowError};
 use super::outcome::Logout;
 use crate::event::AuthEvent;
+use crate::metrics::Step;
 use crate::state::State;
 use crate::store::{AccountKey, StoreError};
 use crate::token::Presented;
 
 pub(crate) async fn logout(
+    state: &State,
+    presented: &Presented,
+    scope: Logout,
+    client: &Client<'_>,
+) -> Result<(), FlowError> {
+    let revoked = revoke(state, presented, scope, client).await;
+    counted(Step::Logout, revoked, |()| "logged_out")
+}
+
+async fn revoke(
     state: &State,
     presented: &Presented,
     scope: Logout,

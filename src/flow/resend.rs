@@ -4,14 +4,24 @@ use std::time::Duration;
 
 use super::client::Client;
 use super::delivery::{deliver, Outgoing};
-use super::error::{time_until, unavailable, FlowError};
+use super::error::{counted, time_until, unavailable, FlowError};
 use super::outcome::{CodeMethod, PendingLogin};
 use super::verify::ensure_otp_enabled;
+use crate::metrics::Step;
 use crate::state::State;
 use crate::store::{ResendOutcome, ResendRequest};
 use crate::token::{parse_challenge_id, ChallengeKind};
 
 pub(crate) async fn resend(
+    state: &State,
+    challenge: &str,
+    client: &Client<'_>,
+) -> Result<PendingLogin, FlowError> {
+    let resent = new_code(state, challenge, client).await;
+    counted(Step::Resend, resent, |_| "code_sent")
+}
+
+async fn new_code(
     state: &State,
     challenge: &str,
     client: &Client<'_>,

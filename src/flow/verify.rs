@@ -6,10 +6,11 @@
 use super::authenticator::{enrollment_of, prove, spend, Accept, Proof};
 use super::client::Client;
 use super::credentials::check_credentials;
-use super::error::{time_until, unavailable, FlowError};
+use super::error::{counted, time_until, unavailable, FlowError};
 use super::login::new_token;
 use super::outcome::SignedIn;
 use crate::event::{AuthEvent, CodeFailure};
+use crate::metrics::Step;
 use crate::second_factor::Enrollment;
 use crate::state::State;
 use crate::store::{AccountKey, DigestBytes, VerifyAttempt, VerifyOutcome};
@@ -37,6 +38,20 @@ enum Check {
 }
 
 pub(crate) async fn verify(
+    state: &State,
+    challenge: &str,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<SignedIn, FlowError> {
+    counted(
+        Step::Verify,
+        verify_challenge(state, challenge, code, client).await,
+        |_| "signed_in",
+    )
+}
+
+/// Verifies a code against the challenge id the client holds.
+async fn verify_challenge(
     state: &State,
     challenge: &str,
     code: &str,
@@ -107,6 +122,18 @@ async fn judge_app_code(
 }
 
 pub(crate) async fn verify_with_password(
+    state: &State,
+    username: &str,
+    password: &str,
+    code: &str,
+    client: &Client<'_>,
+) -> Result<SignedIn, FlowError> {
+    let verified = verify_account_challenge(state, username, password, code, client).await;
+    counted(Step::Verify, verified, |_| "signed_in")
+}
+
+/// Verifies a code against the active challenge of the user named by username and password.
+async fn verify_account_challenge(
     state: &State,
     username: &str,
     password: &str,

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::error::PasswordError;
 use super::memory::Memory;
+use crate::metrics::Queued;
 
 /// Work for a pool thread: it computes in the thread's memory and returns how to hand the
 /// answer over, which the thread does only once it counts as free again.
@@ -35,7 +36,7 @@ struct State {
     /// requests are bounded upstream (the layer's per-client login limit, the server's
     /// connections); a job whose caller has gone is dropped unrun. What a long queue costs is
     /// time, never argon2 memory.
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<(Queued, Job)>,
     threads: usize,
     busy: usize,
     closed: bool,
@@ -107,7 +108,7 @@ impl Pool {
     fn submit(&self, job: Job) {
         let shared = &self.shared;
         let mut state = shared.lock();
-        state.jobs.push_back(job);
+        state.jobs.push_back((Queued::now(), job));
         // A thread more only when the queue outgrows the idle ones: memory (one block per
         // thread) follows the concurrency the load needs, not the number of CPUs.
         if state.jobs.len() + state.busy > state.threads && state.threads < shared.max_threads {
@@ -148,7 +149,7 @@ fn take_jobs(shared: &Shared) {
     let mut memory = Memory::default();
     let mut state = shared.lock();
     loop {
-        let Some(job) = state.jobs.pop_front() else {
+        let Some((queued, job)) = state.jobs.pop_front() else {
             if state.closed {
                 return;
             }
@@ -160,6 +161,7 @@ fn take_jobs(shared: &Shared) {
         };
         state.busy += 1;
         drop(state);
+        queued.started();
         // A panic drops the job and with it the caller's sender: the caller gets `Task`, and
         // this thread goes on with fresh memory.
         let reply = catch_unwind(AssertUnwindSafe(|| job(&mut memory)));

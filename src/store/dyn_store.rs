@@ -1,8 +1,10 @@
-//! The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`.
+//! The object-safe twin of [`StateStore`], so the layer can hold any store behind an `Arc`;
+//! every call through it is timed (`metrics` feature).
 
 use std::time::{Duration, SystemTime};
 
 use crate::boxed::BoxFuture;
+use crate::metrics::time_store;
 
 use crate::store::records::{
     AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
@@ -135,28 +137,40 @@ impl<T: StateStore> DynStateStore for T {
         account: &'a AccountKey,
         challenge: &'a NewChallenge,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::create_challenge(self, account, challenge))
+        Box::pin(time_store(
+            "create_challenge",
+            StateStore::create_challenge(self, account, challenge),
+        ))
     }
     fn verify_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         attempt: &'a VerifyAttempt<'a>,
     ) -> BoxFuture<'a, Result<VerifyOutcome, StoreError>> {
-        Box::pin(StateStore::verify_challenge(self, account, attempt))
+        Box::pin(time_store(
+            "verify_challenge",
+            StateStore::verify_challenge(self, account, attempt),
+        ))
     }
     fn resend_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         request: &'a ResendRequest<'a>,
     ) -> BoxFuture<'a, Result<ResendOutcome, StoreError>> {
-        Box::pin(StateStore::resend_challenge(self, account, request))
+        Box::pin(time_store(
+            "resend_challenge",
+            StateStore::resend_challenge(self, account, request),
+        ))
     }
     fn delete_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
         challenge: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(StateStore::delete_challenge(self, account, challenge))
+        Box::pin(time_store(
+            "delete_challenge",
+            StateStore::delete_challenge(self, account, challenge),
+        ))
     }
     fn find_challenge<'a>(
         &'a self,
@@ -209,7 +223,10 @@ impl<T: StateStore> DynStateStore for T {
         account: &'a AccountKey,
         token: &'a NewToken,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::issue_token(self, account, token))
+        Box::pin(time_store(
+            "issue_token",
+            StateStore::issue_token(self, account, token),
+        ))
     }
     fn authenticate_token<'a>(
         &'a self,
@@ -217,20 +234,29 @@ impl<T: StateStore> DynStateStore for T {
         digest: &'a DigestBytes,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<TokenInfo>, StoreError>> {
-        Box::pin(StateStore::authenticate_token(self, account, digest, now))
+        Box::pin(time_store(
+            "authenticate_token",
+            StateStore::authenticate_token(self, account, digest, now),
+        ))
     }
     fn revoke_token<'a>(
         &'a self,
         account: &'a AccountKey,
         digest: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(StateStore::revoke_token(self, account, digest))
+        Box::pin(time_store(
+            "revoke_token",
+            StateStore::revoke_token(self, account, digest),
+        ))
     }
     fn revoke_all_tokens<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(StateStore::revoke_all_tokens(self, account))
+        Box::pin(time_store(
+            "revoke_all_tokens",
+            StateStore::revoke_all_tokens(self, account),
+        ))
     }
     fn remember_device<'a>(
         &'a self,
@@ -239,8 +265,9 @@ impl<T: StateStore> DynStateStore for T {
         expires_at: SystemTime,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::remember_device(
-            self, account, device, expires_at, now,
+        Box::pin(time_store(
+            "remember_device",
+            StateStore::remember_device(self, account, device, expires_at, now),
         ))
     }
     fn is_device_remembered<'a>(
@@ -249,13 +276,19 @@ impl<T: StateStore> DynStateStore for T {
         device: &'a DigestBytes,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(StateStore::is_device_remembered(self, account, device, now))
+        Box::pin(time_store(
+            "is_device_remembered",
+            StateStore::is_device_remembered(self, account, device, now),
+        ))
     }
     fn revoke_all_devices<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(StateStore::revoke_all_devices(self, account))
+        Box::pin(time_store(
+            "revoke_all_devices",
+            StateStore::revoke_all_devices(self, account),
+        ))
     }
     fn count_password_attempt<'a>(
         &'a self,
@@ -263,8 +296,9 @@ impl<T: StateStore> DynStateStore for T {
         now: SystemTime,
         policy: &'a LockoutPolicy,
     ) -> BoxFuture<'a, Result<PasswordAttempt, StoreError>> {
-        Box::pin(StateStore::count_password_attempt(
-            self, account, now, policy,
+        Box::pin(time_store(
+            "count_password_attempt",
+            StateStore::count_password_attempt(self, account, now, policy),
         ))
     }
     fn forgive_password_attempt<'a>(
@@ -273,15 +307,19 @@ impl<T: StateStore> DynStateStore for T {
         attempt: &'a CountedAttempt,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::forgive_password_attempt(
-            self, account, attempt, now,
+        Box::pin(time_store(
+            "forgive_password_attempt",
+            StateStore::forgive_password_attempt(self, account, attempt, now),
         ))
     }
     fn clear_failures<'a>(
         &'a self,
         account: &'a AccountKey,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(StateStore::clear_failures(self, account))
+        Box::pin(time_store(
+            "clear_failures",
+            StateStore::clear_failures(self, account),
+        ))
     }
     fn hit_counter<'a>(
         &'a self,
@@ -289,6 +327,9 @@ impl<T: StateStore> DynStateStore for T {
         window: Duration,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<CounterState, StoreError>> {
-        Box::pin(StateStore::hit_counter(self, key, window, now))
+        Box::pin(time_store(
+            "hit_counter",
+            StateStore::hit_counter(self, key, window, now),
+        ))
     }
 }

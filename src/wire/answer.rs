@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cookies;
 use crate::flow::{CodeMethod, FlowError, PendingLogin, SignedIn};
+use crate::metrics;
 use crate::response::{
     detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
     EXPIRED_TOKEN, INVALID_CREDENTIALS, INVALID_TOKEN, OTP_DISABLED,
@@ -22,6 +23,7 @@ pub(super) fn refusal(endpoint: Endpoint, error: FlowError) -> JsonResponse {
     match error {
         FlowError::InvalidCredentials => non_field_error(INVALID_CREDENTIALS),
         FlowError::Throttled { retry_after } | FlowError::Locked { retry_after } => {
+            metrics::throttled(endpoint.name());
             throttled(retry_after)
         }
         FlowError::WrongCode => non_field_error(INVALID_TOKEN),

@@ -71,6 +71,11 @@ impl Console {
     pub fn break_delivery(&self) {
         *self.broken.lock().unwrap() = true;
     }
+
+    /// Makes deliveries succeed again.
+    pub fn repair_delivery(&self) {
+        *self.broken.lock().unwrap() = false;
+    }
 }
 
 fn user(id: &str, username: &str, password: &str, active: bool) -> User {
