@@ -84,6 +84,9 @@ pub mod flow;
 pub mod metrics;
 pub mod notify;
 pub mod second_factor;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod sql;
 pub mod store;
 pub mod strategy;
 

@@ -27,7 +27,7 @@ pub struct Enrollment {
 pub struct RecoveryCodes {
     /// The id of the secret key the digests were made with.
     pub key_id: String,
-    /// One digest per unused code.
+    /// One digest per unused code, in no particular order.
     pub digests: Vec<DigestBytes>,
 }
 

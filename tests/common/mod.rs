@@ -10,6 +10,8 @@ pub mod smtp;
 #[macro_use]
 pub mod conformance;
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis-store")]
 pub mod redis;
 pub mod redis_server;

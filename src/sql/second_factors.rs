@@ -1,0 +1,243 @@
+//! [`SqlSecondFactorStore`]: enrollments and recovery codes in the crate's own tables.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Transaction};
+
+use super::error::second_factor_error;
+use crate::second_factor::{
+    Enrollment, RecoveryCodes, SealedSecret, SecondFactorStore, SecondFactorStoreError,
+};
+use crate::store::DigestBytes;
+
+/// The crate's migrations (`migrations/` in the crate): its own tables, nothing else.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Users' enrolled authenticator apps (sealed secrets) and recovery codes (HMACs) in two tables
+/// of the application's database, `tower_otp_enrollments` and `tower_otp_recovery_codes`,
+/// which [`migrate`](Self::migrate) creates. Every change is one transaction; a recovery code
+/// is spent by one `DELETE`, so of concurrent uses exactly one wins.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use tower_otp::second_factor::SecondFactorStore;
+/// use tower_otp::sql::SqlSecondFactorStore;
+///
+/// let pool = tower_otp::sql::connect("sqlite::memory:").await.unwrap();
+/// let store = SqlSecondFactorStore::new(pool);
+/// store.migrate().await.unwrap();
+/// assert!(store.enrollment("42").await.unwrap().is_none());
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqlSecondFactorStore {
+    pool: AnyPool,
+}
+
+impl SqlSecondFactorStore {
+    /// A store in the database of `pool`; call [`migrate`](Self::migrate) once before use.
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// Creates or updates the crate's tables (sqlx migrations, recorded in
+    /// `_sqlx_migrations`). It leaves every other table alone, and ignores the application's
+    /// own migrations recorded there; if your application runs sqlx migrations of its own on
+    /// the same database, give its migrator `set_ignore_missing(true)` too.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let mut migrator = Migrator {
+            migrations: MIGRATOR.migrations.clone(),
+            ..Migrator::DEFAULT
+        };
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Any>, SecondFactorStoreError> {
+        self.pool.begin().await.map_err(second_factor_error)
+    }
+}
+
+fn hex(digest: &DigestBytes) -> String {
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Result<DigestBytes, SecondFactorStoreError> {
+    let bad = || SecondFactorStoreError::Backend(format!("not a digest: {text:?}"));
+    if text.len() != 64 {
+        return Err(bad());
+    }
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+    }
+    Ok(digest)
+}
+
+fn millis(t: SystemTime) -> i64 {
+    let ms = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// Inserts `codes` for `user_id` in `tx`.
+async fn insert_codes(
+    tx: &mut Transaction<'static, Any>,
+    user_id: &str,
+    codes: &RecoveryCodes,
+) -> Result<(), sqlx::Error> {
+    for digest in &codes.digests {
+        sqlx::query("INSERT INTO tower_otp_recovery_codes (user_id, digest) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(hex(digest))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl SecondFactorStore for SqlSecondFactorStore {
+    async fn enrollment(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Enrollment>, SecondFactorStoreError> {
+        let mut tx = self.begin().await?;
+        let found: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT secret, recovery_key_id, enrolled_at_ms FROM tower_otp_enrollments \
+             WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(second_factor_error)?;
+        let Some((secret, key_id, enrolled_at_ms)) = found else {
+            return Ok(None);
+        };
+        let digests: Vec<(String,)> =
+            sqlx::query_as("SELECT digest FROM tower_otp_recovery_codes WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(second_factor_error)?;
+        tx.commit().await.map_err(second_factor_error)?;
+        Ok(Some(Enrollment {
+            secret: SealedSecret::from_stored(secret),
+            recovery_codes: RecoveryCodes {
+                key_id,
+                digests: digests
+                    .iter()
+                    .map(|(digest,)| from_hex(digest))
+                    .collect::<Result<_, _>>()?,
+            },
+            enrolled_at: UNIX_EPOCH
+                + Duration::from_millis(u64::try_from(enrolled_at_ms).unwrap_or_default()),
+        }))
+    }
+
+    async fn enroll(
+        &self,
+        user_id: &str,
+        enrollment: &Enrollment,
+    ) -> Result<bool, SecondFactorStoreError> {
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tower_otp_enrollments (user_id, secret, recovery_key_id, enrolled_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(enrollment.secret.as_str())
+        .bind(&enrollment.recovery_codes.key_id)
+        .bind(millis(enrollment.enrolled_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(second_factor_error)?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // Codes left behind by an enrollment removed outside the store would not be this one's.
+        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(second_factor_error)?;
+        insert_codes(&mut tx, user_id, &enrollment.recovery_codes)
+            .await
+            .map_err(second_factor_error)?;
+        tx.commit().await.map_err(second_factor_error)?;
+        Ok(true)
+    }
+
+    async fn remove_enrollment(&self, user_id: &str) -> Result<bool, SecondFactorStoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(second_factor_error)?;
+        let removed = sqlx::query("DELETE FROM tower_otp_enrollments WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(second_factor_error)?;
+        tx.commit().await.map_err(second_factor_error)?;
+        Ok(removed.rows_affected() > 0)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        codes: &RecoveryCodes,
+    ) -> Result<bool, SecondFactorStoreError> {
+        let mut tx = self.begin().await?;
+        let updated =
+            sqlx::query("UPDATE tower_otp_enrollments SET recovery_key_id = $2 WHERE user_id = $1")
+                .bind(user_id)
+                .bind(&codes.key_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(second_factor_error)?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(second_factor_error)?;
+        insert_codes(&mut tx, user_id, codes)
+            .await
+            .map_err(second_factor_error)?;
+        tx.commit().await.map_err(second_factor_error)?;
+        Ok(true)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        digest: &DigestBytes,
+    ) -> Result<Option<usize>, SecondFactorStoreError> {
+        let mut tx = self.begin().await?;
+        // The digest is an HMAC under a key the database never sees: looking it up by its
+        // value tells an observer of timing nothing about a code.
+        let used =
+            sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1 AND digest = $2")
+                .bind(user_id)
+                .bind(hex(digest))
+                .execute(&mut *tx)
+                .await
+                .map_err(second_factor_error)?;
+        if used.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (left,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM tower_otp_recovery_codes WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(second_factor_error)?;
+        tx.commit().await.map_err(second_factor_error)?;
+        Ok(Some(usize::try_from(left).unwrap_or_default()))
+    }
+}
