@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --example hyper -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+//!     [--database sqlite://users.db?mode=rwc] [--django]
 //! ```
 
 mod common;
@@ -22,7 +23,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let setup = common::setup(&["/api/"])?;
+    let setup = common::setup(&["/api/"]).await?;
     let (args, users, metrics) = (setup.args, setup.users, setup.metrics);
 
     let service = ServiceBuilder::new()

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --example tonic -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+//!     [--database sqlite://users.db?mode=rwc] [--django]
 //! ```
 
 // The other examples' shared module; this one uses its setup, not its HTTP/1.1 server.
@@ -18,7 +19,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let common::Setup { args, layer, .. } = common::setup(&["/grpc.health.v1.Health/"])?;
+    let common::Setup { args, layer, .. } = common::setup(&["/grpc.health.v1.Health/"]).await?;
 
     let (_reporter, health) = tonic_health::server::health_reporter();
     let app = tonic::service::Routes::new(health)

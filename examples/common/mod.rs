@@ -1,34 +1,31 @@
-//! What both examples share: command line, demo users, settings and the layer's parts.
+//! What the examples share: command line, users, settings and the layer's parts.
 
+pub mod database;
 pub mod serve;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tower_otp::second_factor::MemorySecondFactorStore;
-use tower_otp::{
-    hash_password, notify::ConsoleNotifier, AuthenticatedUser, MemoryUserStore, OtpAuthBuilder,
-    OtpAuthLayer, OtpSettings, User, UserStore,
-};
+use tower_otp::{notify::ConsoleNotifier, OtpAuthBuilder, OtpAuthLayer, OtpSettings};
 
-/// The demo users when no `--users` file is given (documented in the README).
-pub const DEMO_USERS: &str = r#"[
-  {"username": "alice", "password": "correct horse battery staple", "email": "alice@example.com",
-   "first_name": "Alice", "last_name": "Liddell"},
-  {"username": "bob", "password": "hunter2 hunter2", "email": "bob@example.com",
-   "first_name": "Bob", "last_name": "Inactive", "is_active": false}
-]"#;
+use database::SecondFactors;
+use users::load_users;
+#[allow(unused_imports)] // the tonic example serves no `/api/me`
+pub use users::{me, Users};
 
 pub struct Args {
     pub addr: SocketAddr,
     pub users: Option<PathBuf>,
     pub config: Option<PathBuf>,
+    /// `--database <url>`: enrollments (and with `--django`, the users) in that database.
+    pub database: Option<String>,
+    /// `--django`: the users are the database's Django `auth_user` table.
+    pub django: bool,
 }
 
 const USAGE: &str = "usage: [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
+       [--database sqlite://users.db?mode=rwc | postgres://…] [--django]
 environment: OTP_SECRET_KEY (>= 32 bytes, shared by instances that share a store),
              REDIS_URL (use Redis; feature redis-store), SMTP_URL and SMTP_FROM (send e-mail; feature email)";
 
@@ -37,6 +34,8 @@ fn parse_args() -> Result<Args, String> {
         addr: "127.0.0.1:3000".parse().unwrap(),
         users: None,
         config: None,
+        database: None,
+        django: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,71 +48,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--users" => args.users = Some(value()?.into()),
             "--config" => args.config = Some(value()?.into()),
+            "--database" => args.database = Some(value()?),
+            "--django" => args.django = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     Ok(args)
-}
-
-/// One entry of a `--users` file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserEntry {
-    #[serde(default)]
-    id: Option<String>,
-    username: String,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    password_hash: Option<String>,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    first_name: String,
-    #[serde(default)]
-    last_name: String,
-    #[serde(default = "yes")]
-    is_active: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn load_users(path: Option<&PathBuf>) -> Result<MemoryUserStore, String> {
-    let text = match path {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        None => DEMO_USERS.to_owned(),
-    };
-    let entries: Vec<UserEntry> =
-        serde_json::from_str(&text).map_err(|e| format!("bad users file: {e}"))?;
-    let users = entries
-        .into_iter()
-        .map(|e| {
-            let password_hash = match (e.password_hash, e.password) {
-                (Some(hash), _) => hash,
-                (None, Some(password)) => hash_password(&password).map_err(|e| e.to_string())?,
-                (None, None) => {
-                    return Err(format!(
-                        "user {}: password or password_hash needed",
-                        e.username
-                    ))
-                }
-            };
-            Ok(User {
-                id: e.id.unwrap_or_else(|| e.username.clone()),
-                username: e.username,
-                email: e.email,
-                first_name: e.first_name,
-                last_name: e.last_name,
-                is_active: e.is_active,
-                password_hash,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(MemoryUserStore::new(users))
 }
 
 /// The settings file over the library's defaults, except that the examples carry the token in
@@ -144,15 +85,22 @@ pub struct Setup {
 }
 
 /// `protected`: the path prefixes where a request needs a live token (401 without).
-pub fn setup(protected: &[&str]) -> Result<Setup, String> {
+pub async fn setup(protected: &[&str]) -> Result<Setup, String> {
     let args = parse_args()?;
-    let users = load_users(args.users.as_ref())?;
+    if args.django && args.database.is_none() {
+        return Err(format!("--django needs --database\n{USAGE}"));
+    }
+    let memory_users = Users::Memory(load_users(args.users.as_deref())?);
+    let (users, second_factors) = match &args.database {
+        Some(url) => database::open(url, args.django, memory_users).await?,
+        None => (memory_users, SecondFactors::in_memory()),
+    };
     // Before the layer records anything.
     let metrics = Metrics::install()?;
-    let layer = build_layer(&args, users.clone(), protected)?;
+    let layer = build_layer(&args, users.clone(), second_factors, protected)?;
     Ok(Setup {
         args,
-        users: Arc::new(users),
+        users,
         layer,
         metrics,
     })
@@ -204,7 +152,8 @@ pub fn exit_on_error(result: Result<(), String>) {
 /// The layer as both examples configure it, from the command line and the environment.
 fn build_layer(
     args: &Args,
-    users: MemoryUserStore,
+    users: Users,
+    second_factors: SecondFactors,
     protected: &[&str],
 ) -> Result<OtpAuthLayer, String> {
     let mut settings = load_settings(args.config.as_ref())?;
@@ -217,11 +166,8 @@ fn build_layer(
             args.addr
         );
     }
-    // Authenticator apps and recovery codes: in memory here, in your database in a real
-    // application (implement `SecondFactorStore` next to your users).
-    let mut layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
-        .with_settings(settings)
-        .with_second_factor_store(MemorySecondFactorStore::new());
+    let layer = OtpAuthLayer::builder(users, ConsoleNotifier::new()).with_settings(settings);
+    let mut layer = second_factors.into_layer(layer);
     for path in protected {
         layer = layer.with_protected_path(path);
     }
@@ -272,7 +218,12 @@ fn with_email(_: OtpAuthBuilder, _: &str) -> Result<OtpAuthBuilder, String> {
 }
 
 /// A URL without its credentials, for the console.
-#[cfg(any(feature = "email", feature = "redis-store"))]
+#[cfg(any(
+    feature = "email",
+    feature = "redis-store",
+    feature = "sqlite",
+    feature = "postgres"
+))]
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -280,25 +231,6 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// `GET /api/me`: the authenticated user, as JSON.
-pub async fn me(users: &MemoryUserStore, who: &AuthenticatedUser) -> Value {
-    let user = users.find_by_id(&who.id).await.ok().flatten();
-    let seconds = |t: std::time::SystemTime| {
-        t.duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    };
-    json!({
-        "id": who.id,
-        "username": who.username,
-        "email": user.as_ref().map(|u| u.email.as_str()),
-        "first_name": user.as_ref().map(|u| u.first_name.as_str()),
-        "last_name": user.as_ref().map(|u| u.last_name.as_str()),
-        "token_issued_at": seconds(who.issued_at),
-        "token_expires_at": seconds(who.expires_at),
-    })
 }
 
 pub fn banner(kind: &str, addr: SocketAddr, args: &Args, limits: &serve::ServeConfig) {
@@ -313,8 +245,6 @@ pub fn banner(kind: &str, addr: SocketAddr, args: &Args, limits: &serve::ServeCo
          POST /api-auth/{{totp/setup,totp/confirm,totp/disable,recovery-codes}}/ (token)"
     );
 }
-
-pub type Users = Arc<MemoryUserStore>;
 
 /// Completes on Ctrl-C, or never if the signal cannot be listened for.
 pub async fn ctrl_c() {

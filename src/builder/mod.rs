@@ -185,6 +185,10 @@ impl OtpAuthBuilder {
         });
         problems.extend(store.as_ref().err().cloned());
         let shared_store = store.as_ref().is_ok_and(|(_, shared)| *shared);
+        let durable_second_factors = self
+            .second_factors
+            .as_ref()
+            .is_some_and(|store| store.is_durable());
         let key = match &self.secret_key {
             Some(key) => ServerKey::new(key).ok_or_else(|| {
                 bad(
@@ -197,6 +201,12 @@ impl OtpAuthBuilder {
                 "a store shared by several instances needs the same secret key in each of them: \
                  call with_secret_key (without it every process draws its own, and codes sent by \
                  one instance do not verify on another)",
+            )),
+            None if durable_second_factors => Err(bad(
+                "secret_key",
+                "a durable second-factor store needs a secret key that outlives the process: \
+                 call with_secret_key (without it every process draws its own, and the \
+                 authenticator secrets sealed by one do not open after a restart)",
             )),
             None => Ok(ServerKey::random()),
         };

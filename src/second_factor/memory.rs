@@ -42,6 +42,10 @@ impl MemorySecondFactorStore {
 }
 
 impl SecondFactorStore for MemorySecondFactorStore {
+    fn is_durable(&self) -> bool {
+        false
+    }
+
     async fn enrollment(
         &self,
         user_id: &str,

@@ -69,6 +69,14 @@ pub enum SecondFactorStoreError {
 /// # }
 /// ```
 pub trait SecondFactorStore: Send + Sync + 'static {
+    /// Whether enrollments outlive the process (a database does; `MemorySecondFactorStore`
+    /// does not). The layer then refuses to start without an explicit secret key: secrets
+    /// sealed under a random per-process key would not open after a restart. Default `true`,
+    /// the safe answer.
+    fn is_durable(&self) -> bool {
+        true
+    }
+
     /// The user's enrollment, if any.
     fn enrollment(
         &self,
@@ -108,6 +116,7 @@ pub trait SecondFactorStore: Send + Sync + 'static {
 
 /// The object-safe twin of [`SecondFactorStore`].
 pub(crate) trait DynSecondFactorStore: Send + Sync + 'static {
+    fn is_durable(&self) -> bool;
     fn enrollment<'a>(
         &'a self,
         user_id: &'a str,
@@ -134,6 +143,9 @@ pub(crate) trait DynSecondFactorStore: Send + Sync + 'static {
 }
 
 impl<T: SecondFactorStore> DynSecondFactorStore for T {
+    fn is_durable(&self) -> bool {
+        SecondFactorStore::is_durable(self)
+    }
     fn enrollment<'a>(
         &'a self,
         user_id: &'a str,

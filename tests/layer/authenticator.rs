@@ -496,7 +496,11 @@ fn down() -> SecondFactorStoreError {
 
 #[tokio::test]
 async fn a_failing_second_factor_store_fails_closed() {
-    let app = TestApp::with(|layer| layer.with_second_factor_store(Unreachable));
+    let app = TestApp::with(|layer| {
+        layer
+            .with_second_factor_store(Unreachable)
+            .with_secret_key(&[4u8; 32])
+    });
     let login = app.login("alice", PASSWORD).await;
     assert_eq!(
         login.status,
@@ -644,4 +648,23 @@ async fn in_cookie_mode_a_cross_site_setup_is_refused() {
     let refused = app.send(forged).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.text, r#"{"detail":"CSRF check failed."}"#);
+}
+
+#[test]
+fn a_durable_second_factor_store_needs_a_secret_key() {
+    let console = Console::default();
+    let build = |key: Option<&[u8]>| {
+        let clock = tower_otp::ManualClock::new(start_time());
+        let layer = test_layer(&clock, &console, &tower_otp::store::MemoryStore::new())
+            .with_second_factor_store(Unreachable);
+        match key {
+            Some(key) => layer.with_secret_key(key),
+            None => layer,
+        }
+        .build()
+    };
+    let refused = build(None).unwrap_err();
+    assert_eq!(refused.keys(), ["secret_key"]);
+    assert!(refused.to_string().contains("restart"), "{refused}");
+    assert!(build(Some(&[4u8; 32])).is_ok());
 }
