@@ -152,6 +152,48 @@ impl Flow {
     /// Starts setting up an authenticator app for a logged-in user: a fresh secret that waits
     /// 10 minutes for the app's first code ([`confirm_authenticator`](Self::confirm_authenticator)),
     /// replacing an earlier setup. [`FlowError::AlreadyEnrolled`] if the user has an app.
+    ///
+    /// ```
+    /// use std::time::{SystemTime, UNIX_EPOCH};
+    ///
+    /// use tower_otp::flow::{Client, CodeMethod, Login};
+    /// use tower_otp::{hash_password, notify::ConsoleNotifier, MemoryUserStore, OtpAuthLayer, User};
+    ///
+    /// # struct Fixed;
+    /// # impl tower_otp::strategy::OtpStrategy for Fixed {
+    /// #     fn generate(&self, _: u8, _: SystemTime) -> String { "123456".into() }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let users = MemoryUserStore::new([User {
+    /// #     id: "1".into(), username: "alice".into(), email: "alice@example.com".into(),
+    /// #     first_name: "Alice".into(), last_name: "Liddell".into(), is_active: true,
+    /// #     password_hash: hash_password("correct horse battery staple")?,
+    /// # }]);
+    /// # let layer = OtpAuthLayer::builder(users, ConsoleNotifier::new()).with_strategy(Fixed).build()?;
+    /// let (flow, client) = (layer.flow(), Client::new(None));
+    /// # let Login::CodeSent(pending) = flow.login("alice", "correct horse battery staple", &client).await? else { unreachable!() };
+    /// # let signed_in = flow.verify(&pending.challenge, "123456", &client).await?;
+    /// # let user = flow.authenticate(&signed_in.token).await?;
+    /// // `user`: the AuthenticatedUser of a logged-in request.
+    /// let setup = flow.begin_authenticator_setup(&user, &client).await?;
+    /// assert!(setup.otpauth_url.starts_with("otpauth://totp/tower-otp:alice?secret="));
+    ///
+    /// // The user's app computes the code from the secret (here totp-rs stands in for it).
+    /// let secret = totp_rs::Secret::try_from_base32(&setup.secret)?;
+    /// let app = totp_rs::Builder::new().with_secret(secret.as_bytes()).build_noncompliant();
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    /// let recovery = flow.confirm_authenticator(&user, &app.generate(now).to_string(), &client).await?;
+    /// assert_eq!(recovery.0.len(), 10);
+    ///
+    /// // From now on alice's logins wait for her app's code; nothing is sent.
+    /// let Login::CodeSent(pending) = flow.login("alice", "correct horse battery staple", &client).await?
+    /// else {
+    ///     unreachable!("OTP is on by default");
+    /// };
+    /// assert_eq!(pending.method, CodeMethod::AuthenticatorApp);
+    /// # Ok(()) }
+    /// ```
     pub async fn begin_authenticator_setup(
         &self,
         user: &AuthenticatedUser,
