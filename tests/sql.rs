@@ -260,3 +260,115 @@ async fn a_database_that_is_down_fails_closed() {
         "{error:?}"
     );
 }
+
+/// A TCP proxy on a port of its own in front of `target`, which stops passing bytes, both ways,
+/// once frozen: a database that hangs in the middle of a conversation.
+struct Freezer {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn freezer(target: String) -> Freezer {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let frozen = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = frozen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            for (mut from, mut to) in [
+                (
+                    Box::new(client_read) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+                    Box::new(server_write) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+                ),
+                (Box::new(server_read), Box::new(client_write)),
+            ] {
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    while let Ok(read @ 1..) = from.read(&mut buffer).await {
+                        if flag.load(Ordering::SeqCst) {
+                            std::future::pending::<()>().await;
+                        }
+                        if to.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    });
+    Freezer { port, frozen }
+}
+
+#[tokio::test]
+async fn a_database_that_hangs_fails_closed_within_the_timeout() {
+    let url = common::postgres::fresh_database().await;
+    let direct = connect(&url).await.unwrap();
+    django_users(
+        &direct,
+        DJANGO_AUTH_USER_POSTGRES,
+        &hash_password(PASSWORD).unwrap(),
+    )
+    .await;
+    migrated(direct).await;
+    // The same database through the proxy.
+    let (head, rest) = url.split_once('@').unwrap();
+    let (address, database) = rest.split_once('/').unwrap();
+    let proxy = freezer(address.to_owned()).await;
+    let pool = connect(&format!("{head}@127.0.0.1:{}/{database}", proxy.port))
+        .await
+        .unwrap();
+    let timeout = std::time::Duration::from_millis(500);
+    let users = SqlUserStore::new(pool.clone(), UsersTable::django())
+        .unwrap()
+        .with_timeout(timeout);
+    let factors = SqlSecondFactorStore::new(pool).with_timeout(timeout);
+    assert!(
+        users.find_by_username("alice").await.unwrap().is_some(),
+        "works until it hangs"
+    );
+    proxy
+        .frozen
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let started = std::time::Instant::now();
+    let hung = users.find_by_username("alice").await.unwrap_err();
+    assert!(hung.0.contains("unavailable"), "{hung}");
+    let hung = factors.enrollment("7").await.unwrap_err();
+    assert!(
+        matches!(
+            hung,
+            tower_otp::second_factor::SecondFactorStoreError::Unavailable(_)
+        ),
+        "{hung:?}"
+    );
+    let (clock, console) = (
+        ManualClock::new(common::app::start_time()),
+        Console::default(),
+    );
+    let layer = OtpAuthLayer::builder(users, ConsoleNotifier::with_writer(console.clone()))
+        .with_clock(clock.clone())
+        .with_secret_key(b"the same key across the restart!!")
+        .with_second_factor_store(factors)
+        .build()
+        .unwrap();
+    let app = TestApp::around(layer, &clock, &console, &MemoryStore::new());
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.text
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "three bounded operations took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,4 +1,8 @@
-//! A database's errors, sorted into the store errors' two kinds.
+//! A database's errors, sorted into the store errors' two kinds, and the bound on how long a
+//! database may take.
+
+use std::future::Future;
+use std::time::Duration;
 
 use crate::second_factor::SecondFactorStoreError;
 use crate::user::UserStoreError;
@@ -30,4 +34,18 @@ pub(super) fn user_error(error: sqlx::Error) -> UserStoreError {
         "users database error"
     };
     UserStoreError(format!("{kind}: {error}"))
+}
+
+/// How long one store operation may take by default, all its queries included.
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `operation`, failed as unreachable (`sqlx::Error::PoolTimedOut`) if it takes longer than
+/// `timeout`: a database that hangs mid-query fails closed like one that is down.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(timeout, operation)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }

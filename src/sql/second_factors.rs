@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
-use super::error::second_factor_error;
+use super::error::{bounded, second_factor_error, DEFAULT_TIMEOUT};
 use crate::second_factor::{
     Enrollment, RecoveryCodes, SealedSecret, SecondFactorStore, SecondFactorStoreError,
 };
@@ -34,12 +34,24 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct SqlSecondFactorStore {
     pool: AnyPool,
+    timeout: Duration,
 }
 
 impl SqlSecondFactorStore {
     /// A store in the database of `pool`; call [`migrate`](Self::migrate) once before use.
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// How long one operation may take, all its queries included (default 5 s); then it fails
+    /// as unreachable, and the layer answers 503.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Creates or updates the crate's tables (sqlx migrations, recorded in
@@ -53,10 +65,6 @@ impl SqlSecondFactorStore {
         };
         migrator.set_ignore_missing(true);
         migrator.run(&self.pool).await
-    }
-
-    async fn begin(&self) -> Result<Transaction<'static, Any>, SecondFactorStoreError> {
-        self.pool.begin().await.map_err(second_factor_error)
     }
 }
 
@@ -98,20 +106,42 @@ async fn insert_codes(
     Ok(())
 }
 
-impl SecondFactorStore for SqlSecondFactorStore {
-    async fn enrollment(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<Enrollment>, SecondFactorStoreError> {
-        let mut tx = self.begin().await?;
+/// What `tower_otp_enrollments` and `tower_otp_recovery_codes` hold of one user.
+struct StoredEnrollment {
+    secret: String,
+    key_id: String,
+    enrolled_at_ms: i64,
+    digests: Vec<String>,
+}
+
+impl StoredEnrollment {
+    fn into_enrollment(self) -> Result<Enrollment, SecondFactorStoreError> {
+        Ok(Enrollment {
+            secret: SealedSecret::from_stored(self.secret),
+            recovery_codes: RecoveryCodes {
+                key_id: self.key_id,
+                digests: self
+                    .digests
+                    .iter()
+                    .map(|digest| from_hex(digest))
+                    .collect::<Result<_, _>>()?,
+            },
+            enrolled_at: UNIX_EPOCH
+                + Duration::from_millis(u64::try_from(self.enrolled_at_ms).unwrap_or_default()),
+        })
+    }
+}
+
+impl SqlSecondFactorStore {
+    async fn read(&self, user_id: &str) -> Result<Option<StoredEnrollment>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let found: Option<(String, String, i64)> = sqlx::query_as(
             "SELECT secret, recovery_key_id, enrolled_at_ms FROM tower_otp_enrollments \
              WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(second_factor_error)?;
+        .await?;
         let Some((secret, key_id, enrolled_at_ms)) = found else {
             return Ok(None);
         };
@@ -119,29 +149,18 @@ impl SecondFactorStore for SqlSecondFactorStore {
             sqlx::query_as("SELECT digest FROM tower_otp_recovery_codes WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_all(&mut *tx)
-                .await
-                .map_err(second_factor_error)?;
-        tx.commit().await.map_err(second_factor_error)?;
-        Ok(Some(Enrollment {
-            secret: SealedSecret::from_stored(secret),
-            recovery_codes: RecoveryCodes {
-                key_id,
-                digests: digests
-                    .iter()
-                    .map(|(digest,)| from_hex(digest))
-                    .collect::<Result<_, _>>()?,
-            },
-            enrolled_at: UNIX_EPOCH
-                + Duration::from_millis(u64::try_from(enrolled_at_ms).unwrap_or_default()),
+                .await?;
+        tx.commit().await?;
+        Ok(Some(StoredEnrollment {
+            secret,
+            key_id,
+            enrolled_at_ms,
+            digests: digests.into_iter().map(|(digest,)| digest).collect(),
         }))
     }
 
-    async fn enroll(
-        &self,
-        user_id: &str,
-        enrollment: &Enrollment,
-    ) -> Result<bool, SecondFactorStoreError> {
-        let mut tx = self.begin().await?;
+    async fn insert(&self, user_id: &str, enrollment: &Enrollment) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO tower_otp_enrollments (user_id, secret, recovery_key_id, enrolled_at_ms) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO NOTHING",
@@ -151,74 +170,55 @@ impl SecondFactorStore for SqlSecondFactorStore {
         .bind(&enrollment.recovery_codes.key_id)
         .bind(millis(enrollment.enrolled_at))
         .execute(&mut *tx)
-        .await
-        .map_err(second_factor_error)?;
+        .await?;
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
         // Codes left behind by an enrollment removed outside the store would not be this one's.
-        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(second_factor_error)?;
-        insert_codes(&mut tx, user_id, &enrollment.recovery_codes)
-            .await
-            .map_err(second_factor_error)?;
-        tx.commit().await.map_err(second_factor_error)?;
+        delete_codes(&mut tx, user_id).await?;
+        insert_codes(&mut tx, user_id, &enrollment.recovery_codes).await?;
+        tx.commit().await?;
         Ok(true)
     }
 
-    async fn remove_enrollment(&self, user_id: &str) -> Result<bool, SecondFactorStoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(second_factor_error)?;
+    async fn remove(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        delete_codes(&mut tx, user_id).await?;
         let removed = sqlx::query("DELETE FROM tower_otp_enrollments WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
-            .await
-            .map_err(second_factor_error)?;
-        tx.commit().await.map_err(second_factor_error)?;
+            .await?;
+        tx.commit().await?;
         Ok(removed.rows_affected() > 0)
     }
 
-    async fn replace_recovery_codes(
+    async fn replace_codes(
         &self,
         user_id: &str,
         codes: &RecoveryCodes,
-    ) -> Result<bool, SecondFactorStoreError> {
-        let mut tx = self.begin().await?;
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let updated =
             sqlx::query("UPDATE tower_otp_enrollments SET recovery_key_id = $2 WHERE user_id = $1")
                 .bind(user_id)
                 .bind(&codes.key_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(second_factor_error)?;
+                .await?;
         if updated.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(second_factor_error)?;
-        insert_codes(&mut tx, user_id, codes)
-            .await
-            .map_err(second_factor_error)?;
-        tx.commit().await.map_err(second_factor_error)?;
+        delete_codes(&mut tx, user_id).await?;
+        insert_codes(&mut tx, user_id, codes).await?;
+        tx.commit().await?;
         Ok(true)
     }
 
-    async fn use_recovery_code(
+    async fn spend_code(
         &self,
         user_id: &str,
         digest: &DigestBytes,
-    ) -> Result<Option<usize>, SecondFactorStoreError> {
-        let mut tx = self.begin().await?;
+    ) -> Result<Option<usize>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         // The digest is an HMAC under a key the database never sees: looking it up by its
         // value tells an observer of timing nothing about a code.
         let used =
@@ -226,8 +226,7 @@ impl SecondFactorStore for SqlSecondFactorStore {
                 .bind(user_id)
                 .bind(hex(digest))
                 .execute(&mut *tx)
-                .await
-                .map_err(second_factor_error)?;
+                .await?;
         if used.rows_affected() == 0 {
             return Ok(None);
         }
@@ -235,9 +234,68 @@ impl SecondFactorStore for SqlSecondFactorStore {
             sqlx::query_as("SELECT COUNT(*) FROM tower_otp_recovery_codes WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(second_factor_error)?;
-        tx.commit().await.map_err(second_factor_error)?;
+                .await?;
+        tx.commit().await?;
         Ok(Some(usize::try_from(left).unwrap_or_default()))
+    }
+}
+
+async fn delete_codes(
+    tx: &mut Transaction<'static, Any>,
+    user_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM tower_otp_recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+impl SecondFactorStore for SqlSecondFactorStore {
+    async fn enrollment(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<Enrollment>, SecondFactorStoreError> {
+        bounded(self.timeout, self.read(user_id))
+            .await
+            .map_err(second_factor_error)?
+            .map(StoredEnrollment::into_enrollment)
+            .transpose()
+    }
+
+    async fn enroll(
+        &self,
+        user_id: &str,
+        enrollment: &Enrollment,
+    ) -> Result<bool, SecondFactorStoreError> {
+        bounded(self.timeout, self.insert(user_id, enrollment))
+            .await
+            .map_err(second_factor_error)
+    }
+
+    async fn remove_enrollment(&self, user_id: &str) -> Result<bool, SecondFactorStoreError> {
+        bounded(self.timeout, self.remove(user_id))
+            .await
+            .map_err(second_factor_error)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        codes: &RecoveryCodes,
+    ) -> Result<bool, SecondFactorStoreError> {
+        bounded(self.timeout, self.replace_codes(user_id, codes))
+            .await
+            .map_err(second_factor_error)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        digest: &DigestBytes,
+    ) -> Result<Option<usize>, SecondFactorStoreError> {
+        bounded(self.timeout, self.spend_code(user_id, digest))
+            .await
+            .map_err(second_factor_error)
     }
 }

@@ -1,10 +1,11 @@
 //! [`SqlUserStore`]: users read from an existing table, Django's `auth_user` or one of yours.
 
 use std::fmt;
+use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use super::error::user_error;
+use super::error::{bounded, user_error, DEFAULT_TIMEOUT};
 use crate::user::{User, UserStore, UserStoreError};
 
 /// The type of a users table's id column.
@@ -152,6 +153,7 @@ pub struct SqlUserStore {
     by_username: String,
     by_id: String,
     id_type: IdType,
+    timeout: Duration,
 }
 
 impl fmt::Debug for SqlUserStore {
@@ -174,7 +176,15 @@ impl SqlUserStore {
             by_username: format!("{select}{username} = $1"),
             by_id: format!("{select}{id} = $1"),
             id_type: table.id_type,
+            timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// How long one look-up may take (default 5 s); then it fails, and the layer answers 503.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 
@@ -194,9 +204,8 @@ fn user((id, username, password_hash, email, first_name, last_name, active): Row
 
 impl UserStore for SqlUserStore {
     async fn find_by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
-        sqlx::query_as::<_, Row>(&self.by_username)
-            .bind(username)
-            .fetch_optional(&self.pool)
+        let query = sqlx::query_as::<_, Row>(&self.by_username).bind(username);
+        bounded(self.timeout, query.fetch_optional(&self.pool))
             .await
             .map(|row| row.map(user))
             .map_err(user_error)
@@ -212,8 +221,7 @@ impl UserStore for SqlUserStore {
             },
             IdType::Text => query.bind(id),
         };
-        query
-            .fetch_optional(&self.pool)
+        bounded(self.timeout, query.fetch_optional(&self.pool))
             .await
             .map(|row| row.map(user))
             .map_err(user_error)
