@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example axum -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
-//!     [--database sqlite://users.db?mode=rwc] [--django]
+//!     [--database 'sqlite://users.db?mode=rwc'] [--django]
 //! ```
 
 mod common;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --example tonic -- [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
-//!     [--database sqlite://users.db?mode=rwc] [--django]
+//!     [--database 'sqlite://users.db?mode=rwc'] [--django]
 //! ```
 
 // The other examples' shared module; this one uses its setup, not its HTTP/1.1 server.

@@ -119,6 +119,11 @@ pub use lettre;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
 pub use redis;
 
+/// The `sqlx` that the [`sql`] stores are built on, for pools and errors of matching versions.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use sqlx;
+
 // The README's Rust snippets compile and run as doctests.
 #[cfg(all(doctest, feature = "redis-store", feature = "email"))]
 #[doc = include_str!("../README.md")]

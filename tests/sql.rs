@@ -14,10 +14,20 @@ use tower_otp::sql::{connect, SqlSecondFactorStore, SqlUserStore, UsersTable};
 use tower_otp::store::MemoryStore;
 use tower_otp::{hash_password, ManualClock, OtpAuthLayer, UserStore};
 
+/// The directory of the SQLite files, in the target directory, emptied by each run.
+fn sqlite_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sql");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
 /// A fresh SQLite database in a file of its own.
 async fn sqlite() -> AnyPool {
-    let dir = std::env::temp_dir().join(format!("tower-otp-sql-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = sqlite_dir();
     let file = dir.join(format!(
         "{}.db",
         common::conformance::hex(&common::conformance::random_digest()[..8])
@@ -88,6 +98,47 @@ async fn django_users(pool: &AnyPool, schema: &str, hash: &str) {
         .await
         .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_table_of_your_own_keyed_by_uuid() {
+    let pool = postgres().await;
+    sqlx::query(
+        "CREATE TABLE accounts (uuid uuid PRIMARY KEY, login varchar(40) NOT NULL, \
+         pw_hash text NOT NULL, mail char(24) NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let id = "0b5a3c1e-8e8e-4f7a-9d55-3c0f1e2a4b6c";
+    sqlx::query(&format!(
+        "INSERT INTO accounts VALUES ('{id}', 'carol', $1, 'carol@example.com')"
+    ))
+    .bind(hash_password(PASSWORD).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let table = UsersTable {
+        table: "accounts".into(),
+        id: "uuid".into(),
+        id_type: tower_otp::sql::IdType::Text,
+        username: "login".into(),
+        password_hash: "pw_hash".into(),
+        email: "mail".into(),
+        first_name: None,
+        last_name: None,
+        is_active: None,
+    };
+    let users = SqlUserStore::new(pool, table).unwrap();
+    let carol = users.find_by_username("carol").await.unwrap().unwrap();
+    assert_eq!((carol.id.as_str(), carol.first_name.as_str()), (id, ""));
+    assert!(carol.is_active, "no active column: everyone may log in");
+    assert_eq!(carol.email.trim_end(), "carol@example.com");
+    assert_eq!(
+        users.find_by_id(id).await.unwrap().unwrap().username,
+        "carol"
+    );
+    assert!(users.find_by_id("not-a-uuid").await.unwrap().is_none());
 }
 
 async fn django_users_are_found_exactly(pool: AnyPool, schema: &str) {
@@ -206,6 +257,37 @@ async fn a_failed_enrollment_writes_nothing(pool: AnyPool, disk_full: &[&str]) {
     let failed = store.enroll("7", &enrollment).await;
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(store.enrollment("7").await.unwrap(), None, "rolled back");
+}
+
+#[tokio::test]
+async fn a_failed_renewal_keeps_the_old_codes() {
+    let pool = sqlite().await;
+    let store = migrated(pool.clone()).await;
+    let old = tower_otp::second_factor::RecoveryCodes {
+        key_id: "0a1b2c3d".into(),
+        digests: vec![[1; 32], [2; 32]],
+    };
+    let enrollment = tower_otp::second_factor::Enrollment {
+        secret: tower_otp::second_factor::SealedSecret::from_stored("v1.0a1b2c3d.x"),
+        recovery_codes: old.clone(),
+        enrolled_at: common::app::start_time(),
+    };
+    assert!(store.enroll("7", &enrollment).await.unwrap());
+    sqlx::query(
+        "CREATE TRIGGER disk_is_full BEFORE INSERT ON tower_otp_recovery_codes \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let new = tower_otp::second_factor::RecoveryCodes {
+        key_id: "99999999".into(),
+        digests: vec![[3; 32]],
+    };
+    assert!(store.replace_recovery_codes("7", &new).await.is_err());
+    let kept = store.enrollment("7").await.unwrap().unwrap().recovery_codes;
+    assert_eq!(kept.key_id, "0a1b2c3d");
+    assert_eq!(kept.digests.len(), 2, "the old set, whole");
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 const USAGE: &str = "usage: [--addr 127.0.0.1:3000] [--users users.json] [--config settings.toml]
-       [--database sqlite://users.db?mode=rwc | postgres://…] [--django]
+       [--database 'sqlite://users.db?mode=rwc' | 'postgres://…'] [--django]
 environment: OTP_SECRET_KEY (>= 32 bytes, shared by instances that share a store),
              REDIS_URL (use Redis; feature redis-store), SMTP_URL and SMTP_FROM (send e-mail; feature email)";
 

@@ -39,13 +39,20 @@ pub(super) fn user_error(error: sqlx::Error) -> UserStoreError {
 /// How long one store operation may take by default, all its queries included.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `operation`, failed as unreachable (`sqlx::Error::PoolTimedOut`) if it takes longer than
-/// `timeout`: a database that hangs mid-query fails closed like one that is down.
+/// `operation`, failed as unreachable (a timed-out I/O error) if it takes longer than
+/// `timeout`: a database that hangs mid-query fails closed like one that is down. (A change
+/// whose COMMIT was sent just before the timeout may have been made all the same: the caller
+/// sees a failure, and the next read tells.)
 pub(super) async fn bounded<T>(
     timeout: Duration,
     operation: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
     tokio::time::timeout(timeout, operation)
         .await
-        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        .unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the database did not answer within {timeout:?}"),
+            )))
+        })
 }

@@ -1,5 +1,5 @@
-//! Users and second factors in SQL, on [sqlx]: SQLite (a file, or `:memory:`) and PostgreSQL,
-//! chosen by the URL (features `sqlite`, `postgres`).
+//! Users and second factors in SQL, on [sqlx] (re-exported as `tower_otp::sqlx`): SQLite (a
+//! file, or `:memory:`) and PostgreSQL, chosen by the URL (features `sqlite`, `postgres`).
 //!
 //! - [`SqlUserStore`] reads an **existing** users table: the names of the table and its
 //!   columns are configurable ([`UsersTable`]), with a preset for Django's `auth_user`, whose
@@ -18,5 +18,4 @@ mod users;
 
 pub use connect::connect;
 pub use second_factors::SqlSecondFactorStore;
-pub use sqlx::AnyPool;
 pub use users::{IdType, SqlUserStore, UsersTable};

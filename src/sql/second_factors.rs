@@ -11,9 +11,6 @@ use crate::second_factor::{
 };
 use crate::store::DigestBytes;
 
-/// The crate's migrations (`migrations/` in the crate): its own tables, nothing else.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
 /// Users' enrolled authenticator apps (sealed secrets) and recovery codes (HMACs) in two tables
 /// of the application's database, `tower_otp_enrollments` and `tower_otp_recovery_codes`,
 /// which [`migrate`](Self::migrate) creates. Every change is one transaction; a recovery code
@@ -59,10 +56,8 @@ impl SqlSecondFactorStore {
     /// own migrations recorded there; if your application runs sqlx migrations of its own on
     /// the same database, give its migrator `set_ignore_missing(true)` too.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        let mut migrator = Migrator {
-            migrations: MIGRATOR.migrations.clone(),
-            ..Migrator::DEFAULT
-        };
+        // The crate's migrations (`migrations/` in the crate): its own tables, nothing else.
+        let mut migrator: Migrator = sqlx::migrate!("./migrations");
         migrator.set_ignore_missing(true);
         migrator.run(&self.pool).await
     }
@@ -133,29 +128,25 @@ impl StoredEnrollment {
 }
 
 impl SqlSecondFactorStore {
+    /// The enrollment and its codes in one statement: one snapshot of both tables.
     async fn read(&self, user_id: &str) -> Result<Option<StoredEnrollment>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let found: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT secret, recovery_key_id, enrolled_at_ms FROM tower_otp_enrollments \
-             WHERE user_id = $1",
+        let rows: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT e.secret, e.recovery_key_id, e.enrolled_at_ms, c.digest \
+             FROM tower_otp_enrollments e \
+             LEFT JOIN tower_otp_recovery_codes c ON c.user_id = e.user_id \
+             WHERE e.user_id = $1",
         )
         .bind(user_id)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        let Some((secret, key_id, enrolled_at_ms)) = found else {
+        let Some((secret, key_id, enrolled_at_ms, _)) = rows.first().cloned() else {
             return Ok(None);
         };
-        let digests: Vec<(String,)> =
-            sqlx::query_as("SELECT digest FROM tower_otp_recovery_codes WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.commit().await?;
         Ok(Some(StoredEnrollment {
             secret,
             key_id,
             enrolled_at_ms,
-            digests: digests.into_iter().map(|(digest,)| digest).collect(),
+            digests: rows.into_iter().filter_map(|(.., digest)| digest).collect(),
         }))
     }
 

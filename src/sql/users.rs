@@ -14,14 +14,15 @@ use crate::user::{User, UserStore, UserStoreError};
 pub enum IdType {
     /// An integer (Django's `AutoField`/`BigAutoField`): ids that are not integers name no one.
     Integer,
-    /// Text (a UUID, a slug, …).
+    /// Anything else (text, a UUID, …), compared as text.
     Text,
 }
 
 /// Which table holds the users, and which of its columns holds what. Names are checked when
 /// the store is made (letters, digits and `_`, not starting with a digit; the table may be
 /// `schema.table`) and quoted in the queries, which bind every value: no query is built from
-/// input.
+/// input. Quoted, names are case-sensitive on PostgreSQL: write them as the table has them
+/// (unquoted names there are lower case).
 ///
 /// ```
 /// use tower_otp::sql::{IdType, UsersTable};
@@ -86,7 +87,7 @@ impl UsersTable {
     fn select(&self) -> Result<String, String> {
         let text = |name: &Option<String>| -> Result<String, String> {
             match name {
-                Some(name) => Ok(format!("COALESCE({}, '')", quoted(name)?)),
+                Some(name) => Ok(format!("COALESCE(CAST({} AS TEXT), '')", quoted(name)?)),
                 None => Ok("''".into()),
             }
         };
@@ -104,12 +105,12 @@ impl UsersTable {
             .collect::<Result<Vec<_>, _>>()?
             .join(".");
         Ok(format!(
-            "SELECT CAST({id} AS TEXT), {username}, {password}, COALESCE({email}, ''), {first}, \
-             {last}, {active} FROM {table} WHERE ",
+            "SELECT CAST({id} AS TEXT), CAST({username} AS TEXT), CAST({password} AS TEXT), \
+             {email}, {first}, {last}, {active} FROM {table} WHERE ",
             id = quoted(&self.id)?,
             username = quoted(&self.username)?,
             password = quoted(&self.password_hash)?,
-            email = quoted(&self.email)?,
+            email = text(&Some(self.email.clone()))?,
             first = text(&self.first_name)?,
             last = text(&self.last_name)?,
         ))
@@ -170,7 +171,12 @@ impl SqlUserStore {
     pub fn new(pool: AnyPool, table: UsersTable) -> Result<Self, UserStoreError> {
         let select = table.select().map_err(UserStoreError)?;
         let username = quoted(&table.username).map_err(UserStoreError)?;
-        let id = quoted(&table.id).map_err(UserStoreError)?;
+        let id = match table.id_type {
+            IdType::Integer => quoted(&table.id),
+            // A uuid (or other) column compared with a text parameter: as text.
+            IdType::Text => quoted(&table.id).map(|id| format!("CAST({id} AS TEXT)")),
+        }
+        .map_err(UserStoreError)?;
         Ok(Self {
             pool,
             by_username: format!("{select}{username} = $1"),

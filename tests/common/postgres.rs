@@ -102,7 +102,12 @@ impl PostgresServer {
         let server = bin.join("postgres");
         let child = Command::new("sh")
             .arg("-c")
-            .arg(r#"dir=$1; shift; "$@" & p=$!; read _; kill -INT $p; wait $p; rm -rf "$dir""#)
+            // Stopped through its own pid file: as root the server runs under `runuser`, which
+            // ignores the signals a fast shutdown takes.
+            .arg(
+                r#"dir=$1; shift; "$@" & p=$!; read _;
+                   kill -INT "$(head -n 1 "$dir/data/postmaster.pid")"; wait $p; rm -rf "$dir""#,
+            )
             .arg("sh")
             .arg(&dir)
             .args(as_command_line(as_server_user(&server)))
@@ -181,8 +186,10 @@ pub async fn fresh_database() -> String {
         .await
         .expect("create a test database");
     admin.close().await;
-    let (base, _) = server_url()
-        .rsplit_once('/')
-        .expect("a URL with a database");
-    format!("{base}/{name}")
+    let (url, query) = match server_url().split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (server_url(), String::new()),
+    };
+    let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{name}{query}")
 }

@@ -111,6 +111,26 @@ pub async fn twenty_concurrent_uses_of_a_recovery_code_one_wins<S: SecondFactorS
     assert_eq!(wins, [9], "exactly one use wins");
 }
 
+pub async fn ten_concurrent_enrolments_of_a_user_one_wins<S: SecondFactorStore>(store: S) {
+    let store = Arc::new(store);
+    let user = user_id();
+    let enrolments = (0..10).map(|_| {
+        let (store, user) = (store.clone(), user.clone());
+        tokio::spawn(async move { store.enroll(&user, &enrollment(codes(10))).await.unwrap() })
+    });
+    let mut won = 0;
+    for enrolled in enrolments {
+        won += usize::from(enrolled.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    let kept = store.enrollment(&user).await.unwrap().unwrap();
+    assert_eq!(
+        kept.recovery_codes.digests.len(),
+        10,
+        "one enrolment's codes, not a mix"
+    );
+}
+
 pub async fn replacing_recovery_codes_kills_the_old_set<S: SecondFactorStore>(store: S) {
     let user = user_id();
     let (old, new) = (codes(10), codes(10));
@@ -164,6 +184,7 @@ macro_rules! second_factor_store_conformance_tests {
             a_user_enrols_once_and_reads_it_back,
             a_recovery_code_works_once,
             twenty_concurrent_uses_of_a_recovery_code_one_wins,
+            ten_concurrent_enrolments_of_a_user_one_wins,
             replacing_recovery_codes_kills_the_old_set,
             removing_an_enrollment_removes_its_codes,
         );
