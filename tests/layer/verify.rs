@@ -297,23 +297,11 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
         active: active.clone(),
     };
     assert!(users.find_by_id("1").await.unwrap().unwrap().is_active);
-    let (clock, console) = (
-        tower_otp::ManualClock::new(start_time()),
-        Console::default(),
-    );
-    let layer = tower_otp::OtpAuthLayer::builder(
-        users,
-        tower_otp::notify::ConsoleNotifier::with_writer(console.clone()),
-    )
-    .with_clock(clock.clone())
-    .with_protected_path("/api/")
-    .build()
-    .unwrap();
-    let app = TestApp::around(layer, &clock, &console, &Default::default());
+    let app = TestApp::of(users, |layer| layer);
     let login = app.login("alice", PASSWORD).await;
     active.store(false, std::sync::atomic::Ordering::SeqCst);
     let verify = app
-        .verify(login.str("challenge"), &console.last_code())
+        .verify(login.str("challenge"), &app.console.last_code())
         .await;
     assert_eq!(verify.status, StatusCode::BAD_REQUEST);
     assert_eq!(verify.text, INVALID_TOKEN);
