@@ -258,9 +258,9 @@ async fn twenty_concurrent_verifies_of_one_code_one_success() {
 
 /// Users whose `is_active` can be switched off while the layer runs.
 #[derive(Clone)]
-struct SwitchableUsers {
-    users: tower_otp::MemoryUserStore,
-    active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+pub(crate) struct SwitchableUsers {
+    pub(crate) users: tower_otp::MemoryUserStore,
+    pub(crate) active: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl tower_otp::UserStore for SwitchableUsers {
