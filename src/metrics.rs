@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | `tower_otp_logins_total` | counter | `outcome` | password steps (`POST` login): `code_sent`, `app_challenge` (a user with an authenticator app: nothing sent), `signed_in` (OTP off), `remembered` (a remembered device), `invalid_credentials`, `throttled`, `unavailable` |
 //! | `tower_otp_verifies_total` | counter | `outcome` | code checks: `signed_in`, `wrong_code` (replays included), `expired_code`, `unknown_challenge`, `locked`, `invalid_credentials` and `throttled` (django-drf-otp's body with a password), `otp_disabled`, `unavailable` |
-//! | `tower_otp_resends_total` | counter | `outcome` | resends: `code_sent`, `throttled` (cooldown), `resends_exhausted`, `unknown_challenge`, `otp_disabled`, `unavailable` |
+//! | `tower_otp_resends_total` | counter | `outcome` | resends: `code_sent`, `throttled` (cooldown), `resends_exhausted`, `unknown_challenge` (also an unknown, inactive or idle user of the `{username}` body), `uses_authenticator_app`, `otp_disabled`, `unavailable` |
 //! | `tower_otp_logouts_total` | counter | `outcome` | logouts: `logged_out`, `invalid_token`, `unavailable` |
 //! | `tower_otp_authenticator_changes_total` | counter | `action`, `outcome` | a logged-in user's authenticator steps; `action`: `setup`, `confirm`, `disable`, `recovery_codes`; `outcome`: `done`, `wrong_code`, `already_enrolled`, `not_enrolled`, `no_pending_setup`, `locked`, `throttled`, `authenticator_apps_off`, `unavailable` |
 //! | `tower_otp_recovery_codes_used_total` | counter | | recovery codes spent (login or disable) |

@@ -27,7 +27,9 @@ pub struct User {
     /// Inactive users cannot log in (and are told exactly what an unknown user is told).
     #[serde(default = "default_true")]
     pub is_active: bool,
-    /// The password as a PHC string (argon2id recommended; see [`hash_password`](crate::hash_password)).
+    /// The password as a PHC string (argon2id recommended; see
+    /// [`hash_password`](crate::hash_password)), or as Django stores it in
+    /// `auth_user.password` (see [`verify_password`](crate::verify_password) for the formats).
     #[serde(default, skip_serializing)]
     pub password_hash: String,
 }
@@ -94,9 +96,9 @@ pub trait UserStore: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, UserStoreError>> + Send;
 
-    /// Whether `password` is the user's password. The default verifies the user's PHC hash
-    /// with argon2 on the crate's password threads (one per CPU); override it to use another
-    /// scheme.
+    /// Whether `password` is the user's password. The default verifies the user's hash, an
+    /// argon2 PHC string or one of Django's, with [`verify_password`](crate::verify_password)
+    /// on the crate's password threads (one per CPU); override it to use another scheme.
     fn check_password(
         &self,
         user: &User,

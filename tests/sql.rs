@@ -100,6 +100,40 @@ async fn django_users(pool: &AnyPool, schema: &str, hash: &str) {
     }
 }
 
+/// What Django 5.2.19's `createsuperuser` stored for the password `PASSWORD`
+/// (`PBKDF2PasswordHasher`, 1 000 000 iterations), copied from its `auth_user` table.
+const DJANGO_PBKDF2_HASH: &str =
+    "pbkdf2_sha256$1000000$W5oqrJARbt6ZapPuzivIRM$RHKlYxkqEVU6F0LvqLCSeqW1UNN55bR8a2s37bV+Aus=";
+
+async fn a_django_user_logs_in_with_the_password_django_knows(pool: AnyPool, schema: &str) {
+    django_users(&pool, schema, DJANGO_PBKDF2_HASH).await;
+    migrated(pool.clone()).await;
+    let (clock, console) = (
+        ManualClock::new(common::app::start_time()),
+        Console::default(),
+    );
+    let app = layer_on(&pool, &clock, &console);
+    let token = app.token_for("alice", PASSWORD).await;
+    assert_eq!(app.get("/api/me", Some(&token)).await.json["id"], "7");
+    let wrong = app.login("alice", "correct horse battery stapler").await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_django_user_logs_in_with_the_password_django_knows_on_sqlite() {
+    a_django_user_logs_in_with_the_password_django_knows(sqlite().await, DJANGO_AUTH_USER_SQLITE)
+        .await;
+}
+
+#[tokio::test]
+async fn a_django_user_logs_in_with_the_password_django_knows_on_postgres() {
+    a_django_user_logs_in_with_the_password_django_knows(
+        postgres().await,
+        DJANGO_AUTH_USER_POSTGRES,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_table_of_your_own_keyed_by_uuid() {
     let pool = postgres().await;

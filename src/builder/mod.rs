@@ -231,7 +231,6 @@ impl OtpAuthBuilder {
             (!shared_store)
                 .then(|| Arc::new(MemorySecondFactorStore::new()) as Arc<dyn DynSecondFactorStore>)
         });
-        crate::password::prepare_dummy_hash();
         Ok(OtpAuthLayer::from_state(State {
             strategy,
             lockout: settings.lockout_policy(),

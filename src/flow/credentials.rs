@@ -170,7 +170,7 @@ impl Drop for Unsettled {
 
 /// The lockout key for a username that names no active user: case and Unicode compatibility
 /// variants share it.
-fn normalized_username(username: &str) -> String {
+pub(super) fn normalized_username(username: &str) -> String {
     username.nfkc().flat_map(char::to_lowercase).collect()
 }
 

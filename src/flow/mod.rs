@@ -23,7 +23,8 @@ mod verify;
 pub use client::{Client, ExtraContext};
 pub use error::FlowError;
 pub use outcome::{
-    AuthenticatorSetup, CodeMethod, Login, Logout, PendingLogin, RecoveryCodeList, SignedIn,
+    AuthenticatorSetup, CodeMethod, CodeResent, Login, Logout, PendingLogin, RecoveryCodeList,
+    SignedIn,
 };
 
 use std::fmt;
@@ -41,7 +42,7 @@ pub(crate) use enrollment::{
 };
 pub(crate) use login::login;
 pub(crate) use logout::{logout, revoke_everything};
-pub(crate) use resend::resend;
+pub(crate) use resend::{resend, resend_for_username};
 pub(crate) use verify::{ensure_otp_enabled, verify, verify_with_password};
 
 /// The two-factor flow of a layer, to run from an application's own handlers: the same stores,
@@ -136,6 +137,59 @@ impl Flow {
         client: &Client<'_>,
     ) -> Result<PendingLogin, FlowError> {
         resend(&self.state, challenge, client).await
+    }
+
+    /// Sends a new code for the pending login of the user named `username`, as
+    /// django-drf-otp 0.0.11's resend body `{username}` asks; the previous code dies, and the
+    /// cooldown and the cap on codes apply as to [`resend`](Self::resend).
+    ///
+    /// An unknown user, an inactive user and a user without a pending login are refused alike,
+    /// with [`FlowError::UnknownChallenge`], after the same work; a login waiting for an
+    /// authenticator app's code with [`FlowError::UsesAuthenticatorApp`]. The challenge id is
+    /// not in the answer: only the client that logged in holds it.
+    ///
+    /// ```
+    /// use tower_otp::flow::{Client, FlowError, Login};
+    /// use tower_otp::{hash_password, notify::ConsoleNotifier, ManualClock, MemoryUserStore};
+    /// use tower_otp::{OtpAuthLayer, User};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let users = MemoryUserStore::new([User {
+    ///     id: "1".into(),
+    ///     username: "alice".into(),
+    ///     email: "alice@example.com".into(),
+    ///     first_name: "Alice".into(),
+    ///     last_name: "Liddell".into(),
+    ///     is_active: true,
+    ///     password_hash: hash_password("correct horse battery staple")?,
+    /// }]);
+    /// let clock = ManualClock::new(std::time::SystemTime::now());
+    /// let layer = OtpAuthLayer::builder(users, ConsoleNotifier::new())
+    ///     .with_clock(clock.clone())
+    ///     .build()?;
+    /// let (flow, client) = (layer.flow(), Client::new(None));
+    ///
+    /// // Nobody named "mallory", and no pending login of alice's: the same refusal.
+    /// for name in ["mallory", "alice"] {
+    ///     let refused = flow.resend_for_username(name, &client).await;
+    ///     assert!(matches!(refused, Err(FlowError::UnknownChallenge)));
+    /// }
+    /// let Login::CodeSent(_) = flow.login("alice", "correct horse battery staple", &client).await?
+    /// else {
+    ///     unreachable!("OTP is on by default");
+    /// };
+    /// clock.advance(std::time::Duration::from_secs(60)); // the resend cooldown
+    /// let resent = flow.resend_for_username("alice", &client).await?;
+    /// assert_eq!(resent.user.id, "1");
+    /// # Ok(()) }
+    /// ```
+    pub async fn resend_for_username(
+        &self,
+        username: &str,
+        client: &Client<'_>,
+    ) -> Result<CodeResent, FlowError> {
+        resend_for_username(&self.state, username, client).await
     }
 
     /// Remembers the client's device for `user` after a completed login: the secret to keep in

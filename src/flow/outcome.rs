@@ -77,6 +77,20 @@ impl fmt::Debug for PendingLogin {
     }
 }
 
+/// A new code sent for the pending login of a user named by username
+/// ([`Flow::resend_for_username`](super::Flow::resend_for_username)): a [`PendingLogin`]
+/// without its challenge id, which only the client that logged in holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CodeResent {
+    /// When the new code was issued.
+    pub issued_at: SystemTime,
+    /// How long it lives from its issue.
+    pub code_ttl: Duration,
+    /// The user logging in.
+    pub user: User,
+}
+
 /// A completed login: a fresh auth token for the user.
 #[derive(Clone)]
 #[non_exhaustive]

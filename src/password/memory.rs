@@ -9,7 +9,7 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 
-use super::error::PasswordError;
+use super::error::{PasswordError, VerifyError};
 
 /// The most memory a thread keeps between hashes, in 1 KiB blocks: 64 MiB. That covers this
 /// crate's hashes (19 MiB) and the 64 MiB other common libraries default to (PHP,
@@ -27,15 +27,9 @@ const MAX_T_COST: u32 = 16;
 /// The largest parallelism a stored hash may ask for.
 const MAX_P_COST: u32 = 16;
 
-/// Why a PHC string could not be checked.
-pub(super) enum VerifyError {
-    /// Not an argon2 PHC string this crate can check: unparsable, another algorithm, unknown or
-    /// invalid parameters, no salt or no output.
-    Unusable,
-    /// Its memory cost could not be allocated.
-    OutOfMemory(TryReserveError),
-    /// Its costs are above [`MAX_M_COST`], [`MAX_T_COST`] or [`MAX_P_COST`].
-    TooCostly(Params),
+/// The parameters of new hashes: m = 19 MiB, t = 2, p = 1 (OWASP's minimum for argon2id).
+pub(super) fn default_params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters")
 }
 
 /// Argon2's working memory for one thread. It grows to the largest memory cost seen, up to
@@ -81,8 +75,13 @@ impl Memory {
     }
 
     /// Whether `password` matches the PHC string `phc`, with the algorithm, version and
-    /// parameters the string names, as `PasswordVerifier::verify_password` would answer.
-    pub(super) fn verify(&mut self, phc: &str, password: &[u8]) -> Result<bool, VerifyError> {
+    /// parameters the string names, as `PasswordVerifier::verify_password` would answer; and
+    /// those parameters.
+    pub(super) fn verify(
+        &mut self,
+        phc: &str,
+        password: &[u8],
+    ) -> Result<(bool, Params), VerifyError> {
         let unusable = |_| VerifyError::Unusable;
         let hash = PasswordHash::new(phc).map_err(unusable)?;
         let algorithm = Algorithm::try_from(hash.algorithm).map_err(unusable)?;
@@ -95,7 +94,13 @@ impl Memory {
             || params.t_cost() > MAX_T_COST
             || params.p_cost() > MAX_P_COST
         {
-            return Err(VerifyError::TooCostly(params));
+            return Err(VerifyError::TooCostly(format!(
+                "argon2 costs m = {} KiB, t = {}, p = {}, above the limits checked here \
+                 (m <= {MAX_M_COST} KiB, t <= {MAX_T_COST}, p <= {MAX_P_COST})",
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost()
+            )));
         }
         let (Some(salt), Some(expected)) = (hash.salt, &hash.hash) else {
             return Err(VerifyError::Unusable);
@@ -104,13 +109,13 @@ impl Memory {
         let salt = salt.decode_b64(&mut salt_bytes).map_err(unusable)?;
         let mut computed = [0u8; Output::MAX_LENGTH];
         let computed = &mut computed[..expected.len()];
-        let argon2 = Argon2::new(algorithm, version, params);
+        let argon2 = Argon2::new(algorithm, version, params.clone());
         self.with_blocks(argon2.params().block_count(), |blocks| {
             argon2.hash_password_into_with_memory(password, salt, computed, blocks)
         })
         .map_err(VerifyError::OutOfMemory)?
         .map_err(|_| VerifyError::Unusable)?;
-        Ok(computed.ct_eq(expected.as_bytes()).into())
+        Ok((computed.ct_eq(expected.as_bytes()).into(), params))
     }
 
     /// Runs `work` on `count` blocks: a prefix of the kept ones, grown first if too few, or
@@ -168,10 +173,10 @@ mod tests {
 
     fn verifies(memory: &mut Memory, hash: &str, password: &str) -> bool {
         match memory.verify(hash, password.as_bytes()) {
-            Ok(matches) => matches,
+            Ok((matches, _)) => matches,
             Err(VerifyError::Unusable) => panic!("{hash} is unusable"),
             Err(VerifyError::OutOfMemory(e)) => panic!("{e}"),
-            Err(VerifyError::TooCostly(params)) => panic!("{params:?} is too costly"),
+            Err(VerifyError::TooCostly(costs)) => panic!("{costs}"),
         }
     }
 

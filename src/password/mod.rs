@@ -1,5 +1,6 @@
-//! Password hashing: argon2 PHC strings, hashed and verified on a small pool of threads of
-//! the crate's own, off the async runtime.
+//! Password hashing: argon2id PHC strings for new hashes; verification of those and of
+//! Django's stored hashes (PBKDF2, argon2, bcrypt); all on a small pool of threads of the
+//! crate's own, off the async runtime.
 //!
 //! Argon2id with the default parameters works in 19 MiB. Allocated anew for every hash on
 //! Tokio's blocking threads, that memory was kept by the allocator's per-thread arenas once
@@ -7,39 +8,40 @@
 //! good. Now every hash runs on one of at most one thread per CPU, each reusing one block of
 //! memory for its life (`memory.rs`): argon2's memory is bounded by the number of CPUs,
 //! whatever the number of logins, and a thread is only started when the logins waiting
-//! outnumber the threads there are (`pool.rs`).
+//! outnumber the threads there are (`pool.rs`). Django's formats are told apart in
+//! `formats.rs`, and checked in `memory.rs` (argon2), `pbkdf2.rs` and `bcrypt.rs`.
 
+mod bcrypt;
 mod error;
+mod formats;
 mod memory;
+mod pbkdf2;
 mod pool;
 
 pub use error::PasswordError;
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{LazyLock, Mutex, PoisonError};
 
-use argon2::password_hash::{rand_core::OsRng, SaltString};
-use argon2::Params;
-
-use memory::{Memory, VerifyError};
+use error::VerifyError;
+use formats::Cost;
+use memory::{default_params, Memory};
 use pool::Pool;
 
-/// The parameters of new hashes: m = 19 MiB, t = 2, p = 1 (OWASP's minimum for argon2id).
-fn default_params() -> Params {
-    Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters")
-}
-
-/// Every argon2 computation of the process: at most one per CPU at a time, the others waiting
-/// their turn, first come, first served. Unbounded, a burst of logins ran one CPU-bound hash
-/// (and 19 MiB) per login at once, and the async workers serving every other request got a
-/// correspondingly small share of the CPUs.
+/// Every password computation of the process: at most one per CPU at a time, the others
+/// waiting their turn, first come, first served. Unbounded, a burst of logins ran one CPU-bound
+/// hash (and 19 MiB) per login at once, and the async workers serving every other request got
+/// a correspondingly small share of the CPUs.
 static POOL: LazyLock<Pool> = LazyLock::new(|| {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     Pool::new("tower-otp-argon2", cpus)
 });
 
-/// A hash of a random password with the default parameters, verified against when a user does
-/// not exist or has no usable hash, so that the answer takes as long as a wrong password.
-static DUMMY_HASH: OnceLock<String> = OnceLock::new();
+/// The format and cost of the last stored hash checked (`None`: none yet, this crate's own).
+/// A check for an unknown user, or against a hash that cannot be checked, is made against a
+/// stand-in of that format and cost, so that it takes as long as a wrong password of a real
+/// user: with a Django project's users, a PBKDF2 check of a million iterations, not an argon2
+/// one of a few tens of milliseconds.
+static LAST_COST: Mutex<Option<Cost>> = Mutex::new(None);
 
 /// Hashes a password with argon2id (m = 19 MiB, t = 2, p = 1) and a random salt, as a PHC
 /// string. Slow on purpose (tens of milliseconds), and it waits for its turn behind the
@@ -56,13 +58,41 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     POOL.run_blocking(move |memory| memory.hash(password.as_bytes(), default_params()))?
 }
 
-/// Verifies `password` against a PHC `hash` (argon2id, argon2i or argon2d, with the parameters
-/// the hash names). A hash that is not such a string, or is empty, is reported as a mismatch
-/// after a verification against a dummy hash, so that it takes the same time.
+/// Verifies `password` against a stored `hash`, in any of these formats:
+///
+/// | format | what makes it |
+/// |---|---|
+/// | `$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` (also argon2i, argon2d) | [`hash_password`], any argon2 PHC string |
+/// | `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`, `pbkdf2_sha1$…` | Django's default hasher, and its SHA-1 twin |
+/// | `argon2$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` | Django's `Argon2PasswordHasher` |
+/// | `bcrypt_sha256$$2b$<cost>$<salt and hash>`, `bcrypt$$2b$…` | Django's `BCryptSHA256PasswordHasher`, `BCryptPasswordHasher` |
+///
+/// so a Django project's `auth_user.password` values verify unchanged. Any other value (empty,
+/// malformed, Django's unusable passwords starting with `!`, its `md5`, `sha1`, `crypt` and
+/// `scrypt` hashes) is reported as a mismatch, after a check against a stand-in hash of the
+/// format and cost of the last hash checked, so that it takes as long as a wrong password.
+///
+/// A hash asking for more work than a login should cost is not checked but refused with
+/// [`PasswordError::Hash`] (the layer answers 503), so that a corrupt or hostile row cannot
+/// hold a password thread for minutes: argon2 above m = 256 MiB, t = 16 or p = 16; PBKDF2
+/// above 4,000,000 iterations (Django 5.2's default is 1,000,000); bcrypt above cost 14
+/// (Django's default is 12).
 ///
 /// The work runs on the crate's password threads, at most one per CPU at a time; further calls
 /// wait (without holding a thread) for their turn, first come, first served. A call dropped
 /// before its turn comes costs no hashing.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use tower_otp::verify_password;
+///
+/// // Django 5.2's PBKDF2PasswordHasher, with 1000 iterations to keep the example quick.
+/// let django = "pbkdf2_sha256$1000$s4ltS4LTsalt$yR+00xrHeJAk57EpkxZsmmX2l9ETxde3SllYYFfA8ko=";
+/// assert!(verify_password(django.into(), "correct horse battery staple".into()).await.unwrap());
+/// assert!(!verify_password(django.into(), "Correct horse battery staple".into()).await.unwrap());
+/// assert!(!verify_password("!unusable".into(), "".into()).await.unwrap());
+/// # });
+/// ```
 pub async fn verify_password(hash: String, password: String) -> Result<bool, PasswordError> {
     POOL.run(move |memory| verify_in(memory, &hash, &password))
         .await?
@@ -73,23 +103,18 @@ pub(crate) async fn dummy_verify(password: String) -> Result<bool, PasswordError
     verify_password(String::new(), password).await
 }
 
-/// Starts making the dummy hash on a password thread (hashing it takes as long as a login),
-/// without waiting for it: so that building a layer does not block, and the first unknown user
-/// is not slower than the others.
-pub(crate) fn prepare_dummy_hash() {
-    if DUMMY_HASH.get().is_none() {
-        POOL.run_detached(|memory| {
-            let _ = dummy_hash(memory);
-        });
-    }
-}
-
 fn verify_in(memory: &mut Memory, hash: &str, password: &str) -> Result<bool, PasswordError> {
-    match memory.verify(hash, password.as_bytes()) {
-        Ok(matches) => Ok(matches),
+    let last_cost = || LAST_COST.lock().unwrap_or_else(PoisonError::into_inner);
+    match formats::verify(memory, hash, password.as_bytes()) {
+        Ok((matches, cost)) => {
+            *last_cost() = Some(cost);
+            Ok(matches)
+        }
         Err(VerifyError::Unusable) => {
-            let dummy = dummy_hash(memory)?;
-            let _ = memory.verify(dummy, password.as_bytes());
+            let stand_in = last_cost()
+                .get_or_insert_with(|| Cost::Argon2(default_params()))
+                .stand_in();
+            let _ = formats::verify(memory, &stand_in, password.as_bytes());
             Ok(false)
         }
         Err(VerifyError::OutOfMemory(e)) => Err(PasswordError::Hash(format!(
@@ -97,31 +122,16 @@ fn verify_in(memory: &mut Memory, hash: &str, password: &str) -> Result<bool, Pa
         ))),
         // A stored hash this server will not check: fail closed, visibly, rather than refuse
         // the right password as if it were wrong.
-        Err(VerifyError::TooCostly(params)) => Err(PasswordError::Hash(format!(
-            "the hash's argon2 costs (m = {} KiB, t = {}, p = {}) are above the limits checked \
-             here (m <= 256 MiB, t <= 16, p <= 16)",
-            params.m_cost(),
-            params.t_cost(),
-            params.p_cost()
-        ))),
+        Err(VerifyError::TooCostly(costs)) => {
+            Err(PasswordError::Hash(format!("the stored hash's {costs}")))
+        }
     }
-}
-
-/// The dummy hash, made in `memory` if it is not made yet. On a pool thread, so that making it
-/// never waits for the pool.
-fn dummy_hash(memory: &mut Memory) -> Result<&'static str, PasswordError> {
-    if let Some(hash) = DUMMY_HASH.get() {
-        return Ok(hash);
-    }
-    let random = SaltString::generate(&mut OsRng);
-    let hash = memory.hash(random.as_str().as_bytes(), default_params())?;
-    Ok(DUMMY_HASH.get_or_init(|| hash))
 }
 
 #[cfg(test)]
 mod tests {
-    use argon2::password_hash::PasswordHasher;
-    use argon2::{Algorithm, Argon2, Version};
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
 
     use super::*;
 
@@ -167,6 +177,44 @@ mod tests {
             );
             assert!(
                 !verify_password(hash.clone(), "pW".into()).await.unwrap(),
+                "{hash}"
+            );
+        }
+    }
+
+    /// Made by Django 5.2.19's `make_password("correct horse battery staple", hasher=…)` with
+    /// its default work factors (argon2-cffi 25.1.0, bcrypt 5.0.0).
+    const DJANGO_DEFAULTS: [&str; 5] = [
+        "pbkdf2_sha256$1000000$0KeIBuYwSRC899Lee8Yoeo$nF3UygqNRPHLXWletDFpylr4/U4wUBjl4CcDCLXT5Sc=",
+        "pbkdf2_sha1$1000000$GbHBx4A8eI8MpxaJ0ZZ8DZ$f61hA2IuinP57bbLhZzk+td32SI=",
+        "argon2$argon2id$v=19$m=102400,t=2,p=8$R1ZmWXBCOUpENmp5N091clprMlJXYQ$\
+         Ig71gBNW9TMh/qKk1GmWx4TaWJt1Jsty8GrwYji/tGw",
+        "bcrypt_sha256$$2b$12$7v0NMwmJI8BtxHWS2dNkQeGINB94UPDnRumnhltVB0.v5P1QAJDBm",
+        "bcrypt$$2b$12$Mu6sRqe3FEFBPlgRTomEfuIbWseCt/giMrMnoJUlFonnbBTnrlsSG",
+    ];
+
+    #[tokio::test]
+    async fn django_hashes_with_its_default_costs_verify() {
+        for hash in DJANGO_DEFAULTS {
+            let right = verify_password(hash.into(), "correct horse battery staple".into());
+            assert!(right.await.unwrap(), "{hash}");
+            let wrong = verify_password(hash.into(), "correct horse battery stapler".into());
+            assert!(!wrong.await.unwrap(), "{hash}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_above_the_cost_limits_are_an_error_not_a_mismatch() {
+        let too_costly = [
+            "pbkdf2_sha256$4000001$salt$nF3UygqNRPHLXWletDFpylr4/U4wUBjl4CcDCLXT5Sc=",
+            "bcrypt_sha256$$2b$15$7v0NMwmJI8BtxHWS2dNkQeGINB94UPDnRumnhltVB0.v5P1QAJDBm",
+            "argon2$argon2id$v=19$m=102400,t=17,p=8$R1ZmWXBCOUpENmp5N091clprMlJXYQ$\
+             Ig71gBNW9TMh/qKk1GmWx4TaWJt1Jsty8GrwYji/tGw",
+        ];
+        for hash in too_costly {
+            let checked = verify_password(hash.into(), "correct horse battery staple".into());
+            assert!(
+                matches!(checked.await, Err(PasswordError::Hash(_))),
                 "{hash}"
             );
         }

@@ -82,14 +82,6 @@ impl Pool {
         async move { receiver.await.map_err(|_| unfinished()) }
     }
 
-    /// Queues `work` without waiting for it.
-    pub(super) fn run_detached(&self, work: impl FnOnce(&mut Memory) + Send + 'static) {
-        self.submit(Box::new(move |memory| {
-            work(memory);
-            Box::new(|| {})
-        }));
-    }
-
     /// Queues `work` and blocks the calling thread until its answer.
     pub(super) fn run_blocking<T: Send + 'static>(
         &self,

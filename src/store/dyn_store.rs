@@ -7,9 +7,9 @@ use crate::boxed::BoxFuture;
 use crate::metrics::time_store;
 
 use crate::store::records::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
+    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
+    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::StateStore;
 
@@ -42,6 +42,11 @@ pub(crate) trait DynStateStore: Send + Sync + 'static {
         challenge: &'a DigestBytes,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>>;
+    fn active_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<ActiveChallenge>, StoreError>>;
     fn claim_time_step<'a>(
         &'a self,
         account: &'a AccountKey,
@@ -179,6 +184,16 @@ impl<T: StateStore> DynStateStore for T {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>> {
         Box::pin(StateStore::find_challenge(self, account, challenge, now))
+    }
+    fn active_challenge<'a>(
+        &'a self,
+        account: &'a AccountKey,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<ActiveChallenge>, StoreError>> {
+        Box::pin(time_store(
+            "active_challenge",
+            StateStore::active_challenge(self, account, now),
+        ))
     }
     fn claim_time_step<'a>(
         &'a self,

@@ -36,8 +36,8 @@ mod state_store;
 
 pub(crate) use dyn_store::DynStateStore;
 pub use records::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
+    Failures, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup,
+    ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 pub use state_store::{window_end, StateStore};

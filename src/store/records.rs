@@ -69,6 +69,18 @@ pub struct ChallengeInfo {
     pub sends: u32,
 }
 
+/// The live challenge of an account, as
+/// [`StateStore::active_challenge`](super::StateStore::active_challenge) answers it: enough to
+/// resend its code by id, and to tell a login waiting for an authenticator app (whose challenge
+/// keeps a digest no code has) from one waiting for a delivered code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveChallenge {
+    /// SHA-256 of the challenge id.
+    pub id: DigestBytes,
+    /// HMAC of its current code, as the last create or resend stored it.
+    pub code: DigestBytes,
+}
+
 /// An auth token to store.
 ///
 /// Built by the layer and read by stores; its fields are public so that a store's own tests

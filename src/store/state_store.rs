@@ -4,9 +4,9 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::records::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
+    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
+    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 
 /// Storage of challenges, auth tokens and throttle counters.
@@ -65,6 +65,15 @@ pub trait StateStore: Send + Sync + 'static {
         challenge: &DigestBytes,
         now: SystemTime,
     ) -> impl Future<Output = Result<Option<ChallengeInfo>, StoreError>> + Send;
+
+    /// The account's live challenge, whatever its id, without touching it (django-drf-otp
+    /// 0.0.11's resend body names a user, not a challenge: its code is then resent by the id
+    /// found here).
+    fn active_challenge(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Option<ActiveChallenge>, StoreError>> + Send;
 
     /// In one atomic step: records that the account's authenticator code of time step `step`
     /// was accepted, unless this step or a later one already was (then `false`: a replay, RFC

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::cookies;
-use crate::flow::{CodeMethod, FlowError, PendingLogin, SignedIn};
+use crate::flow::{CodeMethod, CodeResent, FlowError, PendingLogin, SignedIn};
 use crate::metrics;
 use crate::response::{
     detail, json, non_field_error, throttled, unauthorized, unavailable, JsonResponse,
@@ -73,16 +73,27 @@ pub(super) fn success(
 /// The body of a successful login or resend with OTP on (django-drf-otp's, plus `challenge`
 /// and `method`).
 pub(super) fn challenge_body(pending: &PendingLogin) -> Map<String, Value> {
-    let detail = match pending.method {
+    let mut body = code_body(pending.method, pending.issued_at, pending.code_ttl);
+    body.insert("challenge".into(), pending.challenge.clone().into());
+    body
+}
+
+/// The body of a resend for a user named by username (django-drf-otp 0.0.11's body): its
+/// answer, plus `method`; no challenge id, which only the client that logged in holds.
+pub(super) fn resent_body(resent: &CodeResent) -> Map<String, Value> {
+    code_body(CodeMethod::Delivered, resent.issued_at, resent.code_ttl)
+}
+
+fn code_body(method: CodeMethod, issued_at: SystemTime, ttl: Duration) -> Map<String, Value> {
+    let detail = match method {
         CodeMethod::AuthenticatorApp => "Enter the code from your authenticator app.",
         _ => "OTP token sent successfully.",
     };
     let Value::Object(body) = json!({
         "detail": detail,
-        "method": pending.method.name(),
-        "otp_ttl": pending.code_ttl.as_secs(),
-        "otp_created_date": rfc3339(pending.issued_at),
-        "challenge": pending.challenge,
+        "method": method.name(),
+        "otp_ttl": ttl.as_secs(),
+        "otp_created_date": rfc3339(issued_at),
     }) else {
         unreachable!("a JSON object literal")
     };

@@ -1,7 +1,7 @@
 use http::request::Parts;
 use http_body::Body;
 
-use super::answer::{challenge_body, refusal, success};
+use super::answer::{challenge_body, refusal, resent_body, success};
 use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
 use crate::boxed::BoxError;
@@ -10,7 +10,7 @@ use crate::response::JsonResponse;
 use crate::routing::Endpoint;
 use crate::state::State;
 
-/// `{challenge}`: a new code, answered like a login.
+/// `{challenge}`, or django-drf-otp 0.0.11's `{username}`: a new code, answered like a login.
 pub(super) async fn resend<B>(state: &State, parts: &Parts, body: B) -> JsonResponse
 where
     B: Body,
@@ -25,14 +25,28 @@ where
         Ok(fields) => fields,
         Err(bad) => return bad.into_response(),
     };
+    let extra_context = extra_context(state, parts);
+    let client = client(state, parts).with_extra_context(&extra_context);
     let mut errors = FieldErrors::default();
+    // The compatible body only when it names a user and no challenge: an empty body is told
+    // what this layer's clients send.
+    let username_field = &state.settings.username_field;
+    if !fields.has("challenge") && fields.has(username_field) {
+        let username = fields.required(username_field, Trim::Yes, &mut errors);
+        let username = match errors.finish(username) {
+            Ok(username) => username,
+            Err(bad) => return bad.into_response(),
+        };
+        return match flow::resend_for_username(state, &username, &client).await {
+            Ok(resent) => success(state, Endpoint::Resend, &resent.user, resent_body(&resent)),
+            Err(error) => refusal(Endpoint::Resend, error),
+        };
+    }
     let challenge = fields.required("challenge", Trim::Yes, &mut errors);
     let challenge = match errors.finish(challenge) {
         Ok(challenge) => challenge,
         Err(bad) => return bad.into_response(),
     };
-    let extra_context = extra_context(state, parts);
-    let client = client(state, parts).with_extra_context(&extra_context);
     match flow::resend(state, &challenge, &client).await {
         Ok(pending) => success(
             state,

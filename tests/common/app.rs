@@ -16,7 +16,7 @@ use tower_otp::notify::ConsoleNotifier;
 use tower_otp::store::MemoryStore;
 use tower_otp::{
     hash_password, AuthenticatedUser, ManualClock, MemoryUserStore, OtpAuthBuilder, OtpAuthLayer,
-    User,
+    User, UserStore,
 };
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -121,7 +121,17 @@ pub fn start_time() -> std::time::SystemTime {
 
 /// The layer as the tests configure it, before any customisation.
 pub fn test_layer(clock: &ManualClock, console: &Console, store: &MemoryStore) -> OtpAuthBuilder {
-    OtpAuthLayer::builder(demo_users(), ConsoleNotifier::with_writer(console.clone()))
+    test_layer_of(demo_users(), clock, console, store)
+}
+
+/// [`test_layer`] over other users.
+pub fn test_layer_of(
+    users: impl UserStore,
+    clock: &ManualClock,
+    console: &Console,
+    store: &MemoryStore,
+) -> OtpAuthBuilder {
+    OtpAuthLayer::builder(users, ConsoleNotifier::with_writer(console.clone()))
         .with_clock(clock.clone())
         .with_store(store.clone())
         .with_protected_path("/api/")
@@ -154,10 +164,18 @@ impl TestApp {
     }
 
     pub fn with(configure: impl FnOnce(OtpAuthBuilder) -> OtpAuthBuilder) -> Self {
+        Self::of(demo_users(), configure)
+    }
+
+    /// [`TestApp::with`] over other users.
+    pub fn of(
+        users: impl UserStore,
+        configure: impl FnOnce(OtpAuthBuilder) -> OtpAuthBuilder,
+    ) -> Self {
         let clock = ManualClock::new(start_time());
         let console = Console::default();
         let store = MemoryStore::new();
-        let layer = configure(test_layer(&clock, &console, &store))
+        let layer = configure(test_layer_of(users, &clock, &console, &store))
             .build()
             .expect("a valid test configuration");
         Self::around(layer, &clock, &console, &store)

@@ -339,3 +339,41 @@ async fn success_body_and_extra_context_hooks() {
     assert_eq!(verify.json["endpoint"], "Verify");
     assert_eq!(verify.json["user_id"], "1");
 }
+
+/// A Django project's user, with the hash its `auth_user.password` column holds.
+#[tokio::test]
+async fn a_user_with_a_django_password_hash_logs_in_unchanged() {
+    // Made by Django 5.2.19's PBKDF2PasswordHasher (its default) from `PASSWORD`, with 1000
+    // iterations rather than its 1,000,000 to keep the test quick.
+    const DJANGO_HASH: &str =
+        "pbkdf2_sha256$1000$s4ltS4LTsalt$yR+00xrHeJAk57EpkxZsmmX2l9ETxde3SllYYFfA8ko=";
+    let users = tower_otp::MemoryUserStore::new([tower_otp::User {
+        id: "7".into(),
+        username: "django".into(),
+        email: "django@example.com".into(),
+        first_name: "Django".into(),
+        last_name: "Reinhardt".into(),
+        is_active: true,
+        password_hash: DJANGO_HASH.into(),
+    }]);
+    let app = TestApp::of(users, |layer| layer);
+    let console = &app.console;
+
+    let wrong = app.login("django", "correct horse battery stapler").await;
+    assert_eq!(wrong.text, INVALID_CREDENTIALS);
+    assert!(console.codes().is_empty());
+
+    let token = app.token_for("django", PASSWORD).await;
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.json, json!({ "id": "7", "username": "django" }));
+
+    // django-drf-otp 0.0.11's verify body checks the password again, against the same hash.
+    app.login("django", PASSWORD).await;
+    let verify = app
+        .post_json(
+            "/api-auth/verify-token/",
+            json!({ "username": "django", "password": PASSWORD, "token": console.last_code() }),
+        )
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+}

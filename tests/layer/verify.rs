@@ -258,9 +258,9 @@ async fn twenty_concurrent_verifies_of_one_code_one_success() {
 
 /// Users whose `is_active` can be switched off while the layer runs.
 #[derive(Clone)]
-struct SwitchableUsers {
-    users: tower_otp::MemoryUserStore,
-    active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+pub(crate) struct SwitchableUsers {
+    pub(crate) users: tower_otp::MemoryUserStore,
+    pub(crate) active: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl tower_otp::UserStore for SwitchableUsers {
@@ -297,23 +297,11 @@ async fn a_user_deactivated_after_the_password_step_gets_no_token() {
         active: active.clone(),
     };
     assert!(users.find_by_id("1").await.unwrap().unwrap().is_active);
-    let (clock, console) = (
-        tower_otp::ManualClock::new(start_time()),
-        Console::default(),
-    );
-    let layer = tower_otp::OtpAuthLayer::builder(
-        users,
-        tower_otp::notify::ConsoleNotifier::with_writer(console.clone()),
-    )
-    .with_clock(clock.clone())
-    .with_protected_path("/api/")
-    .build()
-    .unwrap();
-    let app = TestApp::around(layer, &clock, &console, &Default::default());
+    let app = TestApp::of(users, |layer| layer);
     let login = app.login("alice", PASSWORD).await;
     active.store(false, std::sync::atomic::Ordering::SeqCst);
     let verify = app
-        .verify(login.str("challenge"), &console.last_code())
+        .verify(login.str("challenge"), &app.console.last_code())
         .await;
     assert_eq!(verify.status, StatusCode::BAD_REQUEST);
     assert_eq!(verify.text, INVALID_TOKEN);

@@ -60,9 +60,14 @@ async fn malformed_and_incomplete_bodies() {
             r#"{"detail":"Unsupported media type \"text/plain\" in request."}"#,
         ),
         (
-            raw("multipart/form-data; boundary=x", "--x--"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            r#"{"detail":"Unsupported media type \"multipart/form-data; boundary=x\" in request."}"#,
+            raw("multipart/form-data; boundary=x", "--x--\r\n"),
+            StatusCode::BAD_REQUEST,
+            r#"{"password":["This field is required."],"username":["This field is required."]}"#,
+        ),
+        (
+            raw("multipart/form-data", "--x--\r\n"),
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"Multipart form parse error - Invalid boundary in multipart: None"}"#,
         ),
         (
             Request::post("/api-auth/login/")
@@ -83,6 +88,116 @@ async fn malformed_and_incomplete_bodies() {
         let reply = app.send(request).await;
         assert_eq!((reply.status, reply.text.as_str()), (status, body));
     }
+    assert!(app.console.codes().is_empty());
+}
+
+/// A `multipart/form-data` request, written out as RFC 7578 says: text parts `(name, value)`,
+/// and a file part where a file name is given.
+fn multipart(path: &str, parts: &[(&str, Option<&str>, &str)]) -> Request<Body> {
+    let boundary = "----tower-otp-test-7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, file_name, value) in parts {
+        body.push_str(&format!("--{boundary}\r\n"));
+        match file_name {
+            Some(file) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+                 Content-Type: application/octet-stream\r\n"
+            )),
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n"
+            )),
+        }
+        body.push_str(&format!("\r\n{value}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    Request::post(path)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn multipart_bodies_log_in_resend_and_verify() {
+    let app = TestApp::new();
+    // The password as sent, surrounding spaces and all.
+    let login = app
+        .send(multipart(
+            "/api-auth/login/",
+            &[
+                ("username", None, "spacey"),
+                ("password", None, SPACED_PASSWORD),
+            ],
+        ))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    let challenge = login.str("challenge");
+    app.clock.advance(Duration::from_secs(60));
+    let resent = app
+        .send(multipart(
+            "/api-auth/resend-token/",
+            &[("challenge", None, challenge)],
+        ))
+        .await;
+    assert_eq!(resent.status, StatusCode::OK, "{}", resent.text);
+    let code = app.console.last_code();
+    let verify = app
+        .send(multipart(
+            "/api-auth/verify-token/",
+            &[("challenge", None, challenge), ("token", None, &code)],
+        ))
+        .await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text);
+    let me = app.get("/api/me", Some(verify.str("token"))).await;
+    assert_eq!(me.json["username"], "spacey");
+}
+
+#[tokio::test]
+async fn multipart_bodies_take_text_only_within_the_limits() {
+    let app = TestApp::new();
+    let file = app
+        .send(multipart(
+            "/api-auth/login/",
+            &[
+                ("username", None, "alice"),
+                ("password", Some("pw.txt"), PASSWORD),
+            ],
+        ))
+        .await;
+    assert_eq!(file.status, StatusCode::BAD_REQUEST);
+    assert_eq!(file.text, r#"{"password":["Not a valid string."]}"#);
+
+    let huge = "x".repeat(20_000);
+    let large = app
+        .send(multipart(
+            "/api-auth/login/",
+            &[("username", None, "alice"), ("password", None, &huge)],
+        ))
+        .await;
+    assert_eq!(large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        large.text,
+        r#"{"detail":"Request body is larger than 16384 bytes."}"#
+    );
+
+    // The boundary promised is not the one used.
+    let mismatched = Request::post("/api-auth/login/")
+        .header(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=elsewhere",
+        )
+        .body(Body::from(
+            "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--\r\n",
+        ))
+        .unwrap();
+    let mismatched = app.send(mismatched).await;
+    assert_eq!(mismatched.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        mismatched.text,
+        r#"{"detail":"Multipart form parse error - incomplete multipart stream"}"#
+    );
     assert!(app.console.codes().is_empty());
 }
 

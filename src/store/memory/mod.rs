@@ -10,9 +10,9 @@ mod inner;
 use inner::{Consumed, Counter, Inner, StoredChallenge};
 
 use crate::store::records::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
+    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
+    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::window_end;
 use crate::store::state_store::StateStore;
@@ -226,6 +226,20 @@ impl StateStore for MemoryStore {
                 .as_ref()
                 .filter(|c| bool::from(c.record.id.ct_eq(challenge)))
                 .map(StoredChallenge::info)
+        })
+    }
+
+    async fn active_challenge(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<ActiveChallenge>, StoreError> {
+        self.with(now, |inner| {
+            let acc = inner.account(account, now);
+            acc.challenge.as_ref().map(|c| ActiveChallenge {
+                id: c.record.id,
+                code: c.record.code,
+            })
         })
     }
 

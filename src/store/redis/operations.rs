@@ -10,9 +10,9 @@ use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord}
 use super::scripts::*;
 use super::{evalsha, RedisStore};
 use crate::store::records::{
-    AccountKey, ChallengeInfo, CountedAttempt, CounterState, DigestBytes, Failures, LockoutPolicy,
-    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
-    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
+    Failures, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup,
+    ResendOutcome, ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::{window_end, StateStore};
 
@@ -144,6 +144,14 @@ impl StateStore for RedisStore {
         now: SystemTime,
     ) -> Result<Option<ChallengeInfo>, StoreError> {
         self.find_challenge_in(account, challenge, now).await
+    }
+
+    async fn active_challenge(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<ActiveChallenge>, StoreError> {
+        self.active_challenge_in(account, now).await
     }
 
     async fn claim_time_step(

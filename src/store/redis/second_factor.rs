@@ -1,6 +1,7 @@
 //! The [`StateStore`](crate::store::StateStore) operations of [`RedisStore`] for second
-//! factors: a login's challenge looked up, authenticator time steps claimed once, and pending
-//! setups (`P{A}:step`, `P{A}:app_setup`).
+//! factors and compatible bodies: a login's challenge looked up (by its id, or the account's
+//! live one), authenticator time steps claimed once, and pending setups (`P{A}:step`,
+//! `P{A}:app_setup`).
 
 use std::time::SystemTime;
 
@@ -11,7 +12,9 @@ use super::keys::{APP_SETUP, CHALLENGE, TIME_STEP};
 use super::record::{count_from, time_at, time_ms};
 use super::scripts::{BEGIN_APP_SETUP, CLAIM_TIME_STEP, FAIL_APP_SETUP};
 use super::{evalsha, RedisStore};
-use crate::store::records::{AccountKey, ChallengeInfo, DigestBytes, PendingAppSetup, StoreError};
+use crate::store::records::{
+    AccountKey, ActiveChallenge, ChallengeInfo, DigestBytes, PendingAppSetup, StoreError,
+};
 
 /// A challenge's fields, as `HMGET` answers them.
 type ChallengeFields = (
@@ -65,6 +68,34 @@ impl RedisStore {
             issued_at: time_at(issued),
             code_expires_at: time_at(code_expires),
             sends: count_from(sends)?,
+        }))
+    }
+
+    pub(super) async fn active_challenge_in(
+        &self,
+        account: &AccountKey,
+        now: SystemTime,
+    ) -> Result<Option<ActiveChallenge>, StoreError> {
+        let mut keys = self.account_keys(account);
+        let mut cmd = Cmd::with_capacity(5, 64);
+        cmd.arg("HMGET")
+            .arg(keys.key(CHALLENGE))
+            .arg(&["id", "code", "expires_at"]);
+        let fields: (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>) = self.send(&cmd, None).await?;
+        let (Some(id), Some(code), Some(ends)) = fields else {
+            return Ok(None);
+        };
+        // Decided with the caller's clock, like every expiry; the key's TTL only cleans up.
+        if time_ms(now) >= ends {
+            return Ok(None);
+        }
+        let digest = |bytes: Vec<u8>| {
+            DigestBytes::try_from(bytes)
+                .map_err(|_| StoreError::Backend("a challenge digest is not 32 bytes".into()))
+        };
+        Ok(Some(ActiveChallenge {
+            id: digest(id)?,
+            code: digest(code)?,
         }))
     }
 

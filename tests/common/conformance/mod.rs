@@ -161,6 +161,7 @@ macro_rules! store_conformance_tests {
             a_forgiven_attempt_does_not_delay_forgetting,
             counters_count_per_window,
             a_challenge_is_found_by_its_id_until_its_end,
+            the_active_challenge_is_found_without_its_id_until_its_end,
             a_time_step_is_accepted_once_and_never_an_earlier_one,
             twenty_concurrent_claims_of_one_step_one_wins,
             a_pending_setup_lives_until_confirmed_replaced_or_expired,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tower_otp::store::{PendingAppSetup, StateStore};
+use tower_otp::store::{ActiveChallenge, PendingAppSetup, StateStore};
 
 use super::*;
 
@@ -35,6 +35,56 @@ pub async fn a_challenge_is_found_by_its_id_until_its_end<S: StateStore>(store: 
         let found = store.find_challenge(acc, id, now).await.unwrap();
         assert!(found.is_none(), "{why}");
     }
+}
+
+pub async fn the_active_challenge_is_found_without_its_id_until_its_end<S: StateStore>(store: S) {
+    let (account, other) = (random_account(), random_account());
+    let active = |acc, now| {
+        let store = &store;
+        async move { store.active_challenge(acc, now).await.unwrap() }
+    };
+    assert_eq!(active(&account, t0()).await, None, "none created");
+    let (id, code) = (random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id, code, t0()))
+        .await
+        .unwrap();
+    assert_eq!(
+        active(&account, t0() + secs(1)).await,
+        Some(ActiveChallenge { id, code })
+    );
+    assert_eq!(active(&other, t0()).await, None, "another account's");
+    // A resend's code.
+    let resent = random_digest();
+    let request = resend_request(&id, &resent, t0() + secs(60));
+    let outcome = store.resend_challenge(&account, &request).await.unwrap();
+    assert!(matches!(outcome, ResendOutcome::Resent(_)), "{outcome:?}");
+    let found = active(&account, t0() + secs(61)).await;
+    assert_eq!(found, Some(ActiveChallenge { id, code: resent }));
+    assert_eq!(
+        active(&account, t0() + secs(600)).await,
+        None,
+        "past its end"
+    );
+    // A new login's challenge replaces it; a verified one is gone.
+    let (newer, newer_code) = (random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(newer, newer_code, t0() + secs(100)))
+        .await
+        .unwrap();
+    let found = active(&account, t0() + secs(101)).await;
+    assert_eq!(found.map(|c| c.id), Some(newer));
+    let token = token(t0());
+    let verified = verify(
+        &store,
+        &account,
+        Some(&newer),
+        &newer_code,
+        t0() + secs(102),
+        &token,
+    );
+    assert!(matches!(verified.await, VerifyOutcome::Verified(_)));
+    assert_eq!(active(&account, t0() + secs(103)).await, None, "verified");
 }
 
 pub async fn a_time_step_is_accepted_once_and_never_an_earlier_one<S: StateStore>(store: S) {
