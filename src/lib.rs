@@ -103,7 +103,9 @@ pub use error::OtpError;
 pub use event::{AuthEvent, Backend, CodeFailure, LoginFailure};
 pub use future::ResponseFuture;
 pub use layer::OtpAuthLayer;
-pub use password::{hash_password, verify_password, PasswordError};
+pub use password::{
+    hash_password, verify_password, PasswordError, ARGON2_STAND_IN, DJANGO_PBKDF2_STAND_IN,
+};
 pub use routing::Endpoint;
 pub use service::OtpAuth;
 pub use user::{MemoryUserStore, User, UserStore, UserStoreError};

@@ -106,6 +106,17 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, PasswordError>> + Send {
         password::verify_password(user.password_hash.clone(), password.to_owned())
     }
+
+    /// A stored hash that matches no password, of the format and cost of your users' hashes:
+    /// an unknown username's password is checked against it, so that refusing it takes as long
+    /// as refusing a real user's wrong password. Default
+    /// [`ARGON2_STAND_IN`](crate::ARGON2_STAND_IN), the cost of
+    /// [`hash_password`](crate::hash_password); a Django project's users want
+    /// [`DJANGO_PBKDF2_STAND_IN`](crate::DJANGO_PBKDF2_STAND_IN) (or one of their iteration
+    /// count). Fixed per store: nobody can steer it, and a fresh process answers alike.
+    fn stand_in_hash(&self) -> &str {
+        password::ARGON2_STAND_IN
+    }
 }
 
 use crate::boxed::BoxFuture;
@@ -123,6 +134,7 @@ pub(crate) trait DynUserStore: Send + Sync + 'static {
         user: &'a User,
         password: &'a str,
     ) -> BoxFuture<'a, Result<bool, PasswordError>>;
+    fn stand_in_hash(&self) -> &str;
 }
 
 impl<T: UserStore> DynUserStore for T {
@@ -145,6 +157,9 @@ impl<T: UserStore> DynUserStore for T {
     ) -> BoxFuture<'a, Result<bool, PasswordError>> {
         Box::pin(UserStore::check_password(self, user, password))
     }
+    fn stand_in_hash(&self) -> &str {
+        UserStore::stand_in_hash(self)
+    }
 }
 
 /// A [`UserStore`] over a fixed list of users held in memory: for examples, tests and small
@@ -163,10 +178,17 @@ impl<T: UserStore> DynUserStore for T {
 ///     password_hash: hash_password("correct horse battery staple").unwrap(),
 /// }]);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemoryUserStore {
     by_username: Arc<HashMap<String, User>>,
     by_id: Arc<HashMap<String, User>>,
+    stand_in: Arc<str>,
+}
+
+impl Default for MemoryUserStore {
+    fn default() -> Self {
+        Self::new([])
+    }
 }
 
 impl MemoryUserStore {
@@ -181,7 +203,17 @@ impl MemoryUserStore {
                     .collect(),
             ),
             by_id: Arc::new(users.into_iter().map(|u| (u.id.clone(), u)).collect()),
+            stand_in: password::ARGON2_STAND_IN.into(),
         }
+    }
+
+    /// Unknown users' passwords are checked against `hash` (see
+    /// [`UserStore::stand_in_hash`]): one of your users' format and cost, e.g.
+    /// [`DJANGO_PBKDF2_STAND_IN`](crate::DJANGO_PBKDF2_STAND_IN) for users imported from Django.
+    #[must_use]
+    pub fn with_stand_in_hash(mut self, hash: &str) -> Self {
+        self.stand_in = hash.into();
+        self
     }
 
     /// Number of users.
@@ -202,5 +234,9 @@ impl UserStore for MemoryUserStore {
 
     async fn find_by_id(&self, id: &str) -> Result<Option<User>, UserStoreError> {
         Ok(self.by_id.get(id).cloned())
+    }
+
+    fn stand_in_hash(&self) -> &str {
+        &self.stand_in
     }
 }

@@ -162,6 +162,7 @@ async fn a_table_of_your_own_keyed_by_uuid() {
         first_name: None,
         last_name: None,
         is_active: None,
+        stand_in_hash: None,
     };
     let users = SqlUserStore::new(pool, table).unwrap();
     let carol = users.find_by_username("carol").await.unwrap().unwrap();

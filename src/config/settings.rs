@@ -159,6 +159,11 @@ pub struct OtpSettings {
     pub pending_login_ttl: u64,
     /// Seconds between two codes of one challenge. Default 60.
     pub resend_cooldown: u64,
+    /// Whether resend takes django-drf-otp 0.0.11's body `{username}` (that user's pending
+    /// login), for clients written against it. Anyone who knows a username may then trigger a
+    /// resend (within the cooldown, the cap and the per-client limit); `false` takes only
+    /// `{challenge}`. Default `true`.
+    pub resend_by_username: bool,
     /// Codes one challenge may send, the first included. Default 5.
     pub max_sends: u32,
     /// Logins that start a code step (send a code, or ask for an authenticator app's), per
@@ -236,6 +241,7 @@ impl Default for OtpSettings {
             max_attempts: 5,
             pending_login_ttl: 600,
             resend_cooldown: 60,
+            resend_by_username: true,
             max_sends: 5,
             account_send_limit: 5,
             account_send_window: 600,

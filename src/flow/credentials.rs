@@ -58,7 +58,7 @@ pub(super) async fn check_credentials(
     let checked = match (&user, &unsettled) {
         (Some(user), Some(_)) => state.users.check_password(user, password).await,
         // Locked, or no such user: the same time spent, nothing learnt.
-        _ => dummy_verify(password.to_owned()).await,
+        _ => dummy_verify(state.users.stand_in_hash().to_owned(), password.to_owned()).await,
     };
     // The answer is known from here on: the attempt stays counted unless the password was right.
     let counted = unsettled.map(Unsettled::settle);
@@ -174,8 +174,9 @@ pub(super) fn normalized_username(username: &str) -> String {
     username.nfkc().flat_map(char::to_lowercase).collect()
 }
 
-/// The per-client limit on password checks: throttled once a client IP has used up its window.
-async fn limit_client(
+/// The per-client limit on password checks (and on resends by username): throttled once a
+/// client IP has used up its window.
+pub(super) async fn limit_client(
     state: &State,
     client: &Client<'_>,
     now: SystemTime,

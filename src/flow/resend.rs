@@ -6,7 +6,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 use super::client::Client;
-use super::credentials::normalized_username;
+use super::credentials::{limit_client, normalized_username};
 use super::delivery::{deliver, Outgoing};
 use super::error::{counted, time_until, unavailable, FlowError};
 use super::outcome::{CodeMethod, CodeResent, PendingLogin};
@@ -66,6 +66,8 @@ async fn resend_active_challenge(
     client: &Client<'_>,
 ) -> Result<CodeResent, FlowError> {
     ensure_otp_enabled(state)?;
+    // Asked by anyone who knows a username: as many as the client's logins may be.
+    limit_client(state, client, state.clock.now()).await?;
     let user = state
         .users
         .find_by_username(username)

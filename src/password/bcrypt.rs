@@ -62,6 +62,7 @@ fn cost_of(modular: &str) -> Option<u32> {
 
 /// A hash of this kind and cost with an all-zero salt and hash: checking a password against it
 /// costs what checking a real one does, and no password is expected to match.
+#[cfg(test)]
 pub(super) fn stand_in(prehashed: bool, cost: u32) -> String {
     let algorithm = if prehashed { "bcrypt_sha256" } else { "bcrypt" };
     format!("{algorithm}$$2b${cost:02}${}", ".".repeat(53))

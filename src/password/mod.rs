@@ -20,10 +20,9 @@ mod pool;
 
 pub use error::PasswordError;
 
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::LazyLock;
 
 use error::VerifyError;
-use formats::Cost;
 use memory::{default_params, Memory};
 use pool::Pool;
 
@@ -36,12 +35,16 @@ static POOL: LazyLock<Pool> = LazyLock::new(|| {
     Pool::new("tower-otp-argon2", cpus)
 });
 
-/// The format and cost of the last stored hash checked (`None`: none yet, this crate's own).
-/// A check for an unknown user, or against a hash that cannot be checked, is made against a
-/// stand-in of that format and cost, so that it takes as long as a wrong password of a real
-/// user: with a Django project's users, a PBKDF2 check of a million iterations, not an argon2
-/// one of a few tens of milliseconds.
-static LAST_COST: Mutex<Option<Cost>> = Mutex::new(None);
+/// The stand-in hash of [`hash_password`]'s format and cost (argon2id, m = 19 MiB, t = 2,
+/// p = 1): a stored hash that matches no password (its salt and key are zeros), which
+/// [`UserStore::stand_in_hash`](crate::UserStore::stand_in_hash) answers by default.
+pub const ARGON2_STAND_IN: &str = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$\
+                                   AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// A stand-in of Django 5.2's default hasher (`pbkdf2_sha256`, 1 000 000 iterations): what
+/// [`UsersTable::django`](crate::sql::UsersTable) checks unknown users against.
+pub const DJANGO_PBKDF2_STAND_IN: &str =
+    "pbkdf2_sha256$1000000$standinsaltstandin$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 /// Hashes a password with argon2id (m = 19 MiB, t = 2, p = 1) and a random salt, as a PHC
 /// string. Slow on purpose (tens of milliseconds), and it waits for its turn behind the
@@ -69,8 +72,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 ///
 /// so a Django project's `auth_user.password` values verify unchanged. Any other value (empty,
 /// malformed, Django's unusable passwords starting with `!`, its `md5`, `sha1`, `crypt` and
-/// `scrypt` hashes) is reported as a mismatch, after a check against a stand-in hash of the
-/// format and cost of the last hash checked, so that it takes as long as a wrong password.
+/// `scrypt` hashes) is reported as a mismatch, after a check against [`ARGON2_STAND_IN`].
 ///
 /// A hash asking for more work than a login should cost is not checked but refused with
 /// [`PasswordError::Hash`] (the layer answers 503), so that a corrupt or hostile row cannot
@@ -98,23 +100,21 @@ pub async fn verify_password(hash: String, password: String) -> Result<bool, Pas
         .await?
 }
 
-/// Spends the time of one password verification and always fails: used for unknown users.
-pub(crate) async fn dummy_verify(password: String) -> Result<bool, PasswordError> {
-    verify_password(String::new(), password).await
+/// Spends the time of one check against `stand_in` (a user store's
+/// [`stand_in_hash`](crate::UserStore::stand_in_hash)) and always fails: used for unknown
+/// users, and for users whose password must not be looked at (a locked account).
+pub(crate) async fn dummy_verify(
+    stand_in: String,
+    password: String,
+) -> Result<bool, PasswordError> {
+    verify_password(stand_in, password).await.map(|_| false)
 }
 
 fn verify_in(memory: &mut Memory, hash: &str, password: &str) -> Result<bool, PasswordError> {
-    let last_cost = || LAST_COST.lock().unwrap_or_else(PoisonError::into_inner);
     match formats::verify(memory, hash, password.as_bytes()) {
-        Ok((matches, cost)) => {
-            *last_cost() = Some(cost);
-            Ok(matches)
-        }
+        Ok((matches, _)) => Ok(matches),
         Err(VerifyError::Unusable) => {
-            let stand_in = last_cost()
-                .get_or_insert_with(|| Cost::Argon2(default_params()))
-                .stand_in();
-            let _ = formats::verify(memory, &stand_in, password.as_bytes());
+            let _ = formats::verify(memory, ARGON2_STAND_IN, password.as_bytes());
             Ok(false)
         }
         Err(VerifyError::OutOfMemory(e)) => Err(PasswordError::Hash(format!(
@@ -134,6 +134,18 @@ mod tests {
     use argon2::{Algorithm, Argon2, Params, Version};
 
     use super::*;
+
+    #[test]
+    fn the_shipped_stand_ins_are_the_costs_they_say() {
+        use super::formats::Cost;
+        use super::pbkdf2::Digest;
+        assert_eq!(ARGON2_STAND_IN, Cost::Argon2(default_params()).stand_in());
+        let django = Cost::Pbkdf2 {
+            digest: Digest::Sha256,
+            iterations: 1_000_000,
+        };
+        assert_eq!(DJANGO_PBKDF2_STAND_IN, django.stand_in());
+    }
 
     fn hash_with(password: &str, algorithm: Algorithm, params: Params) -> String {
         let salt = SaltString::generate(&mut OsRng);
@@ -158,7 +170,12 @@ mod tests {
         let pbkdf2 =
             "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$ZAr4QbiiGcfQEnPqS8dTDFS2rmTdALMu1NFaMZrzbxQ";
         assert!(!verify_password(pbkdf2.into(), "x".into()).await.unwrap());
-        assert!(!dummy_verify("anything".into()).await.unwrap());
+        assert!(!dummy_verify(ARGON2_STAND_IN.into(), "anything".into())
+            .await
+            .unwrap());
+        assert!(!verify_password(ARGON2_STAND_IN.into(), "".into())
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

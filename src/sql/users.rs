@@ -41,6 +41,7 @@ pub enum IdType {
 ///     first_name: None,
 ///     last_name: None,
 ///     is_active: None,
+///     stand_in_hash: None, // your hashes are hash_password's
 /// };
 /// # let _ = mine;
 /// ```
@@ -64,11 +65,16 @@ pub struct UsersTable {
     pub last_name: Option<String>,
     /// A boolean column saying whether the user may log in; without it every user may.
     pub is_active: Option<String>,
+    /// What unknown users' passwords are checked against
+    /// ([`UserStore::stand_in_hash`]): a hash of your users' format and cost. Default (`None`):
+    /// [`ARGON2_STAND_IN`](crate::ARGON2_STAND_IN).
+    pub stand_in_hash: Option<String>,
 }
 
 impl UsersTable {
     /// Django's `auth_user` (`django.contrib.auth`): integer `id`, `username`, `password`,
-    /// `email`, `first_name`, `last_name`, `is_active`.
+    /// `email`, `first_name`, `last_name`, `is_active`; unknown users checked against Django
+    /// 5.2's default hasher ([`DJANGO_PBKDF2_STAND_IN`](crate::DJANGO_PBKDF2_STAND_IN)).
     pub fn django() -> Self {
         Self {
             table: "auth_user".into(),
@@ -80,6 +86,7 @@ impl UsersTable {
             first_name: Some("first_name".into()),
             last_name: Some("last_name".into()),
             is_active: Some("is_active".into()),
+            stand_in_hash: Some(crate::DJANGO_PBKDF2_STAND_IN.into()),
         }
     }
 
@@ -154,6 +161,7 @@ pub struct SqlUserStore {
     by_username: String,
     by_id: String,
     id_type: IdType,
+    stand_in: String,
     timeout: Duration,
 }
 
@@ -182,6 +190,9 @@ impl SqlUserStore {
             by_username: format!("{select}{username} = $1"),
             by_id: format!("{select}{id} = $1"),
             id_type: table.id_type,
+            stand_in: table
+                .stand_in_hash
+                .unwrap_or_else(|| crate::ARGON2_STAND_IN.into()),
             timeout: DEFAULT_TIMEOUT,
         })
     }
@@ -231,6 +242,10 @@ impl UserStore for SqlUserStore {
             .await
             .map(|row| row.map(user))
             .map_err(user_error)
+    }
+
+    fn stand_in_hash(&self) -> &str {
+        &self.stand_in
     }
 }
 

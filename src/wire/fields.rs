@@ -153,8 +153,11 @@ fn parse_form(bytes: &Bytes) -> Result<Fields, BadBody> {
 
 /// A `multipart/form-data` body, all there already (so within the limits): its text parts as
 /// fields, the last of a repeated name winning as in Django's `QueryDict`; parts without a name
-/// are skipped, as Django skips them. Files are not taken: a file part is answered as DRF
-/// answers a file given to a `CharField`, `Not a valid string.`
+/// are skipped, as Django skips them, and so are file parts without a file name (an empty
+/// file input). A file part stands in its field as a non-string, which a field the endpoint
+/// reads refuses as DRF refuses a file given to a `CharField` (`Not a valid string.`), and
+/// which a field it does not read leaves alone; files win over text of the same name, as in
+/// DRF's `data.update(files)`.
 async fn parse_multipart(content_type: &str, bytes: Bytes) -> Result<Fields, BadBody> {
     let malformed =
         |e: multer::Error| BadBody::Malformed(format!("Multipart form parse error - {e}"));
@@ -166,7 +169,7 @@ async fn parse_multipart(content_type: &str, bytes: Bytes) -> Result<Fields, Bad
     })?;
     let body = futures_util::stream::once(async move { Ok::<_, Infallible>(bytes) });
     let mut parts = multer::Multipart::new(body, boundary);
-    let (mut fields, mut files) = (Map::new(), FieldErrors::default());
+    let (mut fields, mut files) = (Map::new(), Map::new());
     while let Some(part) = parts.next_field().await.map_err(malformed)? {
         let Some(name) = part
             .name()
@@ -175,14 +178,20 @@ async fn parse_multipart(content_type: &str, bytes: Bytes) -> Result<Fields, Bad
         else {
             continue;
         };
-        if part.file_name().is_some() {
-            files.add::<()>(&name, "Not a valid string.");
-            continue;
+        match part.file_name() {
+            Some("") => {}
+            Some(file_name) => {
+                let file = Value::Object(Map::from_iter([("file".into(), file_name.into())]));
+                files.insert(name, file);
+            }
+            None => {
+                let text = part.text().await.map_err(malformed)?;
+                fields.insert(name, Value::String(text));
+            }
         }
-        let text = part.text().await.map_err(malformed)?;
-        fields.insert(name, Value::String(text));
     }
-    files.finish(Some(Fields(fields)))
+    fields.extend(files);
+    Ok(Fields(fields))
 }
 
 /// Collects DRF field errors while reading fields, so that every bad field is reported at once.

@@ -6,7 +6,10 @@ use super::client::{client, extra_context};
 use super::fields::{read_fields, FieldErrors, Trim};
 use crate::boxed::BoxError;
 use crate::flow::{self, ensure_otp_enabled};
-use crate::response::JsonResponse;
+use http::StatusCode;
+use serde_json::Value;
+
+use crate::response::{json, JsonResponse};
 use crate::routing::Endpoint;
 use crate::state::State;
 
@@ -31,14 +34,16 @@ where
     // The compatible body only when it names a user and no challenge: an empty body is told
     // what this layer's clients send.
     let username_field = &state.settings.username_field;
-    if !fields.has("challenge") && fields.has(username_field) {
+    if !fields.has("challenge") && fields.has(username_field) && state.settings.resend_by_username {
         let username = fields.required(username_field, Trim::Yes, &mut errors);
         let username = match errors.finish(username) {
             Ok(username) => username,
             Err(bad) => return bad.into_response(),
         };
         return match flow::resend_for_username(state, &username, &client).await {
-            Ok(resent) => success(state, Endpoint::Resend, &resent.user, resent_body(&resent)),
+            // Not through the application's success hook: whoever knows a username gets this
+            // answer, and the hook may add what only the user should see.
+            Ok(resent) => json(StatusCode::OK, &Value::Object(resent_body(&resent))),
             Err(error) => refusal(Endpoint::Resend, error),
         };
     }

@@ -237,3 +237,62 @@ async fn the_username_body_reads_like_drfs() {
         .await;
     assert_eq!(other.text, r#"{"challenge":["This field is required."]}"#);
 }
+
+#[tokio::test]
+async fn the_username_body_counts_against_the_clients_login_limit() {
+    let app = TestApp::with(|layer| {
+        let mut settings = tower_otp::OtpSettings::default();
+        settings.login_rate_limit = 3;
+        layer.with_settings(settings)
+    });
+    let from = |body: serde_json::Value| {
+        let mut request = json_request("/api-auth/resend-token/", &body);
+        request
+            .extensions_mut()
+            .insert("198.51.100.7:4000".parse::<std::net::SocketAddr>().unwrap());
+        request
+    };
+    let mut statuses = Vec::new();
+    for name in ["nobody", "alice", "zoë", "bob"] {
+        statuses.push(
+            app.send(from(json!({ "username": name })))
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses,
+        [400, 400, 400, 429],
+        "probing usernames is a login attempt"
+    );
+}
+
+#[tokio::test]
+async fn the_username_body_skips_the_success_hook_and_can_be_switched_off() {
+    let app = TestApp::with(|layer| {
+        layer.with_success_body(|_, user, body| {
+            body.insert("email".into(), user.email.clone().into());
+        })
+    });
+    let login = app.login("alice", PASSWORD).await;
+    assert_eq!(
+        login.str("email"),
+        "alice@example.com",
+        "the hook runs on logins"
+    );
+    app.clock.advance(Duration::from_secs(60));
+    let resent = resend_for(&app, "alice").await;
+    assert_eq!(resent.status, StatusCode::OK, "{}", resent.text);
+    assert!(resent.json.get("email").is_none(), "{}", resent.text);
+
+    let strict = TestApp::with(|layer| {
+        let mut settings = tower_otp::OtpSettings::default();
+        settings.resend_by_username = false;
+        layer.with_settings(settings)
+    });
+    strict.login("alice", PASSWORD).await;
+    let refused = resend_for(&strict, "alice").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.text, r#"{"challenge":["This field is required."]}"#);
+}

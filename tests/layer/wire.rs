@@ -168,6 +168,19 @@ async fn multipart_bodies_take_text_only_within_the_limits() {
         .await;
     assert_eq!(file.status, StatusCode::BAD_REQUEST);
     assert_eq!(file.text, r#"{"password":["Not a valid string."]}"#);
+    // A file the endpoint does not read, and an empty file input, are left alone.
+    let unread = TestApp::new()
+        .send(multipart(
+            "/api-auth/login/",
+            &[
+                ("username", None, "alice"),
+                ("password", None, PASSWORD),
+                ("avatar", Some("me.png"), "PNG"),
+                ("note", Some(""), ""),
+            ],
+        ))
+        .await;
+    assert_eq!(unread.status, StatusCode::OK, "{}", unread.text);
 
     let huge = "x".repeat(20_000);
     let large = app
