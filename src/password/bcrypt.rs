@@ -39,7 +39,9 @@ pub(super) fn verify(
             .collect();
         bcrypt::verify(hex, modular)
     } else {
-        bcrypt::verify(password, modular)
+        // A password longer than bcrypt's 72 bytes is refused, not cut to its first 72 (which
+        // would let any continuation of those match).
+        bcrypt::non_truncating_verify(password, modular)
     };
     Ok((matches.map_err(|_| VerifyError::Unusable)?, cost))
 }

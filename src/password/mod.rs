@@ -32,7 +32,7 @@ use pool::Pool;
 /// a correspondingly small share of the CPUs.
 static POOL: LazyLock<Pool> = LazyLock::new(|| {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    Pool::new("tower-otp-argon2", cpus)
+    Pool::new("tower-otp-password", cpus)
 });
 
 /// The stand-in hash of [`hash_password`]'s format and cost (argon2id, m = 19 MiB, t = 2,
