@@ -281,33 +281,28 @@ async fn a_failed_enrollment_writes_nothing(pool: AnyPool, disk_full: &[&str]) {
     for statement in disk_full {
         sqlx::query(statement).execute(&pool).await.unwrap();
     }
-    let enrollment = tower_otp::second_factor::Enrollment {
+    let failed = store.enroll("7", &two_codes_enrollment()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(store.enrollment("7").await.unwrap(), None, "rolled back");
+}
+
+/// An enrollment with two recovery codes, under key id `0a1b2c3d`.
+fn two_codes_enrollment() -> tower_otp::second_factor::Enrollment {
+    tower_otp::second_factor::Enrollment {
         secret: tower_otp::second_factor::SealedSecret::from_stored("v1.0a1b2c3d.x"),
         recovery_codes: tower_otp::second_factor::RecoveryCodes {
             key_id: "0a1b2c3d".into(),
             digests: vec![[1; 32], [2; 32]],
         },
         enrolled_at: common::app::start_time(),
-    };
-    let failed = store.enroll("7", &enrollment).await;
-    assert!(failed.is_err(), "{failed:?}");
-    assert_eq!(store.enrollment("7").await.unwrap(), None, "rolled back");
+    }
 }
 
 #[tokio::test]
 async fn a_failed_renewal_keeps_the_old_codes() {
     let pool = sqlite().await;
     let store = migrated(pool.clone()).await;
-    let old = tower_otp::second_factor::RecoveryCodes {
-        key_id: "0a1b2c3d".into(),
-        digests: vec![[1; 32], [2; 32]],
-    };
-    let enrollment = tower_otp::second_factor::Enrollment {
-        secret: tower_otp::second_factor::SealedSecret::from_stored("v1.0a1b2c3d.x"),
-        recovery_codes: old.clone(),
-        enrolled_at: common::app::start_time(),
-    };
-    assert!(store.enroll("7", &enrollment).await.unwrap());
+    assert!(store.enroll("7", &two_codes_enrollment()).await.unwrap());
     sqlx::query(
         "CREATE TRIGGER disk_is_full BEFORE INSERT ON tower_otp_recovery_codes \
          BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",

@@ -2,8 +2,9 @@
 //! replace the recovery codes. Changing a factor takes a current code of it, so that a stolen
 //! password and token cannot swap the user's authenticator.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::account_limit::{within_account_limit, Limited};
 use super::authenticator::{
     enrollment_of, open_secret, prove, second_factors, spend, Accept, Proof,
 };
@@ -240,7 +241,7 @@ async fn check_current_code(
         .await?
         .ok_or(FlowError::NotEnrolled)?;
     let now = state.clock.now();
-    limit_factor_changes(state, account, now).await?;
+    within_account_limit(state, Limited::FactorChanges, account, now).await?;
     let attempt = state
         .store
         .count_password_attempt(account, now, &state.lockout)
@@ -285,32 +286,6 @@ async fn check_current_code(
         });
     }
     Err(FlowError::WrongCode)
-}
-
-/// At most `account_send_limit` attempts per `account_send_window` at changing an account's
-/// factors, right or wrong: a bound on guessing with a stolen token that holds even with the
-/// lockout off.
-async fn limit_factor_changes(
-    state: &State,
-    account: &AccountKey,
-    now: SystemTime,
-) -> Result<(), FlowError> {
-    let settings = &state.settings;
-    if settings.account_send_limit == 0 {
-        return Ok(());
-    }
-    let window = Duration::from_secs(settings.account_send_window);
-    let counter = state
-        .store
-        .hit_counter(&format!("factor:{account}"), window, now)
-        .await
-        .map_err(|e| unavailable(state, e))?;
-    if counter.count > settings.account_send_limit {
-        return Err(FlowError::Throttled {
-            retry_after: time_until(counter.resets_at, now),
-        });
-    }
-    Ok(())
 }
 
 async fn forget_devices(state: &State, account: &AccountKey) -> Result<(), FlowError> {

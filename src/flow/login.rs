@@ -1,14 +1,15 @@
 //! Logging in: the password step, then a code sent, or a challenge for the user's
 //! authenticator app (or, with OTP off or from a remembered device, a token at once).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::account_limit::{within_account_limit, Limited};
 use super::authenticator::enrollment_of;
 use super::client::Client;
 use super::credentials::check_credentials;
 use super::delivery::{deliver, Outgoing};
 use super::device::is_remembered;
-use super::error::{counted, time_until, unavailable, FlowError};
+use super::error::{counted, unavailable, FlowError};
 use super::outcome::{CodeMethod, Login, PendingLogin, SignedIn};
 use crate::event::AuthEvent;
 use crate::metrics::Step;
@@ -71,7 +72,7 @@ async fn start_app_challenge(
     account: &AccountKey,
 ) -> Result<PendingLogin, FlowError> {
     let now = state.clock.now();
-    limit_code_steps(state, account, now).await?;
+    within_account_limit(state, Limited::CodeSteps, account, now).await?;
     let ttl = Duration::from_secs(state.settings.pending_login_ttl);
     let id = new_challenge_id(account, ChallengeKind::App);
     let challenge = NewChallenge {
@@ -107,7 +108,7 @@ async fn start_challenge(
 ) -> Result<PendingLogin, FlowError> {
     let settings = &state.settings;
     let now = state.clock.now();
-    limit_code_steps(state, account, now).await?;
+    within_account_limit(state, Limited::CodeSteps, account, now).await?;
     let ttl = state.code_ttl();
     let code = state.strategy.generate(settings.token_length, now);
     let id = new_challenge_id(account, ChallengeKind::Delivered);
@@ -141,32 +142,6 @@ async fn start_challenge(
         code_ttl: ttl,
         user,
     })
-}
-
-/// At most `account_send_limit` logins per window start a code step for one account: e-mails
-/// sent (against mailbox bombing), or authenticator challenges (each allows `max_attempts`
-/// codes, so this bounds guesses even with the lockout off).
-async fn limit_code_steps(
-    state: &State,
-    account: &AccountKey,
-    now: SystemTime,
-) -> Result<(), FlowError> {
-    let settings = &state.settings;
-    if settings.account_send_limit == 0 {
-        return Ok(());
-    }
-    let window = Duration::from_secs(settings.account_send_window);
-    let counter = state
-        .store
-        .hit_counter(&format!("send:{account}"), window, now)
-        .await
-        .map_err(|e| unavailable(state, e))?;
-    if counter.count > settings.account_send_limit {
-        return Err(FlowError::Throttled {
-            retry_after: time_until(counter.resets_at, now),
-        });
-    }
-    Ok(())
 }
 
 /// OTP switched off (or a remembered device): the password alone earns a token.

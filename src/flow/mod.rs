@@ -6,6 +6,7 @@
 //! from its own handlers through [`OtpAuthLayer::flow`](crate::OtpAuthLayer::flow), with the
 //! same stores, limits, lockout and events.
 
+mod account_limit;
 mod authenticate;
 mod authenticator;
 mod client;
