@@ -138,6 +138,7 @@ fn spawn(shared: &Arc<Shared>, number: usize) -> std::io::Result<()> {
 
 /// A pool thread's life: jobs in queue order until the pool is dropped and the queue empty.
 fn take_jobs(shared: &Shared) {
+    yield_to_requests();
     let mut memory = Memory::default();
     let mut state = shared.lock();
     loop {
@@ -170,12 +171,52 @@ fn take_jobs(shared: &Shared) {
     }
 }
 
+/// Puts this thread behind the async workers in the scheduler's eyes: `SCHED_BATCH` at the
+/// lowest priority (nice 19) on Linux. During a storm of logins the CPUs then go first to the
+/// requests of signed-in users, and hashing takes what is left, which on an idle machine is
+/// everything. A thread may always lower its own priority; should the call fail all the same,
+/// the thread runs at the ordinary priority, as before.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+        let _ = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            batch,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{mpsc, Barrier};
 
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_threads_run_behind_the_request_path() {
+        use thread_priority::unix::{
+            thread_schedule_policy, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+        };
+        let pool = Pool::new("test-priority", 1);
+        let policy = pool
+            .run_blocking(|_| thread_schedule_policy().unwrap())
+            .unwrap();
+        let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+        assert_eq!(policy, batch);
+        assert_ne!(
+            thread_schedule_policy().unwrap(),
+            batch,
+            "the caller's is its own"
+        );
+    }
 
     fn thread_name() -> String {
         std::thread::current().name().unwrap_or_default().to_owned()
