@@ -82,7 +82,7 @@ async fn resend_active_challenge(
     };
     let active = state
         .store
-        .active_challenge(&account, state.clock.now())
+        .active_challenge(&account, None, state.clock.now())
         .await
         .map_err(|e| unavailable(state, e))?;
     let (Some(_), Some(active)) = (active_user, active) else {

@@ -65,7 +65,7 @@ async fn verify_challenge(
             let now = state.clock.now();
             let found = state
                 .store
-                .find_challenge(&presented.account, &presented.digest, now)
+                .active_challenge(&presented.account, Some(&presented.digest), now)
                 .await
                 .map_err(|e| unavailable(state, e))?;
             let Some(found) = found else {

@@ -7,9 +7,9 @@ use crate::boxed::BoxFuture;
 use crate::metrics::time_store;
 
 use crate::store::records::{
-    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
-    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
-    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::StateStore;
 
@@ -36,15 +36,10 @@ pub(crate) trait DynStateStore: Send + Sync + 'static {
         account: &'a AccountKey,
         challenge: &'a DigestBytes,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    fn find_challenge<'a>(
-        &'a self,
-        account: &'a AccountKey,
-        challenge: &'a DigestBytes,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>>;
     fn active_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
+        challenge: Option<&'a DigestBytes>,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<ActiveChallenge>, StoreError>>;
     fn claim_time_step<'a>(
@@ -177,22 +172,15 @@ impl<T: StateStore> DynStateStore for T {
             StateStore::delete_challenge(self, account, challenge),
         ))
     }
-    fn find_challenge<'a>(
-        &'a self,
-        account: &'a AccountKey,
-        challenge: &'a DigestBytes,
-        now: SystemTime,
-    ) -> BoxFuture<'a, Result<Option<ChallengeInfo>, StoreError>> {
-        Box::pin(StateStore::find_challenge(self, account, challenge, now))
-    }
     fn active_challenge<'a>(
         &'a self,
         account: &'a AccountKey,
+        challenge: Option<&'a DigestBytes>,
         now: SystemTime,
     ) -> BoxFuture<'a, Result<Option<ActiveChallenge>, StoreError>> {
         Box::pin(time_store(
             "active_challenge",
-            StateStore::active_challenge(self, account, now),
+            StateStore::active_challenge(self, account, challenge, now),
         ))
     }
     fn claim_time_step<'a>(

@@ -70,15 +70,17 @@ pub struct ChallengeInfo {
 }
 
 /// The live challenge of an account, as
-/// [`StateStore::active_challenge`](super::StateStore::active_challenge) answers it: enough to
-/// resend its code by id, and to tell a login waiting for an authenticator app (whose challenge
-/// keeps a digest no code has) from one waiting for a delivered code.
+/// [`StateStore::active_challenge`](super::StateStore::active_challenge) answers it: whose it
+/// is, enough to resend its code by id, and to tell a login waiting for an authenticator app
+/// (whose challenge keeps a digest no code has) from one waiting for a delivered code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveChallenge {
     /// SHA-256 of the challenge id.
     pub id: DigestBytes,
     /// HMAC of its current code, as the last create or resend stored it.
     pub code: DigestBytes,
+    /// The user being logged in.
+    pub user_id: String,
 }
 
 /// An auth token to store.

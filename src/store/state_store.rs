@@ -4,9 +4,9 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::records::{
-    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
-    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
-    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 
 /// Storage of challenges, auth tokens and throttle counters.
@@ -57,21 +57,14 @@ pub trait StateStore: Send + Sync + 'static {
         challenge: &DigestBytes,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The live challenge with this id, without touching it (a login waiting for an
-    /// authenticator app's code is looked up first, to know whose app it is).
-    fn find_challenge(
-        &self,
-        account: &AccountKey,
-        challenge: &DigestBytes,
-        now: SystemTime,
-    ) -> impl Future<Output = Result<Option<ChallengeInfo>, StoreError>> + Send;
-
-    /// The account's live challenge, whatever its id, without touching it (django-drf-otp
-    /// 0.0.11's resend body names a user, not a challenge: its code is then resent by the id
-    /// found here).
+    /// The account's live challenge, without touching it; with `challenge`, only if it is the
+    /// one with that id. A login waiting for an authenticator app is looked up by its id, to
+    /// know whose app it is; django-drf-otp 0.0.11's resend body names a user, not a
+    /// challenge, whose code is then resent by the id found here.
     fn active_challenge(
         &self,
         account: &AccountKey,
+        challenge: Option<&DigestBytes>,
         now: SystemTime,
     ) -> impl Future<Output = Result<Option<ActiveChallenge>, StoreError>> + Send;
 

@@ -10,9 +10,9 @@ mod inner;
 use inner::{Consumed, Counter, Inner, StoredChallenge};
 
 use crate::store::records::{
-    AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
-    LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome,
-    ResendRequest, StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
+    AccountKey, ActiveChallenge, CountedAttempt, CounterState, DigestBytes, LockoutPolicy,
+    NewChallenge, NewToken, PasswordAttempt, PendingAppSetup, ResendOutcome, ResendRequest,
+    StoreError, TokenInfo, VerifyAttempt, VerifyOutcome,
 };
 use crate::store::state_store::window_end;
 use crate::store::state_store::StateStore;
@@ -214,32 +214,22 @@ impl StateStore for MemoryStore {
         Ok(matches)
     }
 
-    async fn find_challenge(
-        &self,
-        account: &AccountKey,
-        challenge: &DigestBytes,
-        now: SystemTime,
-    ) -> Result<Option<ChallengeInfo>, StoreError> {
-        self.with(now, |inner| {
-            let acc = inner.account(account, now);
-            acc.challenge
-                .as_ref()
-                .filter(|c| bool::from(c.record.id.ct_eq(challenge)))
-                .map(StoredChallenge::info)
-        })
-    }
-
     async fn active_challenge(
         &self,
         account: &AccountKey,
+        challenge: Option<&DigestBytes>,
         now: SystemTime,
     ) -> Result<Option<ActiveChallenge>, StoreError> {
         self.with(now, |inner| {
             let acc = inner.account(account, now);
-            acc.challenge.as_ref().map(|c| ActiveChallenge {
-                id: c.record.id,
-                code: c.record.code,
-            })
+            acc.challenge
+                .as_ref()
+                .filter(|c| challenge.is_none_or(|id| bool::from(c.record.id.ct_eq(id))))
+                .map(|c| ActiveChallenge {
+                    id: c.record.id,
+                    code: c.record.code,
+                    user_id: c.record.user_id.clone(),
+                })
         })
     }
 

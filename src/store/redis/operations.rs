@@ -137,21 +137,13 @@ impl StateStore for RedisStore {
         Ok(self.send::<i64>(&cmd, Some(&DELETE)).await? > 0)
     }
 
-    async fn find_challenge(
-        &self,
-        account: &AccountKey,
-        challenge: &DigestBytes,
-        now: SystemTime,
-    ) -> Result<Option<ChallengeInfo>, StoreError> {
-        self.find_challenge_in(account, challenge, now).await
-    }
-
     async fn active_challenge(
         &self,
         account: &AccountKey,
+        challenge: Option<&DigestBytes>,
         now: SystemTime,
     ) -> Result<Option<ActiveChallenge>, StoreError> {
-        self.active_challenge_in(account, now).await
+        self.active_challenge_in(account, challenge, now).await
     }
 
     async fn claim_time_step(

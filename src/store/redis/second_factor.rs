@@ -13,80 +13,31 @@ use super::record::{count_from, time_at, time_ms};
 use super::scripts::{BEGIN_APP_SETUP, CLAIM_TIME_STEP, FAIL_APP_SETUP};
 use super::{evalsha, RedisStore};
 use crate::store::records::{
-    AccountKey, ActiveChallenge, ChallengeInfo, DigestBytes, PendingAppSetup, StoreError,
+    AccountKey, ActiveChallenge, DigestBytes, PendingAppSetup, StoreError,
 };
 
-/// A challenge's fields, as `HMGET` answers them.
-type ChallengeFields = (
-    Option<Vec<u8>>,
-    Option<String>,
-    Option<String>,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<i64>,
-);
+/// A challenge's `id`, `code`, `user_id` and `expires_at`, as `HMGET` answers them.
+type ChallengeFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>, Option<u64>);
 
 impl RedisStore {
-    pub(super) async fn find_challenge_in(
-        &self,
-        account: &AccountKey,
-        challenge: &DigestBytes,
-        now: SystemTime,
-    ) -> Result<Option<ChallengeInfo>, StoreError> {
-        let mut keys = self.account_keys(account);
-        let mut cmd = Cmd::with_capacity(9, 128);
-        cmd.arg("HMGET").arg(keys.key(CHALLENGE)).arg(&[
-            "id",
-            "user_id",
-            "username",
-            "issued_at",
-            "code_expires_at",
-            "expires_at",
-            "sends",
-        ]);
-        let fields: ChallengeFields = self.send(&cmd, None).await?;
-        let (
-            Some(id),
-            Some(user_id),
-            Some(username),
-            Some(issued),
-            Some(code_expires),
-            Some(ends),
-            Some(sends),
-        ) = fields
-        else {
-            return Ok(None);
-        };
-        // Decided with the caller's clock, like every expiry; the key's TTL only cleans up.
-        if !bool::from(id.ct_eq(&challenge[..])) || time_ms(now) >= ends {
-            return Ok(None);
-        }
-        Ok(Some(ChallengeInfo {
-            user_id,
-            username,
-            issued_at: time_at(issued),
-            code_expires_at: time_at(code_expires),
-            sends: count_from(sends)?,
-        }))
-    }
-
     pub(super) async fn active_challenge_in(
         &self,
         account: &AccountKey,
+        challenge: Option<&DigestBytes>,
         now: SystemTime,
     ) -> Result<Option<ActiveChallenge>, StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = Cmd::with_capacity(5, 64);
+        let mut cmd = Cmd::with_capacity(6, 64);
         cmd.arg("HMGET")
             .arg(keys.key(CHALLENGE))
-            .arg(&["id", "code", "expires_at"]);
-        let fields: (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>) = self.send(&cmd, None).await?;
-        let (Some(id), Some(code), Some(ends)) = fields else {
+            .arg(&["id", "code", "user_id", "expires_at"]);
+        let fields: ChallengeFields = self.send(&cmd, None).await?;
+        let (Some(id), Some(code), Some(user_id), Some(ends)) = fields else {
             return Ok(None);
         };
         // Decided with the caller's clock, like every expiry; the key's TTL only cleans up.
-        if time_ms(now) >= ends {
+        let wanted = challenge.is_none_or(|wanted| bool::from(id.ct_eq(&wanted[..])));
+        if !wanted || time_ms(now) >= ends {
             return Ok(None);
         }
         let digest = |bytes: Vec<u8>| {
@@ -96,6 +47,7 @@ impl RedisStore {
         Ok(Some(ActiveChallenge {
             id: digest(id)?,
             code: digest(code)?,
+            user_id,
         }))
     }
 
