@@ -11,6 +11,9 @@ use super::error::VerifyError;
 /// it.
 pub(super) const MAX_COST: u32 = 14;
 
+/// The longest password bcrypt reads.
+const MAX_PASSWORD_BYTES: usize = 72;
+
 /// bcrypt's lowest cost.
 const MIN_COST: u32 = 4;
 
@@ -38,10 +41,14 @@ pub(super) fn verify(
             .map(|byte| format!("{byte:02x}"))
             .collect();
         bcrypt::verify(hex, modular)
+    } else if password.len() > MAX_PASSWORD_BYTES {
+        // Refused, not cut to its first 72 bytes (which would let any continuation of those
+        // match), as Django with bcrypt 5 refuses it; after the same work as any check, so
+        // that a long password does not tell a real user from an unknown one by time.
+        let _ = bcrypt::verify(&password[..MAX_PASSWORD_BYTES], modular);
+        Ok(false)
     } else {
-        // A password longer than bcrypt's 72 bytes is refused, not cut to its first 72 (which
-        // would let any continuation of those match).
-        bcrypt::non_truncating_verify(password, modular)
+        bcrypt::verify(password, modular)
     };
     Ok((matches.map_err(|_| VerifyError::Unusable)?, cost))
 }
@@ -78,6 +85,18 @@ mod tests {
     // `BCryptPasswordHasher`, `encode("Pässwörd ✓", salt())`, without the algorithm and its `$`.
     const SHA256: &str = "$2b$04$ftOAfylPIGwElQdIxTow7.XgsLUxT4PKGFq.kYmhDGlCDXnstsz0W";
     const PLAIN: &str = "$2b$04$0yUKzIBg3o3hUxW7pqkcTuK/lZULL/a2i7M3gkzxs16YtWf7O6JRq";
+
+    #[test]
+    fn a_plain_bcrypt_hash_never_matches_beyond_72_bytes() {
+        // bcrypt reads 72 bytes: any continuation of these would match a truncating check.
+        let first_72 = "x".repeat(72);
+        let modular = ::bcrypt::hash(&first_72, 4).unwrap();
+        assert_eq!(checked(false, &modular, &first_72), Some(true));
+        let longer = format!("{first_72}and more");
+        assert_eq!(checked(false, &modular, &longer), Some(false));
+        // Django's SHA-256 variant hashes the whole password first: no such limit there.
+        assert_eq!(checked(true, &modular, &longer), Some(false));
+    }
 
     fn checked(prehashed: bool, modular: &str, password: &str) -> Option<bool> {
         match verify(prehashed, modular, password.as_bytes()) {

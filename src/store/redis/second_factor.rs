@@ -17,7 +17,12 @@ use crate::store::records::{
 };
 
 /// A challenge's `id`, `code`, `user_id` and `expires_at`, as `HMGET` answers them.
-type ChallengeFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>, Option<u64>);
+type ChallengeFields = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<u64>,
+);
 
 impl RedisStore {
     pub(super) async fn active_challenge_in(
