@@ -28,7 +28,7 @@ mod redis;
 
 #[cfg(feature = "redis-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
-pub use self::redis::RedisStore;
+pub use self::redis::{ClientCacheStatistics, RedisStore};
 
 mod dyn_store;
 mod records;

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod client_cache;
 mod faults;
 mod instances;
 mod records;

@@ -7,7 +7,13 @@
 //! the store keeps its own handle on the connection and throws it away after any error of the
 //! connection (not of a command), at most once per backoff step, which also bounds how often
 //! it connects and logs while Redis stays unreachable.
+//!
+//! Connections the store opens itself speak RESP3 when the client-side cache of token records
+//! is on: its invalidations arrive as pushes on the connection (see `token_cache.rs`), and
+//! whatever may have lost one (the connection closing or failing) drops the cache.
 
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -15,7 +21,12 @@ use std::time::{Duration, Instant};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::{ClusterClient, ClusterConfig};
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Client, ErrorKind, RedisError, RedisResult, ServerErrorKind};
+use ::redis::{
+    Client, ConnectionInfo, ErrorKind, ProtocolVersion, PushInfo, RedisError, RedisResult,
+    ServerErrorKind,
+};
+
+use super::token_cache::TokenCache;
 
 /// The first wait before the connection is rebuilt again; it doubles up to [`RECONNECT_MAX`].
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -28,7 +39,19 @@ pub(super) enum Connector {
     Single(Client),
     /// A manager the application built: it cannot be rebuilt, only used.
     Manager(ConnectionManager),
+    /// A cluster from the URLs of some of its nodes.
+    ClusterNodes(Vec<ConnectionInfo>),
+    /// A cluster client the application built.
     Cluster(Box<ClusterClient>),
+}
+
+impl Connector {
+    /// Whether the store opens connections itself, so that they can carry the cache's
+    /// invalidations: not those of a manager or cluster client the application built, whose
+    /// protocol and push handling it chose.
+    fn can_track(&self) -> bool {
+        matches!(self, Self::Single(_) | Self::ClusterNodes(_))
+    }
 }
 
 /// An open (or opening) connection; clones share it.
@@ -38,10 +61,12 @@ pub(super) enum Connection {
     Cluster(ClusterConnection),
 }
 
-/// What clones of a store share: how to connect, the timeout, and the connection once open.
+/// What clones of a store share: how to connect, the timeout, the connection once open, and
+/// the cache of token records read on it.
 pub(super) struct Link {
     connector: Connector,
     timeout: Duration,
+    token_cache: Option<Arc<TokenCache>>,
     current: RwLock<Current>,
     /// Set when the connection was thrown away, until a command succeeds again.
     failing: AtomicBool,
@@ -59,10 +84,20 @@ struct Current {
 }
 
 impl Link {
-    pub(super) fn new(connector: Connector, timeout: Duration) -> Arc<Self> {
+    /// A link with a cache of `cache_capacity` token records (none: no cache). A connector
+    /// that cannot carry invalidations gets no cache.
+    pub(super) fn new(
+        connector: Connector,
+        timeout: Duration,
+        cache_capacity: Option<NonZeroUsize>,
+    ) -> Arc<Self> {
+        let token_cache = cache_capacity
+            .filter(|_| connector.can_track())
+            .map(|capacity| Arc::new(TokenCache::new(capacity)));
         Arc::new(Self {
             connector,
             timeout,
+            token_cache,
             current: RwLock::default(),
             failing: AtomicBool::new(false),
         })
@@ -74,6 +109,10 @@ impl Link {
 
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    pub(super) fn token_cache(&self) -> Option<&TokenCache> {
+        self.token_cache.as_deref()
     }
 
     pub(super) fn is_open(&self) -> bool {
@@ -99,27 +138,54 @@ impl Link {
     }
 
     /// Both constructors are lazy: they connect in the background, bounded by the timeout, and
-    /// never block here.
+    /// never block here. With a cache, the connection speaks RESP3 and hands its pushes to it.
     fn open(&self) -> RedisResult<Connection> {
+        let cluster_config = || {
+            let config = ClusterConfig::new()
+                .set_connection_timeout(self.timeout)
+                .set_response_timeout(self.timeout);
+            match self.push_handler() {
+                Some(handler) => config.set_push_sender(handler),
+                None => config,
+            }
+        };
         Ok(match &self.connector {
             Connector::Single(client) => {
-                let config = ConnectionManagerConfig::new()
+                let mut config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(self.timeout))
                     .set_response_timeout(Some(self.timeout))
                     // Fail the waiting calls soon; the next call starts a new attempt.
                     .set_number_of_retries(1);
-                Connection::Single(ConnectionManager::new_lazy_with_config(
-                    client.clone(),
-                    config,
-                )?)
+                let mut client = client.clone();
+                if let Some(handler) = self.push_handler() {
+                    config = config.set_push_sender(handler);
+                    client = Client::open(resp3(client.get_connection_info().clone()))?;
+                }
+                Connection::Single(ConnectionManager::new_lazy_with_config(client, config)?)
             }
             Connector::Manager(manager) => Connection::Single(manager.clone()),
-            Connector::Cluster(client) => {
-                let config = ClusterConfig::new()
-                    .set_connection_timeout(self.timeout)
-                    .set_response_timeout(self.timeout);
-                Connection::Cluster(client.get_pending_async_connection_with_config(config))
+            Connector::ClusterNodes(nodes) => {
+                let mut nodes = nodes.clone();
+                if self.token_cache.is_some() {
+                    nodes = nodes.into_iter().map(resp3).collect();
+                }
+                let client = ClusterClient::new(nodes)?;
+                Connection::Cluster(
+                    client.get_pending_async_connection_with_config(cluster_config()),
+                )
             }
+            Connector::Cluster(client) => Connection::Cluster(
+                client.get_pending_async_connection_with_config(cluster_config()),
+            ),
+        })
+    }
+
+    /// What the connection calls with each push: the cache's handler, if there is a cache.
+    fn push_handler(&self) -> Option<impl Fn(PushInfo) -> Result<(), Infallible> + Send + Sync> {
+        let cache = self.token_cache.clone()?;
+        Some(move |push: PushInfo| {
+            cache.on_push(&push);
+            Ok(())
         })
     }
 
@@ -128,6 +194,10 @@ impl Link {
     /// next command opens a new one. Returns how long until that can happen (zero: at once), or
     /// `None` for a connection the store cannot rebuild.
     pub(super) fn failed(&self, generation: u64, error: &str, now: Instant) -> Option<Duration> {
+        // An invalidation may have been lost with the connection.
+        if let Some(cache) = &self.token_cache {
+            cache.drop_all();
+        }
         if matches!(self.connector, Connector::Manager(_)) {
             return None;
         }
@@ -185,6 +255,15 @@ impl Link {
     }
 }
 
+/// `info` speaking RESP3, the protocol that carries pushes.
+fn resp3(info: ConnectionInfo) -> ConnectionInfo {
+    let redis = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    info.set_redis_settings(redis)
+}
+
 /// Whether `e` is a failure of the connection rather than Redis's answer to a command: then
 /// the connection is rebuilt. Error replies to a command (a script error) and replies of an
 /// unexpected shape (`Parse`, `UnexpectedReturnType`: the data, not the connection) leave it
@@ -208,7 +287,7 @@ mod tests {
 
     fn link() -> Arc<Link> {
         let client = Client::open("redis://127.0.0.1:1/").unwrap();
-        Link::new(Connector::Single(client), Duration::from_millis(100))
+        Link::new(Connector::Single(client), Duration::from_millis(100), None)
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! rendered.
 
 use std::fmt;
+use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,9 +25,11 @@ mod operations;
 mod record;
 mod scripts;
 mod second_factor;
+mod token_cache;
 
 use connection::{is_connection_error, Connection, Connector, Link};
 use keys::AccountKeys;
+pub use token_cache::ClientCacheStatistics;
 
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -139,6 +143,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct RedisStore {
     link: Arc<Link>,
     prefix: Arc<str>,
+    /// Token records the client-side cache keeps; `None`: no cache.
+    client_cache: Option<NonZeroUsize>,
 }
 
 impl RedisStore {
@@ -190,7 +196,13 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn cluster<T: IntoConnectionInfo>(urls: impl IntoIterator<Item = T>) -> RedisResult<Self> {
-        Ok(Self::from_cluster_client(ClusterClient::new(urls)?))
+        let nodes = urls
+            .into_iter()
+            .map(IntoConnectionInfo::into_connection_info)
+            .collect::<RedisResult<Vec<_>>>()?;
+        // Refuses what a cluster client refuses (no nodes, mixed protocols) now, not later.
+        ClusterClient::new(nodes.clone())?;
+        Ok(Self::with_connector(Connector::ClusterNodes(nodes)))
     }
 
     /// A store on a Redis Cluster through a client you configured yourself (TLS, credentials,
@@ -209,9 +221,11 @@ impl RedisStore {
     }
 
     fn with_connector(connector: Connector) -> Self {
+        let client_cache = NonZeroUsize::new(token_cache::DEFAULT_CAPACITY);
         Self {
-            link: Link::new(connector, DEFAULT_TIMEOUT),
+            link: Link::new(connector, DEFAULT_TIMEOUT, client_cache),
             prefix: DEFAULT_PREFIX.into(),
+            client_cache,
         }
     }
 
@@ -255,8 +269,66 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.link = Link::new(self.link.connector().clone(), timeout);
+        self.link = Link::new(self.link.connector().clone(), timeout, self.client_cache);
         self
+    }
+
+    /// Switches the client-side cache of token records on (the default) or off; see
+    /// [the type's documentation](Self#client-side-cache-of-tokens). Like
+    /// [`with_timeout`](Self::with_timeout), it takes effect with a new connection: set it
+    /// before cloning.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// // Every token check reads Redis (e.g. a server without RESP3, before Redis 6).
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?.with_client_cache(false);
+    /// assert!(store.client_cache_statistics().is_none());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_client_cache(self, enabled: bool) -> Self {
+        let entries = if enabled {
+            token_cache::DEFAULT_CAPACITY
+        } else {
+            0
+        };
+        self.with_client_cache_capacity(entries)
+    }
+
+    /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB),
+    /// the least recently used dropped first; 0 switches the cache off. Takes effect with a
+    /// new connection, like [`with_client_cache`](Self::with_client_cache).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?
+    ///     .with_client_cache_capacity(100_000);
+    /// assert_eq!(store.client_cache_statistics().unwrap().entries, 0);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_client_cache_capacity(mut self, entries: usize) -> Self {
+        self.client_cache = NonZeroUsize::new(entries);
+        self.link = Link::new(
+            self.link.connector().clone(),
+            self.link.timeout(),
+            self.client_cache,
+        );
+        self
+    }
+
+    /// The client-side cache's counters, or `None` when this store has no cache (switched
+    /// off, or made from a connection manager or cluster client of yours).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
+    /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?;
+    /// let stats = store.client_cache_statistics().expect("on by default");
+    /// assert_eq!((stats.hits, stats.misses), (0, 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn client_cache_statistics(&self) -> Option<ClientCacheStatistics> {
+        self.link.token_cache().map(|cache| cache.statistics())
     }
 
     /// The keys of one account, built in one buffer.
@@ -271,13 +343,24 @@ impl RedisStore {
         cmd: &Cmd,
         script: Option<&Script>,
     ) -> Result<T, StoreError> {
-        let (connection, generation) = self.link.get().map_err(store_error)?;
-        let call = async {
+        self.request(|connection| async move {
             match connection {
                 Connection::Single(mut c) => send_on(&mut c, cmd, script).await,
                 Connection::Cluster(mut c) => send_on(&mut c, cmd, script).await,
             }
-        };
+        })
+        .await
+    }
+
+    /// Runs `call` on the connection within the timeout; a failure of the connection itself
+    /// (not of a command) has it rebuilt.
+    async fn request<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let (connection, generation) = self.link.get().map_err(store_error)?;
+        let call = call(connection);
         let timeout = self.link.timeout();
         let error = match tokio::time::timeout(timeout, call).await {
             Ok(Ok(value)) => {
@@ -312,12 +395,13 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.link.connector() {
             Connector::Single(_) | Connector::Manager(_) => "single",
-            Connector::Cluster(_) => "cluster",
+            Connector::ClusterNodes(_) | Connector::Cluster(_) => "cluster",
         };
         f.debug_struct("RedisStore")
             .field("mode", &mode)
             .field("prefix", &self.prefix)
             .field("timeout", &self.link.timeout())
+            .field("client_cache", &self.client_cache_statistics())
             .field("connected", &self.link.is_open())
             .finish()
     }
@@ -352,6 +436,9 @@ fn evalsha(script: &Script, keys: usize) -> Cmd {
 fn store_error(e: RedisError) -> StoreError {
     let unreachable = e.is_io_error()
         || e.is_timeout()
+        // A refused password: over RESP3, `HELLO` answers with these codes rather than as an
+        // authentication failure.
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
         || matches!(
             e.kind(),
             ErrorKind::ClusterConnectionNotFound

@@ -210,13 +210,10 @@ impl StateStore for RedisStore {
     ) -> Result<Option<TokenInfo>, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
-        // A token in use is mostly read: one plain GET. The script (a write) only runs when
-        // the token is over (to delete it) or its idle timer is due for a restart.
-        // Sized for the key, so the command is built without regrowing.
-        let mut read = Cmd::with_capacity(2, 128);
-        read.arg("GET").arg(keys.token(&token_hex));
-        let found: Option<String> = self.send(&read, None).await?;
-        let Some(found) = found else {
+        // A token in use is mostly read: from the client-side cache, or one plain GET. The
+        // script (a write) only runs when the token is over (to delete it) or its idle timer is
+        // due for a restart.
+        let Some(found) = self.read_token(keys.token(&token_hex), now).await? else {
             return Ok(None);
         };
         let record = TokenRecord::parse(&found)?;
@@ -231,6 +228,7 @@ impl StateStore for RedisStore {
             .arg(token_hex.as_str());
         let found: Option<(String, String, i64, i64)> =
             self.send(&cmd, Some(&AUTHENTICATE)).await?;
+        self.forget_cached(keys.token(&token_hex));
         found
             .map(|(user_id, username, issued_at, expires_at)| {
                 Ok(TokenInfo {
@@ -254,14 +252,20 @@ impl StateStore for RedisStore {
         cmd.arg(keys.token(&token_hex))
             .arg(keys.key(TOKENS))
             .arg(token_hex.as_str());
-        Ok(self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0)
+        let revoked = self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0;
+        // Redis tells every instance that cached the token, this one as well; this one need not
+        // wait for it.
+        self.forget_cached(keys.token(&token_hex));
+        Ok(revoked)
     }
 
     async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&REVOKE_ALL, 1);
         cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
-        self.send(&cmd, Some(&REVOKE_ALL)).await
+        let revoked = self.send(&cmd, Some(&REVOKE_ALL)).await?;
+        self.forget_cached_prefix(keys.token_prefix());
+        Ok(revoked)
     }
 
     async fn remember_device(

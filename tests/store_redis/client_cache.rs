@@ -1,0 +1,262 @@
+//! The client-side cache of token records: answered from memory, yet never stale once Redis
+//! has said otherwise, whatever the timing, and dropped whenever a word from Redis may have been
+//! lost.
+
+use std::time::{Duration, Instant};
+
+use tower_otp::redis::{self, Client};
+use tower_otp::store::{AccountKey, ClientCacheStatistics, NewToken, RedisStore, StateStore};
+
+use crate::common::conformance::*;
+use crate::common::redis::*;
+use crate::faults::until_ok;
+
+/// How late another instance may still accept a revoked token.
+const REVOCATION_BOUND: Duration = Duration::from_millis(10);
+
+fn stats(store: &RedisStore) -> ClientCacheStatistics {
+    store.client_cache_statistics().expect("the cache is on")
+}
+
+async fn issue(store: &RedisStore) -> (AccountKey, NewToken) {
+    let (account, tok) = (random_account(), token(t0()));
+    store.issue_token(&account, &tok).await.unwrap();
+    (account, tok)
+}
+
+/// A token issued on `store`, then checked twice there: the second time from its cache.
+async fn cached_token(store: &RedisStore) -> (AccountKey, NewToken) {
+    let (account, tok) = issue(store).await;
+    assert!(is_accepted(store, &account, &tok).await);
+    let hits = stats(store).hits;
+    assert!(is_accepted(store, &account, &tok).await);
+    assert_eq!(stats(store).hits, hits + 1, "answered from the cache");
+    (account, tok)
+}
+
+async fn is_accepted(store: &RedisStore, account: &AccountKey, tok: &NewToken) -> bool {
+    store
+        .authenticate_token(account, &tok.digest, t0() + secs(1))
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Checks the token on `store` until it is refused, for at most `within`; returns how long that
+/// took, or panics.
+async fn refused_within(
+    store: &RedisStore,
+    account: &AccountKey,
+    tok: &NewToken,
+    within: Duration,
+) -> Duration {
+    let since = Instant::now();
+    while is_accepted(store, account, tok).await {
+        assert!(
+            since.elapsed() < within,
+            "still accepted {within:?} after it was revoked"
+        );
+        // A check answered from the cache never waits: let the runtime's other tasks (the
+        // connection's) run, as between a server's requests.
+        tokio::task::yield_now().await;
+    }
+    since.elapsed()
+}
+
+/// Waits (without sleeping) until `done` holds, for at most `within`.
+async fn until(within: Duration, mut done: impl FnMut() -> bool) {
+    let since = Instant::now();
+    while !done() {
+        assert!(since.elapsed() < within, "not within {within:?}");
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `a` revokes tokens `b` has cached: `b` refuses each within [`REVOCATION_BOUND`], measured
+/// from the revoking call's return.
+async fn revocations_reach_the_other_instance(a: RedisStore, b: RedisStore) {
+    let mut slowest = Duration::ZERO;
+    for round in 0..20 {
+        let (account, tok) = cached_token(&b).await;
+        if round % 2 == 0 {
+            assert!(a.revoke_token(&account, &tok.digest).await.unwrap());
+        } else {
+            assert_eq!(a.revoke_all_tokens(&account).await.unwrap(), 1);
+        }
+        slowest = slowest.max(refused_within(&b, &account, &tok, REVOCATION_BOUND).await);
+    }
+    println!("slowest refusal after a revocation: {slowest:?}");
+}
+
+fn pair(make: impl Fn() -> RedisStore) -> (RedisStore, RedisStore) {
+    let prefix = random_prefix();
+    (make().with_prefix(&prefix), make().with_prefix(&prefix))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_a_caching_instance_within_10_ms() {
+    let (a, b) = pair(|| RedisStore::new(redis_url()).unwrap());
+    revocations_reach_the_other_instance(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_a_caching_instance_within_10_ms_on_a_cluster() {
+    let (a, b) = pair(cluster_store);
+    revocations_reach_the_other_instance(a, b).await;
+}
+
+/// A read of the token on `b` races its revocation on `a`, over and over: whichever Redis runs
+/// first, `b` never goes on accepting it. (A cache that keeps a reply whose invalidation was
+/// handled before the reply reached the reader fails this nearly every round.)
+async fn a_read_racing_a_revocation_never_leaves_a_stale_entry(a: RedisStore, b: RedisStore) {
+    for _ in 0..200 {
+        let (account, tok) = issue(&a).await;
+        let (read, revoked) = tokio::join!(
+            tokio::spawn({
+                let (b, account, digest) = (b.clone(), account.clone(), tok.digest);
+                async move {
+                    b.authenticate_token(&account, &digest, t0() + secs(1))
+                        .await
+                }
+            }),
+            a.revoke_token(&account, &tok.digest)
+        );
+        read.unwrap().unwrap();
+        assert!(revoked.unwrap());
+        refused_within(&b, &account, &tok, REVOCATION_BOUND).await;
+    }
+    assert!(stats(&b).invalidations > 0, "the reads were tracked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_racing_a_revocation_never_leaves_a_stale_entry_on_one_node() {
+    let (a, b) = pair(|| RedisStore::new(redis_url()).unwrap());
+    a_read_racing_a_revocation_never_leaves_a_stale_entry(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_racing_a_revocation_never_leaves_a_stale_entry_on_a_cluster() {
+    let (a, b) = pair(cluster_store);
+    a_read_racing_a_revocation_never_leaves_a_stale_entry(a, b).await;
+}
+
+/// Redis forgets, with a connection, which keys it must report to it. A change made while the
+/// connection is gone would never be reported: the cache must be gone first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_drops_the_cache() {
+    // A server of its own: the kill below takes every client of the server.
+    let server = RedisServer::start(free_port(), &[]);
+    let prefix = random_prefix();
+    let store = RedisStore::new(server.url()).unwrap().with_prefix(&prefix);
+    let (account, tok) = cached_token(&store).await;
+    let drops = stats(&store).drops;
+
+    let mut admin = Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(killed, 1, "the store's connection");
+    // Deleted behind the store's back: nobody is left to tell it.
+    let key = format!(
+        "{prefix}{{{}}}:token:{}",
+        account.as_str(),
+        hex(&tok.digest)
+    );
+    let deleted: u64 = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1, "the token's key is {key}");
+
+    let since = Instant::now();
+    until(Duration::from_secs(1), || stats(&store).drops > drops).await;
+    println!("cache dropped {:?} after the kill", since.elapsed());
+    assert!(!is_accepted(&store, &account, &tok).await);
+}
+
+/// Redis restarts (empty, as without persistence) while a token is cached: the token is refused
+/// from then on, never answered from the cache; new tokens work once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_redis_is_never_answered_for_from_the_cache() {
+    let port = free_port();
+    let server = RedisServer::start(port, &[]);
+    let store = RedisStore::new(server.url())
+        .unwrap()
+        .with_prefix(random_prefix())
+        .with_timeout(Duration::from_millis(500));
+    let (account, tok) = cached_token(&store).await;
+    let drops = stats(&store).drops;
+
+    server.stop();
+    until(Duration::from_secs(1), || stats(&store).drops > drops).await;
+    let server = RedisServer::start(port, &[]);
+    let refused = until_ok(Duration::from_secs(10), || {
+        store.authenticate_token(&account, &tok.digest, t0() + secs(2))
+    })
+    .await;
+    assert_eq!(refused, None);
+    let (account, tok) = issue(&store).await;
+    assert!(is_accepted(&store, &account, &tok).await);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_cache_off_every_check_reads_redis() {
+    let prefix = random_prefix();
+    let a = RedisStore::new(redis_url()).unwrap().with_prefix(&prefix);
+    let b = RedisStore::new(redis_url())
+        .unwrap()
+        .with_prefix(&prefix)
+        .with_client_cache(false);
+    assert!(b.client_cache_statistics().is_none());
+    let (account, tok) = issue(&a).await;
+    assert!(is_accepted(&b, &account, &tok).await);
+    assert!(a.revoke_token(&account, &tok.digest).await.unwrap());
+    // No invalidation to wait for: the very next check reads Redis.
+    assert!(!is_accepted(&b, &account, &tok).await);
+}
+
+/// The cache never answers past what the record says: a cached token past its idle time is
+/// refused, and the idle timer still restarts on use.
+#[tokio::test]
+async fn a_cached_record_is_judged_by_its_own_times() {
+    let store = single_store();
+    let account = random_account();
+    let ms = Duration::from_millis;
+    // Its timer restarts on a use 1/60 of the idle timeout (100 ms) after the last restart.
+    let short = || NewToken {
+        idle_timeout: secs(6),
+        ..token(t0())
+    };
+
+    let tok = short();
+    store.issue_token(&account, &tok).await.unwrap();
+    let at = |after| store.authenticate_token(&account, &tok.digest, t0() + after);
+    assert!(at(ms(10)).await.unwrap().is_some(), "read and cached");
+    let hits = stats(&store).hits;
+    assert!(at(ms(20)).await.unwrap().is_some());
+    assert_eq!(stats(&store).hits, hits + 1, "from the cache");
+    // Past its idle time: the cached record says so.
+    assert!(at(secs(6) + ms(10)).await.unwrap().is_none());
+    assert_eq!(stats(&store).hits, hits + 2, "judged from the cache");
+
+    let tok = short();
+    store.issue_token(&account, &tok).await.unwrap();
+    let at = |after| store.authenticate_token(&account, &tok.digest, t0() + after);
+    assert!(at(ms(10)).await.unwrap().is_some(), "read and cached");
+    // Due for a restart: the timer restarts in Redis...
+    assert!(at(secs(3)).await.unwrap().is_some());
+    // ...so 8 s after it was issued, 5 s after the restart, the token lives.
+    assert!(at(secs(8)).await.unwrap().is_some());
+}
