@@ -126,6 +126,16 @@ impl Bench {
                 ok,
             );
         }
+        if self.config.wants("token-redis-uncached") {
+            let tokens = self.tokens(|s| &s.redis_uncached, n);
+            add(
+                "token-redis-uncached",
+                "token-authenticated GET /api/me, Redis uncached",
+                s.redis_uncached.addr,
+                fixed(token_gets(tokens)),
+                ok,
+            );
+        }
         add(
             "raw-evalsha",
             "baseline: handler doing 1 Redis EVALSHA",

@@ -1,5 +1,5 @@
 //! The servers under test: bare axum, and axum with the layer over a `MemoryStore` and over a
-//! `RedisStore`, each on its own loopback port, with the raw-Redis baselines beside them.
+//! `RedisStore` (with and without its client-side cache), each on its own loopback port, with the raw-Redis baselines beside them.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,8 @@ pub struct Servers {
     pub bare: SocketAddr,
     pub memory: Served,
     pub redis: Served,
+    /// On Redis with the client-side cache of tokens off.
+    pub redis_uncached: Served,
     pub raw: SocketAddr,
     pub users: BenchUsers,
     /// Every `fast-<n>` user is used once: a new login would kill a challenge still in use.
@@ -52,10 +54,15 @@ impl Servers {
         let redis_store = RedisStore::new(redis_url)
             .expect("valid Redis URL")
             .with_prefix("bench:");
+        let uncached_store = RedisStore::new(redis_url)
+            .expect("valid Redis URL")
+            .with_prefix("bench-uncached:")
+            .with_client_cache(false);
         Self {
             bare: serve(routes()).await,
             memory: Served::start(&users, MemoryStore::new()).await,
             redis: Served::start(&users, redis_store).await,
+            redis_uncached: Served::start(&users, uncached_store).await,
             raw: raw_redis_server(redis_url).await,
             users,
             next_user: AtomicU64::new(0),

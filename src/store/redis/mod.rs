@@ -94,14 +94,47 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// - `create_challenge` replaces the account's challenge in one step; `resend_challenge` checks
 ///   the cooldown and send cap and replaces the code in one step; `delete_challenge` deletes only
 ///   the named challenge.
-/// - `authenticate_token` reads the token with one `GET` and decides absolute and idle expiry
-///   from it. Only when the token is over (it is then deleted) or its idle timer was last
-///   restarted 1/60 of the idle timeout ago or more (30 s for 30 min) does it run a script, which
-///   decides again and restarts the timer in one step. A token in steady use thus costs one plain
-///   read per request; it may die up to 1/60 of its idle timeout earlier than if every use
-///   restarted the timer, never later. `count_password_attempt` (lock check and count in one
+/// - `authenticate_token` reads the token (from the client-side cache, else with one `GET`)
+///   and decides absolute and idle expiry from it. Only when the token is over (it is then
+///   deleted) or its idle timer was last restarted 1/60 of the idle timeout ago or more (30 s
+///   for 30 min) does it run a script, which decides again and restarts the timer in one step.
+///   A token in steady use thus costs Redis one read per 30 s and instance, not one per
+///   request; it may die up to 1/60 of its idle timeout earlier than if every use restarted
+///   the timer, never later. `count_password_attempt` (lock check and count in one
 ///   step, so that concurrent logins cannot all pass the check before any is counted),
 ///   `forgive_password_attempt`, the revokes and `hit_counter` are atomic like the scripts above.
+///
+/// # Client-side cache of tokens
+///
+/// A token check is the one operation on the path of every protected request, so a store made
+/// by [`new`](Self::new) or [`cluster`](Self::cluster) keeps the token records it reads in
+/// the process and answers from there, at memory speed, while Redis stays the one place that
+/// decides: its connections speak RESP3 and ask Redis to track each token record read
+/// (`CLIENT TRACKING ON OPTIN`), and Redis reports every change of such a key (a logout,
+/// [`revoke_all_tokens`](super::StateStore::revoke_all_tokens), an expiry, the idle timer's
+/// restart) as a push on the connection, which drops the record. Absolute and idle expiry are
+/// still decided on every check from the record's own times.
+///
+/// - **Revocation stays immediate:** a token revoked through one instance is refused by this
+///   one as soon as Redis's push arrives: within 10 ms in the tests (two instances on one
+///   Redis, and on a cluster), at once by the instance that revoked it.
+/// - **Never stale after a fault:** what may have lost a push drops the whole cache before the
+///   next answer that would read it: the connection closing (Redis restarted, `CLIENT KILL`,
+///   a failover) and any failure of a command on it. An entry is read again at the latest
+///   10 s after it was read, whatever Redis says, which bounds what a connection broken
+///   without either side noticing could keep.
+/// - **No race:** a read reserves its key before it is sent, and Redis's push for a change
+///   empties the reservation, so a record changed while it was being read is never kept.
+/// - Bounded: 10 000 records by default ([`with_client_cache_capacity`](Self::with_client_cache_capacity)),
+///   the least recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
+///   counts hits, misses and invalidations.
+///
+/// It needs Redis 6 or later (RESP3). Switch it off with
+/// [`with_client_cache(false)`](Self::with_client_cache) for an older server, or if a
+/// revocation must be refused by the very next request on every instance rather than within
+/// milliseconds. A store made from your own [connection manager](Self::from_connection_manager)
+/// or [cluster client](Self::from_cluster_client) has no cache: the store cannot choose their
+/// protocol or receive their pushes.
 ///
 /// # Secrets at rest
 ///
@@ -360,9 +393,12 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let (connection, generation) = self.link.get().map_err(store_error)?;
-        let call = call(connection);
         let timeout = self.link.timeout();
-        let error = match tokio::time::timeout(timeout, call).await {
+        // Boxed: the call is large (the client's own future), and every future awaiting a
+        // request would otherwise carry it, the token check's too, which most often answers
+        // from the cache without one.
+        let call = Box::pin(tokio::time::timeout(timeout, call(connection)));
+        let error = match call.await {
             Ok(Ok(value)) => {
                 self.link.succeeded(generation);
                 return Ok(value);
