@@ -260,3 +260,39 @@ async fn a_cached_record_is_judged_by_its_own_times() {
     // ...so 8 s after it was issued, 5 s after the restart, the token lives.
     assert!(at(secs(8)).await.unwrap().is_some());
 }
+
+/// An ACL user may not use `CLIENT TRACKING`: the store then works without its cache, reading
+/// Redis on every check, instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_permission_to_track_every_check_reads_redis() {
+    let server = RedisServer::start(free_port(), &[]);
+    let mut admin = Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("app")
+        .arg("on")
+        .arg(">app-password")
+        .arg("~*")
+        .arg("+@all")
+        .arg("-client")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://app:app-password@127.0.0.1:{}/", server.port());
+    let prefix = random_prefix();
+    let store = RedisStore::new(url.as_str()).unwrap().with_prefix(&prefix);
+    let (account, tok) = issue(&store).await;
+    assert!(is_accepted(&store, &account, &tok).await);
+    assert!(is_accepted(&store, &account, &tok).await);
+    let stats = stats(&store);
+    assert!(!stats.in_use);
+    assert_eq!((stats.hits, stats.entries), (0, 0));
+    // Revoked by someone else: no cache, so refused at once.
+    let other = RedisStore::new(server.url()).unwrap().with_prefix(&prefix);
+    assert!(other.revoke_token(&account, &tok.digest).await.unwrap());
+    assert!(!is_accepted(&store, &account, &tok).await);
+}

@@ -111,7 +111,13 @@ impl Link {
         self.timeout
     }
 
+    /// The cache of token records, while in use.
     pub(super) fn token_cache(&self) -> Option<&TokenCache> {
+        self.token_cache.as_deref().filter(|cache| cache.is_on())
+    }
+
+    /// The cache of token records, in use or not, for its counters.
+    pub(super) fn token_cache_counters(&self) -> Option<&TokenCache> {
         self.token_cache.as_deref()
     }
 

@@ -30,6 +30,7 @@ mod token_cache;
 use connection::{is_connection_error, Connection, Connector, Link};
 use keys::AccountKeys;
 pub use token_cache::ClientCacheStatistics;
+use token_cache::TokenCache;
 
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -361,7 +362,7 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn client_cache_statistics(&self) -> Option<ClientCacheStatistics> {
-        self.link.token_cache().map(|cache| cache.statistics())
+        self.link.token_cache_counters().map(TokenCache::statistics)
     }
 
     /// The keys of one account, built in one buffer.

@@ -18,7 +18,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -49,11 +49,7 @@ impl RedisStore {
         now: SystemTime,
     ) -> Result<Option<Arc<str>>, StoreError> {
         let Some(cache) = self.link.token_cache() else {
-            // Sized for the key, so the command is built without regrowing.
-            let mut read = Cmd::with_capacity(2, 128);
-            read.arg("GET").arg(key);
-            let found: Option<String> = self.send(&read, None).await?;
-            return Ok(found.map(Arc::from));
+            return self.plain_read(key).await;
         };
         let ticket = match cache.lookup(key, now) {
             Lookup::Hit(record) => return Ok(Some(record)),
@@ -63,16 +59,30 @@ impl RedisStore {
             .request(|connection| tracked_read(connection, key))
             .await
         {
-            Ok(found) => {
+            Ok(Tracked::Read(found)) => {
                 let found = found.map(Arc::<str>::from);
                 cache.fill(key, ticket, found.clone(), now);
                 Ok(found)
+            }
+            Ok(Tracked::Refused(reason)) => {
+                cache.abandon(key, ticket);
+                cache.switch_off(&reason);
+                self.plain_read(key).await
             }
             Err(e) => {
                 cache.abandon(key, ticket);
                 Err(e)
             }
         }
+    }
+
+    /// `GET key`, nothing cached.
+    async fn plain_read(&self, key: &str) -> Result<Option<Arc<str>>, StoreError> {
+        // Sized for the key, so the command is built without regrowing.
+        let mut read = Cmd::with_capacity(2, 128);
+        read.arg("GET").arg(key);
+        let found: Option<String> = self.send(&read, None).await?;
+        Ok(found.map(Arc::from))
     }
 
     /// Forgets what the cache holds of `key`, which this process just changed.
@@ -90,15 +100,25 @@ impl RedisStore {
     }
 }
 
+/// What a tracked read got.
+enum Tracked {
+    /// The record (`None`: no such key), which Redis now tracks for this connection.
+    Read(Option<String>),
+    /// Redis refused to track (e.g. an ACL user without `CLIENT TRACKING`): why.
+    Refused(String),
+}
+
 /// `GET key`, preceded on the same connection by `CLIENT TRACKING ON OPTIN` and `CLIENT CACHING
 /// YES`, so that Redis reports any later change of the key on this connection. Tracking is
 /// switched on with every read, so it is on whichever connection serves it (a new one after a
 /// reconnect, a cluster node's); asking again changes nothing.
-async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Option<String>> {
+async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked> {
     let mut read = ::redis::pipe();
     read.cmd("CLIENT").arg("TRACKING").arg("ON").arg("OPTIN");
     read.cmd("CLIENT").arg("CACHING").arg("YES");
     read.cmd("GET").arg(key);
+    // Each reply on its own, error replies included: a refusal to track is not a failure.
+    read.ignore_errors();
     let replies: Vec<Value> = match connection {
         Connection::Single(mut c) => read.query_async(&mut c).await?,
         // A cluster client would route the `CLIENT` commands by their first argument as if it
@@ -111,15 +131,20 @@ async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Option<S
     let [tracking, caching, found] = <[Value; 3]>::try_from(replies)
         .map_err(|_| RedisError::from((ErrorKind::UnexpectedReturnType, "not three replies")))?;
     for reply in [tracking, caching] {
-        if let Value::ServerError(e) = reply {
-            return Err(e.into());
+        if let Value::ServerError(refused) = reply {
+            return Ok(Tracked::Refused(refused.to_string()));
         }
     }
-    Ok(FromRedisValue::from_redis_value(found)?)
+    if let Value::ServerError(e) = found {
+        return Err(e.into());
+    }
+    Ok(Tracked::Read(FromRedisValue::from_redis_value(found)?))
 }
 
 /// Token records read through tracked reads, by key, least recently used dropped first.
 pub(super) struct TokenCache {
+    /// Cleared for good when Redis refuses to track keys: every check then reads Redis.
+    on: AtomicBool,
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     next_ticket: AtomicU64,
@@ -158,6 +183,7 @@ impl TokenCache {
     pub(super) fn new(capacity: NonZeroUsize) -> Self {
         let per_shard = NonZeroUsize::new(capacity.get().div_ceil(SHARDS)).unwrap_or(capacity);
         Self {
+            on: AtomicBool::new(true),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(LruCache::new(per_shard)))
                 .collect(),
@@ -167,6 +193,26 @@ impl TokenCache {
             misses: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             drops: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the cache is in use: not once Redis refused to track keys.
+    pub(super) fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Stops using the cache for good: Redis refused to track keys, for `reason`.
+    pub(super) fn switch_off(&self, reason: &str) {
+        if self.on.swap(false, Ordering::Relaxed) {
+            self.drop_all();
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                reason,
+                "tower-otp: Redis refused CLIENT TRACKING; every token check reads Redis (grant \
+                 `+client|tracking +client|caching`, or use `with_client_cache(false)`)"
+            );
+            #[cfg(not(feature = "tracing"))]
+            let _ = reason;
         }
     }
 
@@ -270,6 +316,7 @@ impl TokenCache {
             invalidations: self.invalidations.load(Ordering::Relaxed),
             drops: self.drops.load(Ordering::Relaxed),
             entries: self.shards.iter().map(|s| lock(s).len()).sum(),
+            in_use: self.is_on(),
         }
     }
 
@@ -286,7 +333,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Counters of a [`RedisStore`](super::RedisStore)'s client-side cache of token records, since
 /// the store was made (see [`RedisStore::client_cache_statistics`](super::RedisStore::client_cache_statistics)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientCacheStatistics {
     /// Token checks answered from the cache.
@@ -300,6 +347,9 @@ pub struct ClientCacheStatistics {
     pub drops: u64,
     /// Entries held now, reads under way included.
     pub entries: usize,
+    /// Whether the cache is in use: `false` once Redis refused to track keys (e.g. an ACL user
+    /// without `CLIENT TRACKING`), after which every check reads Redis.
+    pub in_use: bool,
 }
 
 #[cfg(test)]
