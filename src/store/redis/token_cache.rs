@@ -16,6 +16,7 @@
 //! An entry is also read again once [`MAX_AGE`] old, which bounds what a silently broken
 //! connection could keep.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,27 +52,23 @@ impl RedisStore {
         let Some(cache) = self.link.token_cache() else {
             return self.plain_read(key).await;
         };
-        let ticket = match cache.lookup(key, now) {
+        let reservation = match cache.lookup(key, now) {
             Lookup::Hit(record) => return Ok(Some(record)),
-            Lookup::Miss(ticket) => ticket,
+            Lookup::Miss(reservation) => reservation,
         };
         match self
             .request(|connection| tracked_read(connection, key))
-            .await
+            .await?
         {
-            Ok(Tracked::Read(found)) => {
+            Tracked::Read(found) => {
                 let found = found.map(Arc::<str>::from);
-                cache.fill(key, ticket, found.clone(), now);
+                reservation.fill(found.clone(), now);
                 Ok(found)
             }
-            Ok(Tracked::Refused(reason)) => {
-                cache.abandon(key, ticket);
+            Tracked::Refused(reason) => {
+                drop(reservation);
                 cache.switch_off(&reason);
                 self.plain_read(key).await
-            }
-            Err(e) => {
-                cache.abandon(key, ticket);
-                Err(e)
             }
         }
     }
@@ -155,38 +152,74 @@ pub(super) struct TokenCache {
 }
 
 /// One lock's part of the cache.
-type Shard = LruCache<Box<str>, Slot>;
+struct Shard {
+    /// Records, least recently used dropped first.
+    records: LruCache<Box<str>, Cached>,
+    /// Tracked reads under way, by key: the ticket of the one that may fill it. Apart from
+    /// `records`, so that reads of tokens that turn out not to exist (a flood of made-up ones)
+    /// never push real records out; each is removed when its read ends, however it ends.
+    reading: HashMap<Box<str>, u64>,
+}
 
-enum Slot {
-    /// A tracked read of the key is under way; only the one holding this ticket may fill it.
-    Reading(u64),
-    /// The record as Redis had it, read at the caller's time.
-    Ready {
-        record: Arc<str>,
-        read_at: SystemTime,
-    },
+/// A record as Redis had it, read at the caller's time.
+struct Cached {
+    record: Arc<str>,
+    read_at: SystemTime,
 }
 
 /// What the cache holds for a key.
-pub(super) enum Lookup {
+pub(super) enum Lookup<'a> {
     /// The record, current as far as Redis has said.
     Hit(Arc<str>),
-    /// Nothing usable: read it (tracked), then [`TokenCache::fill`] with this ticket.
-    Miss(Ticket),
+    /// Nothing usable: read it (tracked), then [`Reservation::fill`] the cache.
+    Miss(Reservation<'a>),
 }
 
-/// A reservation for one tracked read's reply.
-#[must_use = "a ticket is spent by fill or abandon"]
-pub(super) struct Ticket(u64);
+/// The right to fill one key with one tracked read's reply; given up when dropped (the read
+/// failed, or the request was cancelled).
+pub(super) struct Reservation<'a> {
+    cache: &'a TokenCache,
+    key: &'a str,
+    ticket: u64,
+}
+
+impl Reservation<'_> {
+    /// Keeps the reply, unless the key was invalidated (or reserved by a later read) since the
+    /// reservation. A key that does not exist is not kept.
+    pub(super) fn fill(self, record: Option<Arc<str>>, now: SystemTime) {
+        let mut shard = self.cache.shard(self.key);
+        if shard.reading.get(self.key) != Some(&self.ticket) {
+            return;
+        }
+        shard.reading.remove(self.key);
+        if let Some(record) = record {
+            let read_at = now;
+            shard
+                .records
+                .put(self.key.into(), Cached { record, read_at });
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut shard = self.cache.shard(self.key);
+        if shard.reading.get(self.key) == Some(&self.ticket) {
+            shard.reading.remove(self.key);
+        }
+    }
+}
 
 impl TokenCache {
     pub(super) fn new(capacity: NonZeroUsize) -> Self {
         let per_shard = NonZeroUsize::new(capacity.get().div_ceil(SHARDS)).unwrap_or(capacity);
+        let shard = || Shard {
+            records: LruCache::new(per_shard),
+            reading: HashMap::new(),
+        };
         Self {
             on: AtomicBool::new(true),
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(LruCache::new(per_shard)))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(shard())).collect(),
             hasher: RandomState::new(),
             next_ticket: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -218,71 +251,50 @@ impl TokenCache {
 
     /// The record of `key` if cached and younger than [`MAX_AGE`] at `now`; otherwise reserves
     /// the key for a tracked read.
-    pub(super) fn lookup(&self, key: &str, now: SystemTime) -> Lookup {
+    pub(super) fn lookup<'a>(&'a self, key: &'a str, now: SystemTime) -> Lookup<'a> {
         let mut shard = self.shard(key);
-        if let Some(Slot::Ready { record, read_at }) = shard.get(key) {
+        let records = &mut shard.records;
+        if let Some(Cached { record, read_at }) = records.get(key) {
             let age = now.duration_since(*read_at).unwrap_or(Duration::MAX);
             if age < MAX_AGE {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Lookup::Hit(record.clone());
             }
+            records.pop(key);
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        shard.put(key.into(), Slot::Reading(ticket));
+        shard.reading.insert(key.into(), ticket);
         self.misses.fetch_add(1, Ordering::Relaxed);
-        Lookup::Miss(Ticket(ticket))
+        Lookup::Miss(Reservation {
+            cache: self,
+            key,
+            ticket,
+        })
     }
 
-    /// Keeps the reply of a tracked read, unless the key was invalidated (or reserved by a later
-    /// read) since the ticket was taken. A key that does not exist is not kept.
-    pub(super) fn fill(
-        &self,
-        key: &str,
-        ticket: Ticket,
-        record: Option<Arc<str>>,
-        now: SystemTime,
-    ) {
-        let mut shard = self.shard(key);
-        if !matches!(shard.peek(key), Some(Slot::Reading(t)) if *t == ticket.0) {
-            return;
-        }
-        match record {
-            Some(record) => {
-                shard.put(
-                    key.into(),
-                    Slot::Ready {
-                        record,
-                        read_at: now,
-                    },
-                );
-            }
-            None => {
-                shard.pop(key);
-            }
-        }
-    }
-
-    /// Gives a reservation up (the read failed).
-    pub(super) fn abandon(&self, key: &str, ticket: Ticket) {
-        self.fill(key, ticket, None, SystemTime::UNIX_EPOCH);
-    }
-
-    /// Forgets `key` (this process changed it; Redis will say so too, a little later).
+    /// Forgets `key`, and any read of it under way (this process changed it; Redis will say so
+    /// too, a little later).
     pub(super) fn forget(&self, key: &str) {
-        self.shard(key).pop(key);
+        let mut shard = self.shard(key);
+        shard.records.pop(key);
+        shard.reading.remove(key);
     }
 
     /// Forgets every key that starts with `prefix` (every token of an account).
     pub(super) fn forget_prefix(&self, prefix: &str) {
         for shard in &self.shards {
-            lock(shard).retain(|key, _| !key.starts_with(prefix));
+            let mut shard = lock(shard);
+            shard.records.retain(|key, _| !key.starts_with(prefix));
+            shard.reading.retain(|key, _| !key.starts_with(prefix));
         }
     }
 
-    /// Forgets everything, reservations included.
+    /// Forgets everything, reads under way included.
     pub(super) fn drop_all(&self) {
         for shard in &self.shards {
-            lock(shard).clear();
+            let mut shard = lock(shard);
+            shard.records.clear();
+            shard.reading.clear();
         }
         self.drops.fetch_add(1, Ordering::Relaxed);
     }
@@ -315,7 +327,7 @@ impl TokenCache {
             misses: self.misses.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
             drops: self.drops.load(Ordering::Relaxed),
-            entries: self.shards.iter().map(|s| lock(s).len()).sum(),
+            entries: self.shards.iter().map(|s| lock(s).records.len()).sum(),
             in_use: self.is_on(),
         }
     }
@@ -345,7 +357,7 @@ pub struct ClientCacheStatistics {
     /// Times the whole cache was dropped: the connection closed or failed, or Redis was
     /// flushed.
     pub drops: u64,
-    /// Entries held now, reads under way included.
+    /// Records held now.
     pub entries: usize,
     /// Whether the cache is in use: `false` once Redis refused to track keys (e.g. an ACL user
     /// without `CLIENT TRACKING`), after which every check reads Redis.
@@ -374,21 +386,26 @@ mod tests {
         }
     }
 
+    /// The cached record of `key` at `now`, if any (a miss reserves nothing lasting).
     fn hit(cache: &TokenCache, key: &str, now: SystemTime) -> Option<String> {
         match cache.lookup(key, now) {
             Lookup::Hit(record) => Some(record.to_string()),
-            Lookup::Miss(ticket) => {
-                cache.abandon(key, ticket);
-                None
-            }
+            Lookup::Miss(_) => None,
+        }
+    }
+
+    fn reserve<'a>(cache: &'a TokenCache, key: &'a str) -> Reservation<'a> {
+        match cache.lookup(key, t(0)) {
+            Lookup::Miss(reservation) => reservation,
+            Lookup::Hit(_) => panic!("{key} was cached already"),
         }
     }
 
     fn read(cache: &TokenCache, key: &str, record: &str, now: SystemTime) {
-        let Lookup::Miss(ticket) = cache.lookup(key, now) else {
+        let Lookup::Miss(reservation) = cache.lookup(key, now) else {
             panic!("{key} was cached already");
         };
-        cache.fill(key, ticket, Some(record.into()), now);
+        reservation.fill(Some(record.into()), now);
     }
 
     #[test]
@@ -405,42 +422,45 @@ mod tests {
     #[test]
     fn a_reply_invalidated_while_its_read_was_under_way_is_not_kept() {
         let cache = cache();
-        let Lookup::Miss(ticket) = cache.lookup("k", t(0)) else {
-            unreachable!()
-        };
+        let reservation = reserve(&cache, "k");
         // The push was handled before the reading task got its reply.
         cache.on_push(&invalidate(&["k"]));
-        cache.fill("k", ticket, Some("stale".into()), t(0));
+        reservation.fill(Some("stale".into()), t(0));
         assert_eq!(hit(&cache, "k", t(0)), None);
     }
 
     #[test]
     fn only_the_latest_read_of_a_key_fills_it() {
         let cache = cache();
-        let Lookup::Miss(first) = cache.lookup("k", t(0)) else {
-            unreachable!()
-        };
-        let Lookup::Miss(second) = cache.lookup("k", t(0)) else {
-            unreachable!()
-        };
-        cache.fill("k", first, Some("older".into()), t(0));
-        assert!(matches!(cache.shard("k").peek("k"), Some(Slot::Reading(_))));
-        cache.fill("k", second, Some("newer".into()), t(0));
+        let first = reserve(&cache, "k");
+        let second = reserve(&cache, "k");
+        first.fill(Some("older".into()), t(0));
+        assert_eq!(cache.statistics().entries, 0);
+        second.fill(Some("newer".into()), t(0));
         assert_eq!(hit(&cache, "k", t(0)).as_deref(), Some("newer"));
     }
 
     #[test]
-    fn a_disconnection_or_a_flush_drops_everything_reservations_included() {
+    fn a_read_given_up_leaves_nothing_behind() {
+        let cache = cache();
+        drop(reserve(&cache, "k"));
+        assert!(cache.shards.iter().all(|s| lock(s).reading.is_empty()));
+        // A read of a key that does not exist keeps nothing either.
+        reserve(&cache, "k").fill(None, t(0));
+        assert!(cache.shards.iter().all(|s| lock(s).reading.is_empty()));
+        assert_eq!(cache.statistics().entries, 0);
+    }
+
+    #[test]
+    fn a_disconnection_or_a_flush_drops_everything_reads_under_way_included() {
         let cache = cache();
         read(&cache, "a", "r", t(0));
-        let Lookup::Miss(ticket) = cache.lookup("b", t(0)) else {
-            unreachable!()
-        };
+        let reservation = reserve(&cache, "b");
         cache.on_push(&PushInfo {
             kind: PushKind::Disconnection,
             data: vec![],
         });
-        cache.fill("b", ticket, Some("r".into()), t(0));
+        reservation.fill(Some("r".into()), t(0));
         assert_eq!(cache.statistics().entries, 0);
         read(&cache, "a", "r", t(0));
         cache.on_push(&PushInfo {
@@ -467,9 +487,12 @@ mod tests {
         read(&cache, "p{a}:token:1", "r", t(0));
         read(&cache, "p{a}:token:2", "r", t(0));
         read(&cache, "p{b}:token:1", "r", t(0));
+        let reading = reserve(&cache, "p{a}:token:3");
         cache.forget_prefix("p{a}:token:");
+        reading.fill(Some("r".into()), t(0));
         assert_eq!(hit(&cache, "p{a}:token:1", t(0)), None);
         assert_eq!(hit(&cache, "p{a}:token:2", t(0)), None);
+        assert_eq!(hit(&cache, "p{a}:token:3", t(0)), None);
         assert!(hit(&cache, "p{b}:token:1", t(0)).is_some());
     }
 
@@ -482,5 +505,15 @@ mod tests {
         assert!(cache.statistics().entries <= SHARDS);
         // The newest key is still there.
         assert!(hit(&cache, "k999", t(0)).is_some());
+    }
+
+    #[test]
+    fn reads_of_made_up_tokens_push_no_record_out() {
+        let cache = TokenCache::new(NonZeroUsize::new(SHARDS).unwrap());
+        read(&cache, "real", "r", t(0));
+        let reads: Vec<String> = (0..1000).map(|i| format!("made-up-{i}")).collect();
+        let reservations: Vec<_> = reads.iter().map(|k| reserve(&cache, k)).collect();
+        assert!(hit(&cache, "real", t(0)).is_some());
+        drop(reservations);
     }
 }
