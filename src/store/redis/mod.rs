@@ -26,6 +26,7 @@ mod record;
 mod scripts;
 mod second_factor;
 mod token_cache;
+mod token_read;
 
 use connection::{is_connection_error, Connection, Connector, Link};
 use keys::AccountKeys;
