@@ -45,8 +45,7 @@ end
 if ARGV[3] == c[2] then
   redis.call('DEL', KEYS[1], KEYS[3])
   redis.call('SET', KEYS[2], c[4] .. ':' .. id .. c[2], 'PX', ttl(expires, now))
-  put_token(KEYS[4], KEYS[5], ARGV[9], now, c[5], c[6], tonumber(ARGV[10]), tonumber(ARGV[11]),
-    tonumber(ARGV[12]))
+  put_token(KEYS[4], KEYS[5], ARGV[9], ARGV[1], c[5], c[6], ARGV[10], ARGV[11], ARGV[12])
   return {1, 0, -1, c[5], c[6]}
 end
 local left = max - attempts
