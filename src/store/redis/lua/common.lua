@@ -6,14 +6,21 @@ local function ttl(at, now)
   return math.max(at - now, 1)
 end
 
--- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone).
+-- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone);
+-- and whether it has a failures record at all (every record has a forget_at).
 local function lock_end(key, now)
   local f = redis.call('HMGET', key, 'locked_until', 'forget_at')
   local lock, forget = tonumber(f[1]), tonumber(f[2])
   if lock and now < lock and not (forget and now >= forget) then
-    return lock
+    return lock, true
   end
-  return nil
+  return nil, forget ~= nil
+end
+
+-- Ends the account's live challenge: a challenge hash without `id` holds none. The rest stays
+-- until the key's TTL: the consumed record (see verify.lua) and fields nothing reads any more.
+local function end_challenge(key)
+  redis.call('HDEL', key, 'id')
 end
 
 -- Counts a failure; returns when the lock it set ends, or -1. LockoutPolicy::lock_duration.
