@@ -53,7 +53,6 @@ impl AccountKeys {
 }
 
 pub(super) const CHALLENGE: &str = "challenge";
-pub(super) const CONSUMED: &str = "consumed";
 pub(super) const FAILURES: &str = "failures";
 pub(super) const TOKENS: &str = "tokens";
 pub(super) const TOKEN_PREFIX: &str = "token:";

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use ::redis::Cmd;
 
-use super::keys::{Hex, CHALLENGE, CONSUMED, DEVICES, FAILURES, TOKENS};
+use super::keys::{Hex, CHALLENGE, DEVICES, FAILURES, TOKENS};
 use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
 use super::scripts::*;
 use super::{evalsha, RedisStore};
@@ -43,9 +43,8 @@ impl StateStore for RedisStore {
         let token = attempt.token;
         let token_hex = Hex::new(&token.digest);
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&VERIFY, 5);
+        let mut cmd = evalsha(&VERIFY, 4);
         cmd.arg(keys.key(CHALLENGE))
-            .arg(keys.key(CONSUMED))
             .arg(keys.key(FAILURES))
             .arg(keys.token(&token_hex))
             .arg(keys.key(TOKENS));

@@ -403,3 +403,41 @@ pub async fn delete_challenge_only_deletes_the_named_one<S: StateStore>(store: S
         VerifyOutcome::NotFound
     );
 }
+
+pub async fn a_replay_is_told_until_the_consumed_challenges_end<S: StateStore>(store: S) {
+    // Whatever happens to the challenges after it: a new one, deleted, or out of attempts.
+    let account = random_account();
+    let (id_a, code_a) = (random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id_a, code_a, t0()))
+        .await
+        .unwrap();
+    let tok = token(t0());
+    assert!(matches!(
+        verify(&store, &account, Some(&id_a), &code_a, t0() + secs(1), &tok).await,
+        VerifyOutcome::Verified(_)
+    ));
+    let replay = |now| verify(&store, &account, Some(&id_a), &code_a, now, &tok);
+    let (id_b, code_b) = (random_digest(), random_digest());
+    store
+        .create_challenge(&account, &challenge(id_b, code_b, t0() + secs(2)))
+        .await
+        .unwrap();
+    assert_eq!(replay(t0() + secs(3)).await, VerifyOutcome::Replayed);
+    assert!(store.delete_challenge(&account, &id_b).await.unwrap());
+    assert_eq!(replay(t0() + secs(4)).await, VerifyOutcome::Replayed);
+    let id_c = random_digest();
+    store
+        .create_challenge(&account, &challenge(id_c, random_digest(), t0() + secs(5)))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let wrong = verify(&store, &account, Some(&id_c), &code_b, t0() + secs(6), &tok).await;
+        assert!(matches!(wrong, VerifyOutcome::Mismatch { .. }), "{wrong:?}");
+    }
+    assert_eq!(replay(t0() + secs(7)).await, VerifyOutcome::Replayed);
+    // The consumed challenge would have ended at t0 + 600 s.
+    let just_before = t0() + secs(600) - Duration::from_millis(1);
+    assert_eq!(replay(just_before).await, VerifyOutcome::Replayed);
+    assert_eq!(replay(t0() + secs(600)).await, VerifyOutcome::NotFound);
+}

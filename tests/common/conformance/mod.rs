@@ -147,6 +147,7 @@ macro_rules! store_conformance_tests {
             fifty_concurrent_wrong_guesses_at_most_five_compared,
             resend_respects_cooldown_and_cap_and_kills_old_code,
             delete_challenge_only_deletes_the_named_one,
+            a_replay_is_told_until_the_consumed_challenges_end,
             token_idle_timeout_restarts_on_use,
             token_dies_at_its_absolute_expiry,
             revoke_one_and_all,

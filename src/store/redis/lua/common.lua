@@ -6,14 +6,21 @@ local function ttl(at, now)
   return math.max(at - now, 1)
 end
 
--- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone).
+-- When the account's lock ends, if it is locked at `now` (failures past forget_at are gone);
+-- and whether it has a failures record at all (every record has a forget_at).
 local function lock_end(key, now)
   local f = redis.call('HMGET', key, 'locked_until', 'forget_at')
   local lock, forget = tonumber(f[1]), tonumber(f[2])
   if lock and now < lock and not (forget and now >= forget) then
-    return lock
+    return lock, true
   end
-  return nil
+  return nil, forget ~= nil
+end
+
+-- Ends the account's live challenge: a challenge hash without `id` holds none. The rest stays
+-- until the key's TTL: the consumed record (see verify.lua) and fields nothing reads any more.
+local function end_challenge(key)
+  redis.call('HDEL', key, 'id')
 end
 
 -- Counts a failure; returns when the lock it set ends, or -1. LockoutPolicy::lock_duration.
@@ -36,23 +43,28 @@ local function record_failure(key, now, threshold, base, cap, forget_after)
   return locked_until
 end
 
--- Stores a token and files it in the account's index (scored by its absolute end, so the
--- members of tokens past it are dropped here), whose TTL covers its latest token.
--- The record is the one `TokenRecord::parse` reads.
--- '%.0f', not '%d': Lua's '%d' goes through a C long, 32 bits on some builds; the numbers are
--- below 2^53, where '%.0f' is exact.
+-- The token record `TokenRecord::parse` reads. Times are ARGV strings, copied as they are, or
+-- numbers, which Lua's `..` writes exactly (with '%.14g': they are below 10^14, see above).
 local function token_record(issued, expires, idle, last_used, user_id, username)
-  return string.format('%.0f:%.0f:%.0f:%.0f:%d:', issued, expires, idle, last_used, #user_id)
+  return issued .. ':' .. expires .. ':' .. idle .. ':' .. last_used .. ':' .. #user_id .. ':'
     .. user_id .. username
 end
 
+-- Stores a token and files it in the account's index, scored by its absolute end; the index's
+-- TTL covers its latest token. `now` and the token's times are the ARGV strings (Lua's
+-- arithmetic reads them as numbers; nothing formats them again).
+-- A new index holds only this token: an index that existed drops its members past their end
+-- here, after the ZADD, so that it never empties and loses its TTL in between.
 local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
   redis.call('SET', key, token_record(issued, expires, idle, issued, user_id, username), 'PX',
     ttl(math.min(expires, issued + idle), now))
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  local left = redis.call('PTTL', index)
   redis.call('ZADD', index, expires, member)
-  local left = ttl(expires, now)
-  if redis.call('PTTL', index) < left then
-    redis.call('PEXPIRE', index, left)
+  if left ~= -2 then
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  end
+  local needed = ttl(expires, now)
+  if left < needed then
+    redis.call('PEXPIRE', index, needed)
   end
 end

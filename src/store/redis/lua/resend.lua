@@ -5,7 +5,7 @@ local c = redis.call('HMGET', KEYS[1], 'id', 'user_id', 'username', 'issued_at',
   'sends')
 local expires = tonumber(c[5])
 if c[1] and now >= expires then
-  redis.call('DEL', KEYS[1])
+  end_challenge(KEYS[1])
   return {4, 0, '', '', 0, 0, 0}
 end
 if not c[1] or c[1] ~= ARGV[2] then
