@@ -89,7 +89,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// demand), and Redis runs a script with nothing else in between:
 ///
 /// - `verify_challenge`: lock check, challenge lookup, expiry check, the attempt counted before
-///   the comparison, the consume (challenge deleted, `consumed` written, failures cleared, token
+///   the comparison, the consume (challenge ended, its consumed record kept, failures cleared, token
 ///   stored) or the failure count with its lock, all in one step. A code verifies at most once and
 ///   at most `max_attempts` codes are ever compared per challenge, however many requests race.
 /// - `create_challenge` replaces the account's challenge in one step; `resend_challenge` checks
