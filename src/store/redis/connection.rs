@@ -26,7 +26,7 @@ use ::redis::{
     ServerErrorKind,
 };
 
-use super::token_cache::TokenCache;
+use super::token_cache::{ClientCacheStatistics, TokenCache};
 
 /// The first wait before the connection is rebuilt again; it doubles up to [`RECONNECT_MAX`].
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -116,9 +116,9 @@ impl Link {
         self.token_cache.as_deref().filter(|cache| cache.is_on())
     }
 
-    /// The cache of token records, in use or not, for its counters.
-    pub(super) fn token_cache_counters(&self) -> Option<&TokenCache> {
-        self.token_cache.as_deref()
+    /// The counters of the cache of token records, in use or not.
+    pub(super) fn client_cache_statistics(&self) -> Option<ClientCacheStatistics> {
+        self.token_cache.as_deref().map(TokenCache::statistics)
     }
 
     pub(super) fn is_open(&self) -> bool {
@@ -146,11 +146,13 @@ impl Link {
     /// Both constructors are lazy: they connect in the background, bounded by the timeout, and
     /// never block here. With a cache, the connection speaks RESP3 and hands its pushes to it.
     fn open(&self) -> RedisResult<Connection> {
-        let cluster_config = || {
+        let handler = self.push_handler();
+        let tracking = handler.is_some();
+        let cluster_config = |handler| {
             let config = ClusterConfig::new()
                 .set_connection_timeout(self.timeout)
                 .set_response_timeout(self.timeout);
-            match self.push_handler() {
+            match handler {
                 Some(handler) => config.set_push_sender(handler),
                 None => config,
             }
@@ -163,7 +165,7 @@ impl Link {
                     // Fail the waiting calls soon; the next call starts a new attempt.
                     .set_number_of_retries(1);
                 let mut client = client.clone();
-                if let Some(handler) = self.push_handler() {
+                if let Some(handler) = handler {
                     config = config.set_push_sender(handler);
                     client = Client::open(resp3(client.get_connection_info().clone()))?;
                 }
@@ -172,23 +174,23 @@ impl Link {
             Connector::Manager(manager) => Connection::Single(manager.clone()),
             Connector::ClusterNodes(nodes) => {
                 let mut nodes = nodes.clone();
-                if self.token_cache.is_some() {
+                if tracking {
                     nodes = nodes.into_iter().map(resp3).collect();
                 }
                 let client = ClusterClient::new(nodes)?;
                 Connection::Cluster(
-                    client.get_pending_async_connection_with_config(cluster_config()),
+                    client.get_pending_async_connection_with_config(cluster_config(handler)),
                 )
             }
             Connector::Cluster(client) => Connection::Cluster(
-                client.get_pending_async_connection_with_config(cluster_config()),
+                client.get_pending_async_connection_with_config(cluster_config(handler)),
             ),
         })
     }
 
     /// What the connection calls with each push: the cache's handler, if there is a cache.
     fn push_handler(&self) -> Option<impl Fn(PushInfo) -> Result<(), Infallible> + Send + Sync> {
-        let cache = self.token_cache.clone()?;
+        let cache = self.token_cache.clone().filter(|cache| cache.is_on())?;
         Some(move |push: PushInfo| {
             cache.on_push(&push);
             Ok(())
@@ -200,10 +202,17 @@ impl Link {
     /// next command opens a new one. Returns how long until that can happen (zero: at once), or
     /// `None` for a connection the store cannot rebuild.
     pub(super) fn failed(&self, generation: u64, error: &str, now: Instant) -> Option<Duration> {
-        // An invalidation may have been lost with the connection.
+        let wait = self.throw_away(generation, error, now);
+        // An invalidation may have been lost with the connection. Dropped only now that the
+        // connection is no longer handed out: a read reserved from here on goes to a new one.
         if let Some(cache) = &self.token_cache {
             cache.drop_all();
         }
+        wait
+    }
+
+    /// [`failed`](Self::failed) but for the cache.
+    fn throw_away(&self, generation: u64, error: &str, now: Instant) -> Option<Duration> {
         if matches!(self.connector, Connector::Manager(_)) {
             return None;
         }
@@ -230,6 +239,14 @@ impl Link {
         #[cfg(not(feature = "tracing"))]
         let _ = error;
         Some(Duration::ZERO)
+    }
+
+    /// The server does not speak RESP3: the cache goes, and with it RESP3, from the next
+    /// connection on (which [`failed`](Self::failed) has opened).
+    pub(super) fn resp3_refused(&self) {
+        if let Some(cache) = &self.token_cache {
+            cache.switch_off("the server does not speak RESP3 (Redis 6 or later)");
+        }
     }
 
     /// Reports that a command on connection `generation` succeeded: after failures, the
@@ -314,6 +331,24 @@ mod tests {
             "READONLY You can't write against a read only replica.",
         ));
         assert!(is_connection_error(&demoted));
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_drops_the_cache_once_thrown_away() {
+        let client = Client::open("redis://127.0.0.1:1/").unwrap();
+        let link = Link::new(
+            Connector::Single(client),
+            Duration::from_millis(100),
+            NonZeroUsize::new(16),
+        );
+        let (_, generation) = link.get().unwrap();
+        link.failed(generation, "boom", Instant::now());
+        assert!(!link.is_open());
+        assert_eq!(link.client_cache_statistics().unwrap().drops, 1);
+        // Refused RESP3: no cache from then on.
+        link.resp3_refused();
+        assert!(link.token_cache().is_none());
+        assert!(link.push_handler().is_none());
     }
 
     #[tokio::test]

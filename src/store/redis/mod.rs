@@ -31,7 +31,6 @@ mod token_read;
 use connection::{is_connection_error, Connection, Connector, Link};
 use keys::AccountKeys;
 pub use token_cache::ClientCacheStatistics;
-use token_cache::TokenCache;
 
 const DEFAULT_PREFIX: &str = "tower-otp:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -321,16 +320,17 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_client_cache(self, enabled: bool) -> Self {
-        let entries = if enabled {
-            token_cache::DEFAULT_CAPACITY
-        } else {
-            0
+        let entries = match (enabled, self.client_cache) {
+            (false, _) => 0,
+            (true, Some(entries)) => entries.get(),
+            (true, None) => token_cache::DEFAULT_CAPACITY,
         };
         self.with_client_cache_capacity(entries)
     }
 
-    /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB),
-    /// the least recently used dropped first; 0 switches the cache off. Takes effect with a
+    /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB;
+    /// rounded up to a multiple of 16, its number of locks), the least recently used dropped
+    /// first; 0 switches the cache off. Memory grows with the records, not up front. Takes effect with a
     /// new connection, like [`with_client_cache`](Self::with_client_cache).
     ///
     /// ```
@@ -362,7 +362,7 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn client_cache_statistics(&self) -> Option<ClientCacheStatistics> {
-        self.link.token_cache_counters().map(TokenCache::statistics)
+        self.link.client_cache_statistics()
     }
 
     /// The keys of one account, built in one buffer.
@@ -403,6 +403,11 @@ impl RedisStore {
             Ok(Ok(value)) => {
                 self.link.succeeded(generation);
                 return Ok(value);
+            }
+            // A server without RESP3 refused the handshake: a new connection, without.
+            Ok(Err(e)) if is_resp3_refusal(&e) => {
+                self.link.resp3_refused();
+                store_error(e)
             }
             Ok(Err(e)) if !is_connection_error(&e) => return Err(store_error(e)),
             Ok(Err(e)) => store_error(e),
@@ -467,6 +472,13 @@ fn evalsha(script: &Script, keys: usize) -> Cmd {
     let mut cmd = Cmd::with_capacity(20, 256);
     cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
     cmd
+}
+
+/// Whether `e` says the server does not speak RESP3 (before Redis 6: no `HELLO`).
+fn is_resp3_refusal(e: &RedisError) -> bool {
+    let message = e.to_string();
+    e.kind() == ErrorKind::RESP3NotSupported
+        || message.contains("unknown command") && message.contains("HELLO")
 }
 
 /// Sorts a Redis error into the store's two kinds, keeping its message.

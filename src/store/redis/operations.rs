@@ -225,10 +225,11 @@ impl StateStore for RedisStore {
             .arg(keys.key(TOKENS))
             .arg(now_ms)
             .arg(token_hex.as_str());
-        let found: Option<(String, String, i64, i64)> =
-            self.send(&cmd, Some(&AUTHENTICATE)).await?;
+        let found: Result<Option<(String, String, i64, i64)>, _> =
+            self.send(&cmd, Some(&AUTHENTICATE)).await;
+        // The script rewrote or deleted the record (or may have).
         self.forget_cached(keys.token(&token_hex));
-        found
+        found?
             .map(|(user_id, username, issued_at, expires_at)| {
                 Ok(TokenInfo {
                     user_id,
@@ -251,20 +252,20 @@ impl StateStore for RedisStore {
         cmd.arg(keys.token(&token_hex))
             .arg(keys.key(TOKENS))
             .arg(token_hex.as_str());
-        let revoked = self.send::<i64>(&cmd, Some(&REVOKE)).await? > 0;
+        let revoked = self.send::<i64>(&cmd, Some(&REVOKE)).await;
         // Redis tells every instance that cached the token, this one as well; this one need not
-        // wait for it.
+        // wait for it. Whatever the answer: the revoke may have run even if it did not arrive.
         self.forget_cached(keys.token(&token_hex));
-        Ok(revoked)
+        Ok(revoked? > 0)
     }
 
     async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut keys = self.account_keys(account);
         let mut cmd = evalsha(&REVOKE_ALL, 1);
         cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
-        let revoked = self.send(&cmd, Some(&REVOKE_ALL)).await?;
+        let revoked = self.send(&cmd, Some(&REVOKE_ALL)).await;
         self.forget_cached_prefix(keys.token_prefix());
-        Ok(revoked)
+        revoked
     }
 
     async fn remember_device(

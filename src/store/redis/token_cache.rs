@@ -51,12 +51,23 @@ pub(super) struct TokenCache {
 
 /// One lock's part of the cache.
 struct Shard {
-    /// Records, least recently used dropped first.
+    /// Records, least recently used dropped first once `capacity` are held (grown as filled,
+    /// not allocated up front).
     records: LruCache<Box<str>, Cached>,
+    capacity: usize,
     /// Tracked reads under way, by key: the ticket of the one that may fill it. Apart from
     /// `records`, so that reads of tokens that turn out not to exist (a flood of made-up ones)
     /// never push real records out; each is removed when its read ends, however it ends.
     reading: HashMap<Box<str>, u64>,
+}
+
+impl Shard {
+    fn keep(&mut self, key: &str, cached: Cached) {
+        self.records.put(key.into(), cached);
+        while self.records.len() > self.capacity {
+            self.records.pop_lru();
+        }
+    }
 }
 
 /// A record as Redis had it, read at the caller's time.
@@ -85,17 +96,18 @@ impl Reservation<'_> {
     /// Keeps the reply, unless the key was invalidated (or reserved by a later read) since the
     /// reservation. A key that does not exist is not kept.
     pub(super) fn fill(self, record: Option<Arc<str>>, now: SystemTime) {
-        let mut shard = self.cache.shard(self.key);
-        if shard.reading.get(self.key) != Some(&self.ticket) {
-            return;
+        let cache = self.cache;
+        let mut shard = cache.shard(self.key);
+        if shard.reading.get(self.key) == Some(&self.ticket) {
+            shard.reading.remove(self.key);
+            if let (Some(record), true) = (record, cache.is_on()) {
+                let read_at = now;
+                shard.keep(self.key, Cached { record, read_at });
+            }
         }
-        shard.reading.remove(self.key);
-        if let Some(record) = record {
-            let read_at = now;
-            shard
-                .records
-                .put(self.key.into(), Cached { record, read_at });
-        }
+        drop(shard);
+        // Spent: nothing left for `drop` to give up.
+        std::mem::forget(self);
     }
 }
 
@@ -110,9 +122,9 @@ impl Drop for Reservation<'_> {
 
 impl TokenCache {
     pub(super) fn new(capacity: NonZeroUsize) -> Self {
-        let per_shard = NonZeroUsize::new(capacity.get().div_ceil(SHARDS)).unwrap_or(capacity);
         let shard = || Shard {
-            records: LruCache::new(per_shard),
+            records: LruCache::unbounded(),
+            capacity: capacity.get().div_ceil(SHARDS),
             reading: HashMap::new(),
         };
         Self {

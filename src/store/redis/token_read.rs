@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ::redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
-use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, Value};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value};
 
 use super::connection::Connection;
 use super::token_cache::Lookup;
@@ -14,8 +14,8 @@ use super::RedisStore;
 use crate::store::records::StoreError;
 
 impl RedisStore {
-    /// The token record at `key`: from the cache if it has it, else by a tracked read that
-    /// fills the cache (a plain `GET` when there is no cache).
+    /// The token record at `key`: from the cache if it has it, else read from Redis, and kept
+    /// if it exists and Redis agrees to report its changes.
     pub(super) async fn read_token(
         &self,
         key: &str,
@@ -27,6 +27,11 @@ impl RedisStore {
         let reservation = match cache.lookup(key, now) {
             Lookup::Hit(record) => return Ok(Some(record)),
             Lookup::Miss(reservation) => reservation,
+        };
+        // A token that does not exist (most often a made-up one) is answered by a plain read:
+        // Redis would otherwise remember, for each, that this connection wants to hear of it.
+        let Some(found) = self.plain_read(key).await? else {
+            return Ok(None);
         };
         match self
             .request(|connection| tracked_read(connection, key))
@@ -40,8 +45,9 @@ impl RedisStore {
             Tracked::Refused(reason) => {
                 drop(reservation);
                 cache.switch_off(&reason);
-                self.plain_read(key).await
+                Ok(Some(found))
             }
+            Tracked::NotNow => Ok(Some(found)),
         }
     }
 
@@ -54,7 +60,7 @@ impl RedisStore {
         Ok(found.map(Arc::from))
     }
 
-    /// Forgets what the cache holds of `key`, which this process just changed.
+    /// Forgets what the cache holds of `key`, which this process changed (or tried to).
     pub(super) fn forget_cached(&self, key: &str) {
         if let Some(cache) = self.link.token_cache() {
             cache.forget(key);
@@ -71,10 +77,14 @@ impl RedisStore {
 
 /// What a tracked read got.
 enum Tracked {
-    /// The record (`None`: no such key), which Redis now tracks for this connection.
+    /// The record (`None`: no such key), which Redis now reports changes of on this connection.
     Read(Option<String>),
-    /// Redis refused to track (e.g. an ACL user without `CLIENT TRACKING`): why.
+    /// Redis does not let this user track keys (an ACL without `CLIENT TRACKING`, a server
+    /// without the command): why.
     Refused(String),
+    /// Not this time, for a reason that passes (the slot is moving between cluster nodes, the
+    /// server is busy with a script): nothing is cached.
+    NotNow,
 }
 
 /// `GET key`, preceded on the same connection by `CLIENT TRACKING ON OPTIN` and `CLIENT CACHING
@@ -88,24 +98,53 @@ async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked>
     read.cmd("GET").arg(key);
     // Each reply on its own, error replies included: a refusal to track is not a failure.
     read.ignore_errors();
-    let replies: Vec<Value> = match connection {
-        Connection::Single(mut c) => read.query_async(&mut c).await?,
+    let replies = match connection {
+        Connection::Single(mut c) => read.query_async::<Vec<Value>>(&mut c).await,
         // A cluster client would route the `CLIENT` commands by their first argument as if it
         // were a key: the pipeline goes to the key's primary instead.
         Connection::Cluster(mut c) => {
             let node = SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
-            c.route_pipeline(read, 0, 3, node).await?
+            let count = read.len();
+            c.route_pipeline(read, 0, count, node).await
         }
+    };
+    let replies = match replies {
+        // While a slot migrates, `ASKING` would cover `CLIENT TRACKING`, not the `GET`.
+        Err(e) if passes(e.kind()) => return Ok(Tracked::NotNow),
+        replies => replies?,
     };
     let [tracking, caching, found] = <[Value; 3]>::try_from(replies)
         .map_err(|_| RedisError::from((ErrorKind::UnexpectedReturnType, "not three replies")))?;
     for reply in [tracking, caching] {
-        if let Value::ServerError(refused) = reply {
-            return Ok(Tracked::Refused(refused.to_string()));
+        if let Value::ServerError(e) = reply {
+            let refused = matches!(e.kind(), Some(ServerErrorKind::NoPerm))
+                || e.code() == "ERR" && e.details().is_some_and(|d| d.contains("unknown"));
+            return Ok(if refused {
+                Tracked::Refused(e.to_string())
+            } else {
+                Tracked::NotNow
+            });
         }
     }
-    if let Value::ServerError(e) = found {
-        return Err(e.into());
+    match found {
+        Value::ServerError(e) if e.kind().is_some_and(|k| passes(ErrorKind::Server(k))) => {
+            Ok(Tracked::NotNow)
+        }
+        Value::ServerError(e) => Err(e.into()),
+        found => Ok(Tracked::Read(FromRedisValue::from_redis_value(found)?)),
     }
-    Ok(Tracked::Read(FromRedisValue::from_redis_value(found)?))
+}
+
+/// Whether an error of this kind passes by itself: a slot moving between cluster nodes, a
+/// server loading its data.
+fn passes(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Server(
+            ServerErrorKind::Ask
+                | ServerErrorKind::Moved
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::BusyLoading
+        )
+    )
 }
