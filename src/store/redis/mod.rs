@@ -98,9 +98,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   and decides absolute and idle expiry from it. Only when the token is over (it is then
 ///   deleted) or its idle timer was last restarted 1/60 of the idle timeout ago or more (30 s
 ///   for 30 min) does it run a script, which decides again and restarts the timer in one step.
-///   A token in steady use thus costs Redis one read per 30 s and instance, not one per
-///   request; it may die up to 1/60 of its idle timeout earlier than if every use restarted
-///   the timer, never later. `count_password_attempt` (lock check and count in one
+///   A token in steady use thus costs Redis a few reads per minute and instance (see the
+///   client-side cache below), not one per request; it may die up to 1/60 of its idle timeout
+///   earlier than if every use restarted the timer, never later. `count_password_attempt` (lock check and count in one
 ///   step, so that concurrent logins cannot all pass the check before any is counted),
 ///   `forgive_password_attempt`, the revokes and `hit_counter` are atomic like the scripts above.
 ///
@@ -118,22 +118,29 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// - **Revocation stays immediate:** a token revoked through one instance is refused by this
 ///   one as soon as Redis's push arrives: within 10 ms in the tests (two instances on one
 ///   Redis, and on a cluster), at once by the instance that revoked it.
-/// - **Never stale after a fault:** what may have lost a push drops the whole cache before the
-///   next answer that would read it: the connection closing (Redis restarted, `CLIENT KILL`,
-///   a failover) and any failure of a command on it. An entry is read again at the latest
-///   10 s after it was read, whatever Redis says, which bounds what a connection broken
-///   without either side noticing could keep.
+/// - **Never stale after a fault:** whatever may have lost a push drops the whole cache: the
+///   connection closing (Redis restarted, `CLIENT KILL`, a failover), as soon as the client
+///   sees it close (microseconds in the tests), and any failure of the connection itself (an
+///   I/O error, a timeout). An entry is read again at the latest 10 s after it was read,
+///   whatever Redis says: that bounds what a connection broken without either side noticing
+///   could keep, and on a cluster, a node's connection the cluster client replaced on its own
+///   (after a failed health check while it refreshed its slots) without reporting it.
 /// - **No race:** a read reserves its key before it is sent, and Redis's push for a change
-///   empties the reservation, so a record changed while it was being read is never kept.
+///   cancels the reservation, so a record changed while it was being read is never kept.
+/// - Only records that exist are tracked: a check of a made-up token is one plain read, which
+///   leaves Redis nothing to remember. A record is read with tracking at most once per 10 s
+///   and instance, and its idle timer restarted once per 1/60 of the idle timeout.
 /// - Bounded: 10 000 records by default ([`with_client_cache_capacity`](Self::with_client_cache_capacity)),
 ///   the least recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
 ///   counts hits, misses and invalidations.
 ///
-/// It needs Redis 6 or later (RESP3). Switch it off with
-/// [`with_client_cache(false)`](Self::with_client_cache) for an older server, or if a
-/// revocation must be refused by the very next request on every instance rather than within
-/// milliseconds. A store made from your own [connection manager](Self::from_connection_manager)
-/// or [cluster client](Self::from_cluster_client) has no cache: the store cannot choose their
+/// It needs Redis 6 or later (RESP3): with an older server, or an ACL user without
+/// `CLIENT TRACKING` and `CLIENT CACHING`, the store goes on without it, every check reading
+/// Redis (said once with the `tracing` feature, and in the statistics). Switch it off with
+/// [`with_client_cache(false)`](Self::with_client_cache) if a revocation must be refused by
+/// the very next request on every instance rather than within milliseconds. A store made from
+/// your own [connection manager](Self::from_connection_manager) or
+/// [cluster client](Self::from_cluster_client) has no cache: the store cannot choose their
 /// protocol or receive their pushes.
 ///
 /// # Secrets at rest

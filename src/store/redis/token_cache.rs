@@ -12,7 +12,7 @@
 //! trials of a read immediately followed by another client's write, it kept the old value.)
 //!
 //! Whatever may have lost an invalidation drops everything: the connection closing (the driver
-//! reports it) and any failure of a command on it (the store then throws the connection away).
+//! reports it) and any failure of the connection itself (the store then throws it away).
 //! An entry is also read again once [`MAX_AGE`] old, which bounds what a silently broken
 //! connection could keep.
 
