@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::app::*;
-use common::redis::{free_port, random_prefix, redis_url, RedisServer};
+use common::redis::{free_port, random_prefix, redis_url, store_on, RedisServer};
 use http::StatusCode;
 use serde_json::json;
 use tower_otp::notify::ConsoleNotifier;
@@ -269,6 +269,60 @@ async fn redis_down_fails_closed_then_recovers_by_itself() {
         assert!(Instant::now() < deadline, "no recovery within 20 s");
     }
     assert_eq!(console.codes().len(), 1);
+}
+
+/// Redis restarts (empty, as without persistence) while the layer has a token in its cache:
+/// from then on the token is refused, never answered from the cache (503 while Redis is away,
+/// then 401), and fresh logins work once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_cached_before_redis_restarted_is_refused() {
+    let port = free_port();
+    let server = RedisServer::start(port, &[]);
+    let store = store_on(&server);
+    let cached = store.clone();
+    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
+    let app = instance(store, &console, &clock);
+    let token = app.token_for("alice", PASSWORD).await;
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let before = cached.client_cache_statistics().unwrap();
+    assert_eq!(before.hits, 1, "the second check came from the cache");
+
+    server.stop();
+    // The client sees the connection close; nothing else tells it.
+    let since = Instant::now();
+    while cached.client_cache_statistics().unwrap().drops == before.drops {
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "cache not dropped"
+        );
+        tokio::task::yield_now().await;
+    }
+    let _server = RedisServer::start(port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = app.get("/api/me", Some(&token)).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "never from the cache"
+        );
+        assert!(Instant::now() < deadline, "Redis not back within 20 s");
+    }
+    let fresh = app.token_for("alice", PASSWORD).await;
+    assert_eq!(
+        app.get("/api/me", Some(&fresh)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,15 @@ pub fn single_store() -> RedisStore {
         .with_prefix(random_prefix())
 }
 
+/// A store on `server` (a private one, which a test stops and starts), with its own prefix and
+/// a short timeout.
+pub fn store_on(server: &RedisServer) -> RedisStore {
+    RedisStore::new(server.url())
+        .expect("valid URL")
+        .with_prefix(random_prefix())
+        .with_timeout(std::time::Duration::from_millis(500))
+}
+
 /// A store on the shared cluster, with its own prefix.
 pub fn cluster_store() -> RedisStore {
     RedisStore::cluster(cluster_urls().iter().map(String::as_str))

@@ -63,6 +63,28 @@ pub(crate) async fn refused_within(
     since.elapsed()
 }
 
+/// A connection of the test's own to the server at `url`.
+async fn connect_admin(url: &str) -> redis::aio::MultiplexedConnection {
+    Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Kills every other client of the server `admin` is connected to; how many.
+async fn kill_other_clients(admin: &mut redis::aio::MultiplexedConnection) -> u64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(admin)
+        .await
+        .unwrap()
+}
+
 /// Waits (without sleeping) until `done` holds, for at most `within`.
 async fn until(within: Duration, mut done: impl FnMut() -> bool) {
     let since = Instant::now();
@@ -152,20 +174,8 @@ async fn a_killed_connection_drops_the_cache() {
     let (account, tok) = cached_token(&store).await;
     let drops = stats(&store).drops;
 
-    let mut admin = Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let killed: u64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let mut admin = connect_admin(&server.url()).await;
+    let killed: u64 = kill_other_clients(&mut admin).await;
     assert_eq!(killed, 1, "the store's connection");
     // Deleted behind the store's back: nobody is left to tell it.
     let key = format!(
@@ -192,10 +202,7 @@ async fn a_killed_connection_drops_the_cache() {
 async fn a_restarted_redis_is_never_answered_for_from_the_cache() {
     let port = free_port();
     let server = RedisServer::start(port, &[]);
-    let store = RedisStore::new(server.url())
-        .unwrap()
-        .with_prefix(random_prefix())
-        .with_timeout(Duration::from_millis(500));
+    let store = store_on(&server);
     let (account, tok) = cached_token(&store).await;
     let drops = stats(&store).drops;
 
@@ -267,11 +274,7 @@ async fn a_cached_record_is_judged_by_its_own_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_permission_to_track_every_check_reads_redis() {
     let server = RedisServer::start(free_port(), &[]);
-    let mut admin = Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut admin = connect_admin(&server.url()).await;
     let _: () = redis::cmd("ACL")
         .arg("SETUSER")
         .arg("app")
@@ -300,11 +303,7 @@ async fn without_permission_to_track_every_check_reads_redis() {
 
 /// Redis's count of keys it tracks for clients (`INFO stats`).
 async fn tracked_keys(url: &str) -> u64 {
-    let mut admin = Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut admin = connect_admin(url).await;
     let info: String = redis::cmd("INFO")
         .arg("stats")
         .query_async(&mut admin)
@@ -339,10 +338,7 @@ async fn made_up_tokens_are_not_tracked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_resp3_is_used_without_the_cache() {
     let server = RedisServer::start(free_port(), &["--rename-command", "HELLO", ""]);
-    let store = RedisStore::new(server.url())
-        .unwrap()
-        .with_prefix(random_prefix())
-        .with_timeout(Duration::from_millis(500));
+    let store = store_on(&server);
     let issued = until_ok(Duration::from_secs(5), || async {
         let (account, tok) = (random_account(), token(t0()));
         store
@@ -357,4 +353,43 @@ async fn a_server_without_resp3_is_used_without_the_cache() {
     let stats = stats(&store);
     assert!(!stats.in_use);
     assert_eq!(stats.hits, 0);
+}
+
+/// On a cluster too: the connections to every node killed, a cached token deleted behind the
+/// store's back, the cache is dropped and the token refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cluster_connection_drops_the_cache() {
+    // A cluster of its own: the kill takes every client of its nodes.
+    let nodes = start_cluster(None);
+    let prefix = random_prefix();
+    let store = RedisStore::cluster(nodes.iter().map(RedisServer::url))
+        .unwrap()
+        .with_prefix(&prefix);
+    let (account, tok) = cached_token(&store).await;
+    let drops = stats(&store).drops;
+
+    let key = format!(
+        "{prefix}{{{}}}:token:{}",
+        account.as_str(),
+        hex(&tok.digest)
+    );
+    let mut deleted = 0;
+    for node in &nodes {
+        let mut admin = connect_admin(&node.url()).await;
+        let _: u64 = kill_other_clients(&mut admin).await;
+        // Only the key's own node has it; the others answer MOVED.
+        let gone: redis::RedisResult<u64> =
+            redis::cmd("DEL").arg(&key).query_async(&mut admin).await;
+        deleted += gone.unwrap_or(0);
+    }
+    assert_eq!(deleted, 1, "the token's key is {key}");
+
+    let since = Instant::now();
+    until(Duration::from_secs(2), || stats(&store).drops > drops).await;
+    println!("cache dropped {:?} after the kill", since.elapsed());
+    let refused = until_ok(Duration::from_secs(10), || {
+        store.authenticate_token(&account, &tok.digest, t0() + secs(2))
+    })
+    .await;
+    assert_eq!(refused, None);
 }

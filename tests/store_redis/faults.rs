@@ -115,10 +115,7 @@ async fn fails_closed_when_the_server_never_answers() {
 async fn recovers_by_itself_when_redis_comes_back() {
     let port = free_port();
     let server = RedisServer::start(port, &[]);
-    let store = RedisStore::new(server.url())
-        .unwrap()
-        .with_prefix(random_prefix())
-        .with_timeout(Duration::from_millis(500));
+    let store = store_on(&server);
     let account = random_account();
     store
         .count_password_attempt(&account, t0(), &LOCKOUT)
