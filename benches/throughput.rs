@@ -17,7 +17,7 @@
 //! | `TOWER_OTP_BENCH_CONNECTIONS` | 8 | keep-alive connections of the closed-loop rows |
 //! | `TOWER_OTP_BENCH_CLIENT_THREADS` | 2 | worker threads of the load generator's runtime |
 //! | `TOWER_OTP_BENCH_RSS_VERIFICATIONS` | 1000000 | verifications of the memory check |
-//! | `TOWER_OTP_BENCH_ONLY` | unset | comma-separated words: run only the rows whose key contains one (`rss`, `bare`, `pass`, `raw`, `token`, `verify`, `wrong`, `login`, `storm`) |
+//! | `TOWER_OTP_BENCH_ONLY` | unset | comma-separated words: run only the rows whose key contains one (`rss`, `bare`, `pass`, `raw`, `token` (`token-redis`, `token-redis-uncached`, `token-memory`), `verify`, `wrong`, `login`, `storm`) |
 //! | `TOWER_OTP_BENCH_REDIS_URL` | unset | use this Redis instead of starting a private `redis-server` |
 //! | `TOWER_OTP_BENCH_PERF_CTL` | unset | a `perf record --control=fifo:CTL,ACK -D -1` control FIFO: profiling is enabled only while an HTTP row is measured (not while challenges are prepared) |
 //! | `TOWER_OTP_BENCH_PERF_ACK` | unset | that command's ACK FIFO |
