@@ -94,7 +94,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// - `create_challenge` replaces the account's challenge in one step; `resend_challenge` checks
 ///   the cooldown and send cap and replaces the code in one step; `delete_challenge` deletes only
 ///   the named challenge.
-/// - `authenticate_token` reads the token (from the client-side cache, else with one `GET`)
+/// - `authenticate_token` reads the token (from the client-side cache, else from Redis)
 ///   and decides absolute and idle expiry from it. Only when the token is over (it is then
 ///   deleted) or its idle timer was last restarted 1/60 of the idle timeout ago or more (30 s
 ///   for 30 min) does it run a script, which decides again and restarts the timer in one step.
