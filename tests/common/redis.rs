@@ -118,6 +118,11 @@ pub async fn keys_with_ttl(node_urls: &[String], prefix: &str) -> Vec<(String, i
 /// Starts a cluster of three primaries (no replicas), with `password` required if given, and
 /// waits until every node says `cluster_state:ok`.
 pub fn start_cluster(password: Option<&str>) -> Vec<RedisServer> {
+    start_cluster_with(password, &[])
+}
+
+/// [`start_cluster`] with `extra` arguments for every node.
+pub fn start_cluster_with(password: Option<&str>, extra: &[&str]) -> Vec<RedisServer> {
     require_binary("redis-cli");
     let ports = free_ports::<6>();
     let auth = password.map_or_else(Vec::new, |p| vec!["--requirepass", p, "--masterauth", p]);
@@ -136,6 +141,7 @@ pub fn start_cluster(password: Option<&str>) -> Vec<RedisServer> {
                 &bus,
             ];
             args.extend(&auth);
+            args.extend(extra);
             RedisServer::start(port, &args)
         })
         .collect();

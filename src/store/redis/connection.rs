@@ -70,6 +70,8 @@ pub(super) struct Link {
     current: RwLock<Current>,
     /// Set when the connection was thrown away, until a command succeeds again.
     failing: AtomicBool,
+    /// Whether a cluster's nodes were asked once if they speak RESP3.
+    probed_resp3: AtomicBool,
 }
 
 #[derive(Default)]
@@ -100,6 +102,7 @@ impl Link {
             token_cache,
             current: RwLock::default(),
             failing: AtomicBool::new(false),
+            probed_resp3: AtomicBool::new(false),
         })
     }
 
@@ -203,8 +206,9 @@ impl Link {
     /// `None` for a connection the store cannot rebuild.
     pub(super) fn failed(&self, generation: u64, error: &str, now: Instant) -> Option<Duration> {
         let wait = self.throw_away(generation, error, now);
-        // An invalidation may have been lost with the connection. Dropped only now that the
-        // connection is no longer handed out: a read reserved from here on goes to a new one.
+        // An invalidation may have been lost with the connection. Dropped only now that a
+        // connection thrown away is no longer handed out, so that no read reserved from here on
+        // goes to it; every read reserved before is cancelled.
         if let Some(cache) = &self.token_cache {
             cache.drop_all();
         }
@@ -242,11 +246,32 @@ impl Link {
     }
 
     /// The server does not speak RESP3: the cache goes, and with it RESP3, from the next
-    /// connection on (which [`failed`](Self::failed) has opened).
+    /// connection on (the one opened after [`failed`](Self::failed) threw this one away).
     pub(super) fn resp3_refused(&self) {
         if let Some(cache) = &self.token_cache {
-            cache.switch_off("the server does not speak RESP3 (Redis 6 or later)");
+            cache.switch_off("the server does not speak RESP3");
         }
+    }
+
+    /// Whether `e`, an error of a cluster connection opened with RESP3 for the cache, is the
+    /// cluster's nodes refusing RESP3. A cluster client only logs why it could not connect and
+    /// then answers that it has no connection: the first time it does, a connection of RESP3 to
+    /// a node, within the timeout, tells.
+    pub(super) async fn cluster_refuses_resp3(&self, e: &RedisError) -> bool {
+        let Connector::ClusterNodes(nodes) = &self.connector else {
+            return false;
+        };
+        if e.kind() != ErrorKind::ClusterConnectionNotFound
+            || self.token_cache().is_none()
+            || self.probed_resp3.swap(true, Ordering::Relaxed)
+        {
+            return false;
+        }
+        let Some(Ok(node)) = nodes.first().map(|node| Client::open(resp3(node.clone()))) else {
+            return false;
+        };
+        let probe = tokio::time::timeout(self.timeout, node.get_multiplexed_async_connection());
+        matches!(probe.await, Ok(Err(e)) if is_resp3_refusal(&e))
     }
 
     /// Reports that a command on connection `generation` succeeded: after failures, the
@@ -276,6 +301,16 @@ impl Link {
     fn write(&self) -> RwLockWriteGuard<'_, Current> {
         self.current.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether `e` says the server does not speak RESP3 (before Redis 6, or `HELLO` renamed away).
+pub(super) fn is_resp3_refusal(e: &RedisError) -> bool {
+    let no_hello = |detail: &str| {
+        let detail = detail.trim_start();
+        detail.starts_with("unknown command 'HELLO'")
+            || detail.starts_with("unknown command `HELLO`")
+    };
+    e.kind() == ErrorKind::RESP3NotSupported || e.detail().is_some_and(no_hello)
 }
 
 /// `info` speaking RESP3, the protocol that carries pushes.
@@ -333,8 +368,24 @@ mod tests {
         assert!(is_connection_error(&demoted));
     }
 
+    #[test]
+    fn a_refused_hello_is_told_from_other_unknown_commands() {
+        let answer = |line: &str| match ::redis::parse_redis_value(line.as_bytes()) {
+            Ok(::redis::Value::ServerError(e)) => RedisError::from(e),
+            other => panic!("not an error reply: {other:?}"),
+        };
+        let no_hello = "-ERR unknown command 'HELLO', with args beginning with: '3' 'AUTH'\r\n";
+        assert!(is_resp3_refusal(&answer(no_hello)));
+        let old = "-ERR unknown command `HELLO`, with args beginning with: `3`, \r\n";
+        assert!(is_resp3_refusal(&answer(old)));
+        let other = "-ERR unknown command 'EVALSHA', with args beginning with: 'HELLO'\r\n";
+        assert!(!is_resp3_refusal(&answer(other)));
+        let not_supported = RedisError::from((ErrorKind::RESP3NotSupported, "no"));
+        assert!(is_resp3_refusal(&not_supported));
+    }
+
     #[tokio::test]
-    async fn a_failed_connection_drops_the_cache_once_thrown_away() {
+    async fn a_failed_connection_drops_the_cache() {
         let client = Client::open("redis://127.0.0.1:1/").unwrap();
         let link = Link::new(
             Connector::Single(client),

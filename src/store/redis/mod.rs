@@ -28,7 +28,7 @@ mod second_factor;
 mod token_cache;
 mod token_read;
 
-use connection::{is_connection_error, Connection, Connector, Link};
+use connection::{is_connection_error, is_resp3_refusal, Connection, Connector, Link};
 use keys::AccountKeys;
 pub use token_cache::ClientCacheStatistics;
 
@@ -128,13 +128,15 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// - **No race:** a read reserves its key before it is sent, and Redis's push for a change
 ///   cancels the reservation, so a record changed while it was being read is never kept.
 /// - Only records that exist are tracked: a check of a made-up token is one plain read, which
-///   leaves Redis nothing to remember. A record is read with tracking at most once per 10 s
-///   and instance, and its idle timer restarted once per 1/60 of the idle timeout.
+///   leaves Redis nothing to remember. A record is read again (a plain read, then the tracked
+///   one) after any change of it, its idle timer's restart (every 1/60 of the idle timeout)
+///   included, and at the latest 10 s after the last read.
 /// - Bounded: 10 000 records by default ([`with_client_cache_capacity`](Self::with_client_cache_capacity)),
 ///   the least recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
 ///   counts hits, misses and invalidations.
 ///
-/// It needs Redis 6 or later (RESP3): with an older server, or an ACL user without
+/// It needs Redis 6 or later (RESP3): with an older server (whose refusal of RESP3 fails the
+/// first requests with 503 while the store reconnects without it), or an ACL user without
 /// `CLIENT TRACKING` and `CLIENT CACHING`, the store goes on without it, every check reading
 /// Redis (said once with the `tracing` feature, and in the statistics). Switch it off with
 /// [`with_client_cache(false)`](Self::with_client_cache) if a revocation must be refused by
@@ -313,14 +315,16 @@ impl RedisStore {
         self
     }
 
-    /// Switches the client-side cache of token records on (the default) or off; see
-    /// [the type's documentation](Self#client-side-cache-of-tokens). Like
+    /// Switches the client-side cache of token records on (the default; with the capacity set
+    /// by [`with_client_cache_capacity`](Self::with_client_cache_capacity) if the cache is on,
+    /// else 10 000) or off; see [the type's documentation](Self#client-side-cache-of-tokens). Like
     /// [`with_timeout`](Self::with_timeout), it takes effect with a new connection: set it
     /// before cloning.
     ///
     /// ```
     /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
-    /// // Every token check reads Redis (e.g. a server without RESP3, before Redis 6).
+    /// // Every token check reads Redis: a revocation is refused by the very next request on
+    /// // every instance, not within milliseconds.
     /// let store = tower_otp::store::RedisStore::new("redis://127.0.0.1/")?.with_client_cache(false);
     /// assert!(store.client_cache_statistics().is_none());
     /// # Ok(()) }
@@ -411,13 +415,20 @@ impl RedisStore {
                 self.link.succeeded(generation);
                 return Ok(value);
             }
-            // A server without RESP3 refused the handshake: a new connection, without.
-            Ok(Err(e)) if is_resp3_refusal(&e) => {
-                self.link.resp3_refused();
-                store_error(e)
+            Ok(Err(e)) => {
+                if is_resp3_refusal(&e) || self.link.cluster_refuses_resp3(&e).await {
+                    // A server without RESP3 refused the handshake: a new connection, without.
+                    // (Its message may echo HELLO's arguments, a password among them.)
+                    self.link.resp3_refused();
+                    StoreError::Unavailable(
+                        "Redis does not speak RESP3: the client-side cache is off".to_owned(),
+                    )
+                } else if is_connection_error(&e) {
+                    store_error(e)
+                } else {
+                    return Err(store_error(e));
+                }
             }
-            Ok(Err(e)) if !is_connection_error(&e) => return Err(store_error(e)),
-            Ok(Err(e)) => store_error(e),
             Err(_) => StoreError::Unavailable(format!("no answer from Redis within {timeout:?}")),
         };
         // The connection itself failed: it is rebuilt (with backoff), and the message says so.
@@ -479,13 +490,6 @@ fn evalsha(script: &Script, keys: usize) -> Cmd {
     let mut cmd = Cmd::with_capacity(20, 256);
     cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
     cmd
-}
-
-/// Whether `e` says the server does not speak RESP3 (before Redis 6: no `HELLO`).
-fn is_resp3_refusal(e: &RedisError) -> bool {
-    let message = e.to_string();
-    e.kind() == ErrorKind::RESP3NotSupported
-        || message.contains("unknown command") && message.contains("HELLO")
 }
 
 /// Sorts a Redis error into the store's two kinds, keeping its message.

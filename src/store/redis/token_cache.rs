@@ -82,6 +82,8 @@ pub(super) enum Lookup<'a> {
     Hit(Arc<str>),
     /// Nothing usable: read it (tracked), then [`Reservation::fill`] the cache.
     Miss(Reservation<'a>),
+    /// Nothing usable, and another check is reading it already: read it, keep nothing.
+    Reading,
 }
 
 /// The right to fill one key with one tracked read's reply; given up when dropped (the read
@@ -144,15 +146,16 @@ impl TokenCache {
         self.on.load(Ordering::Relaxed)
     }
 
-    /// Stops using the cache for good: Redis refused to track keys, for `reason`.
+    /// Stops using the cache for good: Redis cannot or will not track keys, for `reason`.
     pub(super) fn switch_off(&self, reason: &str) {
         if self.on.swap(false, Ordering::Relaxed) {
             self.drop_all();
             #[cfg(feature = "tracing")]
             tracing::warn!(
                 reason,
-                "tower-otp: Redis refused CLIENT TRACKING; every token check reads Redis (grant \
-                 `+client|tracking +client|caching`, or use `with_client_cache(false)`)"
+                "tower-otp: the client-side cache of tokens is off, every token check reads Redis \
+                 (it needs RESP3, Redis 6 or later, and `+client|tracking +client|caching` for an \
+                 ACL user)"
             );
             #[cfg(not(feature = "tracing"))]
             let _ = reason;
@@ -172,9 +175,12 @@ impl TokenCache {
             }
             records.pop(key);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if shard.reading.contains_key(key) {
+            return Lookup::Reading;
+        }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         shard.reading.insert(key.into(), ticket);
-        self.misses.fetch_add(1, Ordering::Relaxed);
         Lookup::Miss(Reservation {
             cache: self,
             key,
@@ -300,14 +306,14 @@ mod tests {
     fn hit(cache: &TokenCache, key: &str, now: SystemTime) -> Option<String> {
         match cache.lookup(key, now) {
             Lookup::Hit(record) => Some(record.to_string()),
-            Lookup::Miss(_) => None,
+            Lookup::Miss(_) | Lookup::Reading => None,
         }
     }
 
     fn reserve<'a>(cache: &'a TokenCache, key: &'a str) -> Reservation<'a> {
         match cache.lookup(key, t(0)) {
             Lookup::Miss(reservation) => reservation,
-            Lookup::Hit(_) => panic!("{key} was cached already"),
+            _ => panic!("{key} was cached or being read already"),
         }
     }
 
@@ -340,14 +346,12 @@ mod tests {
     }
 
     #[test]
-    fn only_the_latest_read_of_a_key_fills_it() {
+    fn a_second_read_under_way_reads_plainly_and_leaves_the_first_to_fill() {
         let cache = cache();
         let first = reserve(&cache, "k");
-        let second = reserve(&cache, "k");
-        first.fill(Some("older".into()), t(0));
-        assert_eq!(cache.statistics().entries, 0);
-        second.fill(Some("newer".into()), t(0));
-        assert_eq!(hit(&cache, "k", t(0)).as_deref(), Some("newer"));
+        assert!(matches!(cache.lookup("k", t(0)), Lookup::Reading));
+        first.fill(Some("r".into()), t(0));
+        assert_eq!(hit(&cache, "k", t(0)).as_deref(), Some("r"));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ::redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
-use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value};
+use ::redis::{
+    Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerError, ServerErrorKind, Value,
+};
 
 use super::connection::Connection;
 use super::token_cache::Lookup;
@@ -27,6 +29,8 @@ impl RedisStore {
         let reservation = match cache.lookup(key, now) {
             Lookup::Hit(record) => return Ok(Some(record)),
             Lookup::Miss(reservation) => reservation,
+            // Another check is reading it already, and will fill the cache.
+            Lookup::Reading => return self.plain_read(key).await,
         };
         // A token that does not exist (most often a made-up one) is answered by a plain read:
         // Redis would otherwise remember, for each, that this connection wants to hear of it.
@@ -117,9 +121,7 @@ async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked>
         .map_err(|_| RedisError::from((ErrorKind::UnexpectedReturnType, "not three replies")))?;
     for reply in [tracking, caching] {
         if let Value::ServerError(e) = reply {
-            let refused = matches!(e.kind(), Some(ServerErrorKind::NoPerm))
-                || e.code() == "ERR" && e.details().is_some_and(|d| d.contains("unknown"));
-            return Ok(if refused {
+            return Ok(if refuses_tracking(&e) {
                 Tracked::Refused(e.to_string())
             } else {
                 Tracked::NotNow
@@ -135,6 +137,16 @@ async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked>
     }
 }
 
+/// Whether `e`, Redis's answer to `CLIENT TRACKING` or `CLIENT CACHING`, says that it never
+/// will: no permission (ACL), or a command or subcommand it does not know (every Redis version's
+/// wording).
+fn refuses_tracking(e: &ServerError) -> bool {
+    let unknown = e
+        .details()
+        .is_some_and(|d| d.to_ascii_lowercase().starts_with("unknown"));
+    matches!(e.kind(), Some(ServerErrorKind::NoPerm)) || e.code() == "ERR" && unknown
+}
+
 /// Whether an error of this kind passes by itself: a slot moving between cluster nodes, a
 /// server loading its data.
 fn passes(kind: ErrorKind) -> bool {
@@ -147,4 +159,39 @@ fn passes(kind: ErrorKind) -> bool {
                 | ServerErrorKind::BusyLoading
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error Redis answers with `line` (without its `-` and CRLF).
+    fn answer(line: &str) -> ServerError {
+        match ::redis::parse_redis_value(format!("-{line}\r\n").as_bytes()) {
+            Ok(Value::ServerError(e)) => e,
+            other => panic!("not an error reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_lasting_refusal_switches_the_cache_off() {
+        for refusal in [
+            "NOPERM User app has no permissions to run the 'client|tracking' command",
+            "NOPERM this user has no permissions to run the 'client' command or its subcommand",
+            "ERR unknown subcommand 'TRACKING'. Try CLIENT HELP.",
+            "ERR Unknown subcommand or wrong number of arguments for 'TRACKING'. Try CLIENT HELP",
+            "ERR unknown command 'CLIENT', with args beginning with: 'TRACKING' 'ON' 'OPTIN' ",
+        ] {
+            assert!(refuses_tracking(&answer(refusal)), "{refusal}");
+        }
+        for passing in [
+            "MOVED 3999 127.0.0.1:6381",
+            "ASK 3999 127.0.0.1:6381",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "LOADING Redis is loading the dataset in memory",
+            "BUSY Redis is busy running a script.",
+        ] {
+            assert!(!refuses_tracking(&answer(passing)), "{passing}");
+        }
+    }
 }
