@@ -110,10 +110,15 @@ async fn two_instances_sharing_redis_behave_as_one() {
         StatusCode::BAD_REQUEST
     );
 
-    // Log out on B: refused on A (which caches it) within 10 ms.
+    // Log out on B: refused on A (which caches it) within milliseconds (timed in
+    // tests/revocation.rs).
     let logout = b.logout(token).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
-    refused_within_10_ms(&a, token).await;
+    let since = Instant::now();
+    while a.get("/api/me", Some(token)).await.status != StatusCode::UNAUTHORIZED {
+        assert!(since.elapsed() < Duration::from_secs(1), "still accepted");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 
     // Resend cooldowns and attempt counts are shared too.
     let login = a.login("alice", PASSWORD).await;
@@ -126,68 +131,6 @@ async fn two_instances_sharing_redis_behave_as_one() {
         .await;
     assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(early.header("retry-after"), Some("30"));
-}
-
-/// Sends requests with `token` to `app` until one is refused (401): asserts that it comes
-/// within 10 ms, and returns how long it took.
-async fn refused_within_10_ms(app: &TestApp, token: &str) -> Duration {
-    let since = Instant::now();
-    loop {
-        let status = app.get("/api/me", Some(token)).await.status;
-        if status == StatusCode::UNAUTHORIZED {
-            return since.elapsed();
-        }
-        assert_eq!(status, StatusCode::OK);
-        assert!(
-            since.elapsed() < Duration::from_millis(10),
-            "still accepted 10 ms after it was revoked"
-        );
-        // Answered from the cache, a request never waits: let the connection's tasks run, as
-        // a server does between requests.
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Two instances on `stores`: a token A has answered from its cache is refused by A within
-/// 10 ms of B's logout, or of B revoking all of the user's tokens (as after deactivating them).
-async fn revocations_reach_every_instance_within_10_ms(stores: [RedisStore; 2]) {
-    let (console, clock) = (Console::default(), ManualClock::new(start_time()));
-    // A clone shares the store's connection and cache.
-    let cached = stores[0].clone();
-    let mut settings = OtpSettings::default();
-    settings.account_send_limit = 0;
-    settings.login_rate_limit = 0;
-    let factors = MemorySecondFactorStore::new();
-    let [a, b] = stores
-        .map(|store| instance_with(store, &console, &clock, factors.clone(), settings.clone()));
-    let mut slowest = Duration::ZERO;
-    for round in 0..10 {
-        let token = a.token_for("alice", PASSWORD).await;
-        assert_eq!(a.get("/api/me", Some(&token)).await.status, StatusCode::OK);
-        let hits = cached.client_cache_statistics().unwrap().hits;
-        assert_eq!(a.get("/api/me", Some(&token)).await.status, StatusCode::OK);
-        assert_eq!(cached.client_cache_statistics().unwrap().hits, hits + 1);
-        if round % 2 == 0 {
-            assert_eq!(b.logout(&token).await.status, StatusCode::NO_CONTENT);
-        } else {
-            assert_eq!(b.layer.revoke_all_tokens("1").await.unwrap(), 1);
-        }
-        slowest = slowest.max(refused_within_10_ms(&a, &token).await);
-    }
-    println!("slowest refusal on the other instance: {slowest:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocations_reach_every_instance_within_10_ms_on_redis() {
-    let prefix = random_prefix();
-    revocations_reach_every_instance_within_10_ms([store(&prefix), store(&prefix)]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocations_reach_every_instance_within_10_ms_on_a_cluster() {
-    let prefix = random_prefix();
-    let cluster = || common::redis::cluster_store().with_prefix(&prefix);
-    revocations_reach_every_instance_within_10_ms([cluster(), cluster()]).await;
 }
 
 /// A token the layer would accept the form of, for probing a dead store.

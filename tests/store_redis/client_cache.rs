@@ -11,8 +11,10 @@ use crate::common::conformance::*;
 use crate::common::redis::*;
 use crate::faults::until_ok;
 
-/// How late another instance may still accept a revoked token.
-const REVOCATION_BOUND: Duration = Duration::from_millis(10);
+/// How late another instance may still accept a revoked token here: far below the 10 s a stale
+/// entry would live, far above the milliseconds a push takes (the 10 ms bound is asserted in
+/// tests/revocation.rs, a binary that measures with nothing else running).
+const REVOCATION_BOUND: Duration = Duration::from_secs(1);
 
 fn stats(store: &RedisStore) -> ClientCacheStatistics {
     store.client_cache_statistics().expect("the cache is on")
@@ -116,13 +118,13 @@ fn pair(make: impl Fn() -> RedisStore) -> (RedisStore, RedisStore) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocation_reaches_a_caching_instance_within_10_ms() {
+async fn a_revocation_reaches_a_caching_instance() {
     let (a, b) = pair(|| RedisStore::new(redis_url()).unwrap());
     revocations_reach_the_other_instance(a, b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocation_reaches_a_caching_instance_within_10_ms_on_a_cluster() {
+async fn a_revocation_reaches_a_caching_instance_on_a_cluster() {
     let (a, b) = pair(cluster_store);
     revocations_reach_the_other_instance(a, b).await;
 }
@@ -151,8 +153,7 @@ async fn a_read_racing_a_revocation_never_leaves_a_stale_entry(a: RedisStore, b:
         }
         assert!(a.revoke_token(&account, &tok.digest).await.unwrap());
         read.await.unwrap().unwrap();
-        // A stale entry would stay for MAX_AGE (10 s); the push itself is timed above.
-        refused_within(&b, &account, &tok, Duration::from_secs(1)).await;
+        refused_within(&b, &account, &tok, REVOCATION_BOUND).await;
         tracked_first += u32::from(stats(&b).invalidations > invalidations);
     }
     println!("the tracked read ran before the revocation in {tracked_first} of 300 rounds");
