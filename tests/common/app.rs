@@ -216,6 +216,26 @@ impl TestApp {
         }
     }
 
+    /// Sends `GET /api/me` with `token` until it is refused (401), once a millisecond (the
+    /// resolution of the measurement, leaving the CPUs to whatever carries the revocation);
+    /// asserts that every answer before was a 200 and that the refusal came within `bound`.
+    /// Returns how long it took.
+    pub async fn refused_within(&self, token: &str, bound: Duration) -> Duration {
+        let since = std::time::Instant::now();
+        loop {
+            let status = self.get("/api/me", Some(token)).await.status;
+            if status == StatusCode::UNAUTHORIZED {
+                return since.elapsed();
+            }
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                since.elapsed() < bound,
+                "still accepted {bound:?} after it was revoked"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// `GET path` with this `Authorization` header value.
     pub async fn get_with(&self, path: &str, authorization: &str) -> Reply {
         self.send(authorized(Request::get(path), authorization, Body::empty()))

@@ -66,6 +66,8 @@ pub(super) enum Connection {
 pub(super) struct Link {
     connector: Connector,
     timeout: Duration,
+    /// How many token records the cache is to keep (`None`: no cache), as configured.
+    cache_capacity: Option<NonZeroUsize>,
     token_cache: Option<Arc<TokenCache>>,
     current: RwLock<Current>,
     /// Set when the connection was thrown away, until a command succeeds again.
@@ -99,11 +101,21 @@ impl Link {
         Arc::new(Self {
             connector,
             timeout,
+            cache_capacity,
             token_cache,
             current: RwLock::default(),
             failing: AtomicBool::new(false),
             probed_resp3: AtomicBool::new(false),
         })
+    }
+
+    /// A new link like this one (to be connected anew) with `timeout` and `cache_capacity`.
+    pub(super) fn reconfigured(
+        &self,
+        timeout: Duration,
+        cache_capacity: Option<NonZeroUsize>,
+    ) -> Arc<Self> {
+        Self::new(self.connector.clone(), timeout, cache_capacity)
     }
 
     pub(super) fn connector(&self) -> &Connector {
@@ -112,6 +124,10 @@ impl Link {
 
     pub(super) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    pub(super) fn cache_capacity(&self) -> Option<NonZeroUsize> {
+        self.cache_capacity
     }
 
     /// The cache of token records, while in use.

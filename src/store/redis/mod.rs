@@ -185,8 +185,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct RedisStore {
     link: Arc<Link>,
     prefix: Arc<str>,
-    /// Token records the client-side cache keeps; `None`: no cache.
-    client_cache: Option<NonZeroUsize>,
 }
 
 impl RedisStore {
@@ -263,11 +261,10 @@ impl RedisStore {
     }
 
     fn with_connector(connector: Connector) -> Self {
-        let client_cache = NonZeroUsize::new(token_cache::DEFAULT_CAPACITY);
+        let cache_capacity = NonZeroUsize::new(token_cache::DEFAULT_CAPACITY);
         Self {
-            link: Link::new(connector, DEFAULT_TIMEOUT, client_cache),
+            link: Link::new(connector, DEFAULT_TIMEOUT, cache_capacity),
             prefix: DEFAULT_PREFIX.into(),
-            client_cache,
         }
     }
 
@@ -311,14 +308,14 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.link = Link::new(self.link.connector().clone(), timeout, self.client_cache);
+        self.link = self.link.reconfigured(timeout, self.link.cache_capacity());
         self
     }
 
     /// Switches the client-side cache of token records on (the default; with the capacity set
     /// by [`with_client_cache_capacity`](Self::with_client_cache_capacity) if the cache is on,
-    /// else 10 000) or off; see [the type's documentation](Self#client-side-cache-of-tokens). Like
-    /// [`with_timeout`](Self::with_timeout), it takes effect with a new connection: set it
+    /// else 10 000) or off; see [the type's documentation](Self#client-side-cache-of-tokens).
+    /// Like [`with_timeout`](Self::with_timeout), it takes effect with a new connection: set it
     /// before cloning.
     ///
     /// ```
@@ -331,7 +328,7 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_client_cache(self, enabled: bool) -> Self {
-        let entries = match (enabled, self.client_cache) {
+        let entries = match (enabled, self.link.cache_capacity()) {
             (false, _) => 0,
             (true, Some(entries)) => entries.get(),
             (true, None) => token_cache::DEFAULT_CAPACITY,
@@ -341,8 +338,8 @@ impl RedisStore {
 
     /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB;
     /// rounded up to a multiple of 16, its number of locks), the least recently used dropped
-    /// first; 0 switches the cache off. Memory grows with the records, not up front. Takes effect with a
-    /// new connection, like [`with_client_cache`](Self::with_client_cache).
+    /// first; 0 switches the cache off. Memory grows with the records, not up front. Takes
+    /// effect with a new connection, like [`with_client_cache`](Self::with_client_cache).
     ///
     /// ```
     /// # fn main() -> Result<(), tower_otp::redis::RedisError> {
@@ -353,12 +350,9 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_client_cache_capacity(mut self, entries: usize) -> Self {
-        self.client_cache = NonZeroUsize::new(entries);
-        self.link = Link::new(
-            self.link.connector().clone(),
-            self.link.timeout(),
-            self.client_cache,
-        );
+        self.link = self
+            .link
+            .reconfigured(self.link.timeout(), NonZeroUsize::new(entries));
         self
     }
 
@@ -528,6 +522,26 @@ mod tests {
         let _ = RedisStore::new("redis://127.0.0.1/")
             .unwrap()
             .with_prefix("a{b}:");
+    }
+
+    #[test]
+    fn the_cache_settings_survive_the_other_settings() {
+        let capacity = |store: &RedisStore| store.link.cache_capacity().map(NonZeroUsize::get);
+        let store = RedisStore::new("redis://127.0.0.1/").unwrap();
+        assert_eq!(capacity(&store), Some(token_cache::DEFAULT_CAPACITY));
+        let store = store
+            .with_client_cache_capacity(32)
+            .with_timeout(Duration::from_millis(50))
+            .with_client_cache(true);
+        assert_eq!(capacity(&store), Some(32));
+        assert_eq!(store.link.timeout(), Duration::from_millis(50));
+        let store = store.with_client_cache(false).with_timeout(DEFAULT_TIMEOUT);
+        assert_eq!(capacity(&store), None);
+        assert!(store.client_cache_statistics().is_none());
+        assert_eq!(
+            capacity(&store.with_client_cache(true)),
+            Some(token_cache::DEFAULT_CAPACITY)
+        );
     }
 
     #[test]
