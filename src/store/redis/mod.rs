@@ -5,19 +5,17 @@
 //! rendered.
 
 use std::fmt;
-use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ::redis::aio::{ConnectionLike, ConnectionManager};
+use ::redis::aio::ConnectionManager;
 use ::redis::cluster::ClusterClient;
-use ::redis::{
-    Client, Cmd, ErrorKind, FromRedisValue, IntoConnectionInfo, RedisError, RedisResult, Script,
-    ServerErrorKind,
-};
+use ::redis::{Client, IntoConnectionInfo, RedisResult};
 
-use crate::store::records::{AccountKey, StoreError};
+use crate::store::records::AccountKey;
+#[cfg(doc)]
+use crate::store::records::StoreError;
 
 mod connection;
 mod keys;
@@ -25,10 +23,11 @@ mod operations;
 mod record;
 mod scripts;
 mod second_factor;
+mod sending;
 mod token_cache;
 mod token_read;
 
-use connection::{is_connection_error, is_resp3_refusal, Connection, Connector, Link};
+use connection::{Connector, Link};
 use keys::AccountKeys;
 pub use token_cache::ClientCacheStatistics;
 
@@ -374,75 +373,6 @@ impl RedisStore {
     fn account_keys(&self, account: &AccountKey) -> AccountKeys {
         AccountKeys::new(&self.prefix, account)
     }
-
-    /// Sends `cmd` within the timeout. If `cmd` is the `EVALSHA` of `script` (see [`evalsha`])
-    /// and the server does not know the script yet, loads it and sends `cmd` again.
-    async fn send<T: FromRedisValue>(
-        &self,
-        cmd: &Cmd,
-        script: Option<&Script>,
-    ) -> Result<T, StoreError> {
-        self.request(|connection| async move {
-            match connection {
-                Connection::Single(mut c) => send_on(&mut c, cmd, script).await,
-                Connection::Cluster(mut c) => send_on(&mut c, cmd, script).await,
-            }
-        })
-        .await
-    }
-
-    /// Runs `call` on the connection within the timeout; a failure of the connection itself
-    /// (not of a command) has it rebuilt.
-    async fn request<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(Connection) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
-        let (connection, generation) = self.link.get().map_err(store_error)?;
-        let timeout = self.link.timeout();
-        // Boxed: the call is large (the client's own future), and every future awaiting a
-        // request would otherwise carry it, the token check's too, which most often answers
-        // from the cache without one.
-        let call = Box::pin(tokio::time::timeout(timeout, call(connection)));
-        let error = match call.await {
-            Ok(Ok(value)) => {
-                self.link.succeeded(generation);
-                return Ok(value);
-            }
-            Ok(Err(e)) => {
-                if is_resp3_refusal(&e) || self.link.cluster_refuses_resp3(&e).await {
-                    // A server without RESP3 refused the handshake: a new connection, without.
-                    // (Its message may echo HELLO's arguments, a password among them.)
-                    self.link.resp3_refused();
-                    StoreError::Unavailable(
-                        "Redis does not speak RESP3: the client-side cache is off".to_owned(),
-                    )
-                } else if is_connection_error(&e) {
-                    store_error(e)
-                } else {
-                    return Err(store_error(e));
-                }
-            }
-            Err(_) => StoreError::Unavailable(format!("no answer from Redis within {timeout:?}")),
-        };
-        // The connection itself failed: it is rebuilt (with backoff), and the message says so.
-        let message = error.to_string();
-        Err(
-            match self.link.failed(generation, &message, Instant::now()) {
-                Some(wait) if wait.is_zero() => with_note(error, "reconnecting"),
-                Some(wait) => with_note(error, &format!("reconnecting in {wait:?}")),
-                None => error,
-            },
-        )
-    }
-}
-
-/// `error` with `note` appended to its message.
-fn with_note(error: StoreError, note: &str) -> StoreError {
-    match error {
-        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{m} ({note})")),
-        StoreError::Backend(m) => StoreError::Backend(format!("{m} ({note})")),
-    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -458,57 +388,6 @@ impl fmt::Debug for RedisStore {
             .field("client_cache", &self.client_cache_statistics())
             .field("connected", &self.link.is_open())
             .finish()
-    }
-}
-
-async fn send_on<C: ConnectionLike, T: FromRedisValue>(
-    connection: &mut C,
-    cmd: &Cmd,
-    script: Option<&Script>,
-) -> RedisResult<T> {
-    match (cmd.query_async(connection).await, script) {
-        (Err(e), Some(script)) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-            script.load_async(connection).await?;
-            cmd.query_async(connection).await
-        }
-        (result, _) => result,
-    }
-}
-
-/// The `EVALSHA` command of `script` with `keys` keys; the caller appends keys, then arguments.
-///
-/// Built by hand rather than with [`Script::key`]/[`Script::arg`], which copy every argument into
-/// its own buffer first: this sits on the path of every authenticated request.
-fn evalsha(script: &Script, keys: usize) -> Cmd {
-    // Room for the largest invocation (verify: 3 + 5 keys + 12 arguments) without regrowing.
-    let mut cmd = Cmd::with_capacity(20, 256);
-    cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys);
-    cmd
-}
-
-/// Sorts a Redis error into the store's two kinds, keeping its message.
-fn store_error(e: RedisError) -> StoreError {
-    let unreachable = e.is_io_error()
-        || e.is_timeout()
-        // A refused password: over RESP3, `HELLO` answers with these codes rather than as an
-        // authentication failure.
-        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
-        || matches!(
-            e.kind(),
-            ErrorKind::ClusterConnectionNotFound
-                | ErrorKind::AuthenticationFailed
-                | ErrorKind::Server(
-                    ServerErrorKind::BusyLoading
-                        | ServerErrorKind::TryAgain
-                        | ServerErrorKind::ClusterDown
-                        | ServerErrorKind::MasterDown
-                        | ServerErrorKind::ReadOnly
-                )
-        );
-    if unreachable {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Backend(e.to_string())
     }
 }
 
@@ -542,16 +421,5 @@ mod tests {
             capacity(&store.with_client_cache(true)),
             Some(token_cache::DEFAULT_CAPACITY)
         );
-    }
-
-    #[test]
-    fn errors_are_sorted_by_kind() {
-        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert!(matches!(store_error(refused), StoreError::Unavailable(_)));
-        let script = RedisError::from((
-            ErrorKind::Server(ServerErrorKind::ResponseError),
-            "ERR Error running script",
-        ));
-        assert!(matches!(store_error(script), StoreError::Backend(m) if m.contains("script")));
     }
 }

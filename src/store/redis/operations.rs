@@ -8,7 +8,8 @@ use ::redis::Cmd;
 use super::keys::{Hex, CHALLENGE, DEVICES, FAILURES, TOKENS};
 use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
 use super::scripts::*;
-use super::{evalsha, RedisStore};
+use super::sending::evalsha;
+use super::RedisStore;
 use crate::store::records::{
     AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
     Failures, LockoutPolicy, NewChallenge, NewToken, PasswordAttempt, PendingAppSetup,

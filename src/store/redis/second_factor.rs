@@ -11,7 +11,8 @@ use subtle::ConstantTimeEq;
 use super::keys::{APP_SETUP, CHALLENGE, TIME_STEP};
 use super::record::{count_from, time_at, time_ms};
 use super::scripts::{BEGIN_APP_SETUP, CLAIM_TIME_STEP, FAIL_APP_SETUP};
-use super::{evalsha, RedisStore};
+use super::sending::evalsha;
+use super::RedisStore;
 use crate::store::records::{
     AccountKey, ActiveChallenge, DigestBytes, PendingAppSetup, StoreError,
 };
