@@ -36,6 +36,18 @@ async fn cached_token(store: &RedisStore) -> (AccountKey, NewToken) {
     (account, tok)
 }
 
+/// `P{A}:tokens`, the hash of the account's tokens.
+fn tokens_key(prefix: &str, account: &AccountKey) -> String {
+    format!("{prefix}{{{}}}:tokens", account.as_str())
+}
+
+/// Deletes the token from its account's hash, as another client would.
+fn delete_token(key: &str, tok: &NewToken) -> redis::Cmd {
+    let mut cmd = redis::cmd("HDEL");
+    cmd.arg(key).arg(hex(&tok.digest));
+    cmd
+}
+
 async fn is_accepted(store: &RedisStore, account: &AccountKey, tok: &NewToken) -> bool {
     store
         .authenticate_token(account, &tok.digest, t0() + secs(1))
@@ -190,17 +202,12 @@ async fn a_killed_connection_drops_the_cache() {
     let killed: u64 = kill_other_clients(&mut admin).await;
     assert_eq!(killed, 1, "the store's connection");
     // Deleted behind the store's back: nobody is left to tell it.
-    let key = format!(
-        "{prefix}{{{}}}:token:{}",
-        account.as_str(),
-        hex(&tok.digest)
-    );
-    let deleted: u64 = redis::cmd("DEL")
-        .arg(&key)
+    let key = tokens_key(&prefix, &account);
+    let deleted: u64 = delete_token(&key, &tok)
         .query_async(&mut admin)
         .await
         .unwrap();
-    assert_eq!(deleted, 1, "the token's key is {key}");
+    assert_eq!(deleted, 1, "the token is in {key}");
 
     let since = Instant::now();
     until(Duration::from_secs(1), || stats(&store).drops > drops).await;
@@ -395,21 +402,16 @@ async fn a_killed_cluster_connection_drops_the_cache() {
     let (account, tok) = cached_token(&store).await;
     let drops = stats(&store).drops;
 
-    let key = format!(
-        "{prefix}{{{}}}:token:{}",
-        account.as_str(),
-        hex(&tok.digest)
-    );
+    let key = tokens_key(&prefix, &account);
     let mut deleted = 0;
     for node in &nodes {
         let mut admin = connect_admin(&node.url()).await;
         let _: u64 = kill_other_clients(&mut admin).await;
         // Only the key's own node has it; the others answer MOVED.
-        let gone: redis::RedisResult<u64> =
-            redis::cmd("DEL").arg(&key).query_async(&mut admin).await;
+        let gone: redis::RedisResult<u64> = delete_token(&key, &tok).query_async(&mut admin).await;
         deleted += gone.unwrap_or(0);
     }
-    assert_eq!(deleted, 1, "the token's key is {key}");
+    assert_eq!(deleted, 1, "the token is in {key}");
 
     let since = Instant::now();
     until(Duration::from_secs(2), || stats(&store).drops > drops).await;

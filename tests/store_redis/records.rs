@@ -108,7 +108,6 @@ async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[St
     for kind in [
         ":challenge",
         ":failures",
-        ":token:",
         ":tokens",
         ":device:",
         ":devices",
@@ -167,43 +166,68 @@ async fn prefixes_keep_stores_apart() {
 
 /// The account's token index drops the members of tokens past their absolute end whenever a
 /// token is stored, so an account that logs in often does not pile up dead members.
+/// The tokens hash keeps tokens over until it has doubled since its last pruning (at least 16
+/// fields), then drops them: memory stays within twice the live tokens, for O(1) amortised work
+/// per token stored.
 #[tokio::test]
-async fn token_index_is_pruned_of_expired_tokens() {
-    use crate::common::conformance::{random_account, t0, token};
+async fn the_tokens_hash_is_pruned_once_it_has_doubled() {
     use std::time::Duration;
-    use tower_otp::store::{NewToken, StateStore};
+    use tower_otp::store::NewToken;
 
-    let prefix = crate::common::redis::random_prefix();
-    let store = tower_otp::store::RedisStore::new(crate::common::redis::redis_url())
+    let prefix = random_prefix();
+    let store = RedisStore::new(redis_url())
         .unwrap()
         .with_prefix(prefix.as_str());
     let account = random_account();
-    for _ in 0..5 {
+    let key = format!("{prefix}{{{account}}}:tokens");
+    let con = Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let fields = || {
+        let (key, mut con) = (key.clone(), con.clone());
+        async move {
+            let held: i64 = tower_otp::redis::cmd("HLEN")
+                .arg(&key)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            let prune_at: Option<i64> = tower_otp::redis::cmd("HGET")
+                .arg(&key)
+                .arg("prune_at")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            (held, prune_at)
+        }
+    };
+    for _ in 0..15 {
         let short = NewToken {
             expires_at: t0() + Duration::from_secs(10),
             ..token(t0())
         };
         store.issue_token(&account, &short).await.unwrap();
     }
-    let index = format!("{prefix}{{{account}}}:tokens");
-    let client = tower_otp::redis::Client::open(crate::common::redis::redis_url()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let card = |con: &mut tower_otp::redis::aio::MultiplexedConnection| {
-        let index = index.clone();
-        let mut con = con.clone();
-        async move {
-            tower_otp::redis::cmd("ZCARD")
-                .arg(&index)
-                .query_async::<i64>(&mut con)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(card(&mut con).await, 5);
-    let later = t0() + Duration::from_secs(20);
+    assert_eq!(
+        fields().await,
+        (15, None),
+        "below 16 fields, nothing is pruned"
+    );
+    let later = t0() + secs(20);
     store.issue_token(&account, &token(later)).await.unwrap();
-    assert_eq!(card(&mut con).await, 1, "the five dead members are gone");
-    assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 1);
+    assert_eq!(
+        fields().await,
+        (2, Some(16)),
+        "the 15 dead tokens are gone; the live one and `prune_at` stay"
+    );
+    // Live tokens only: pruned at 16 fields again, which leaves 15, so the next is at 30.
+    for _ in 0..15 {
+        store.issue_token(&account, &token(later)).await.unwrap();
+    }
+    assert_eq!(fields().await, (17, Some(30)));
+    assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 16);
+    assert_eq!(fields().await, (0, None));
 }
 
 /// A token in steady use is only read: its idle timer restarts once the last restart is at
@@ -254,20 +278,16 @@ async fn a_garbled_token_record_fails_closed() {
 
     let client = Client::open(redis_url()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = tower_otp::redis::cmd("KEYS")
-        .arg(format!("{prefix}*:token:*"))
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    assert_eq!(keys.len(), 1, "{keys:?}");
+    let key = format!("{prefix}{{{account}}}:tokens");
     for garbage in ["not a record", "1:2:3:4:99:short", "1:2:3"] {
-        let _: () = tower_otp::redis::cmd("SET")
-            .arg(&keys[0])
+        let replaced: i64 = tower_otp::redis::cmd("HSET")
+            .arg(&key)
+            .arg(hex(&tok.digest))
             .arg(garbage)
-            .arg("KEEPTTL")
             .query_async(&mut con)
             .await
             .unwrap();
+        assert_eq!(replaced, 0, "the token's field is replaced, not added");
         // Whether or not the idle timer is due: the record is parsed before anything is decided.
         for at in [t0(), t0() + secs(1200)] {
             let result = store.authenticate_token(&account, &tok.digest, at).await;

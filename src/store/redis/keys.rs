@@ -26,13 +26,6 @@ impl AccountKeys {
         &self.buf
     }
 
-    pub(super) fn token(&mut self, digest: &Hex) -> &str {
-        self.buf.truncate(self.base);
-        self.buf.push_str(TOKEN_PREFIX);
-        self.buf.push_str(digest.as_str());
-        &self.buf
-    }
-
     /// `P{A}:device:<hex>`, a remembered device.
     pub(super) fn device(&mut self, digest: &Hex) -> &str {
         self.buf.truncate(self.base);
@@ -45,17 +38,12 @@ impl AccountKeys {
     pub(super) fn device_prefix(&mut self) -> &str {
         self.key(DEVICE_PREFIX)
     }
-
-    /// `P{A}:token:`, the start of every token key of the account.
-    pub(super) fn token_prefix(&mut self) -> &str {
-        self.key(TOKEN_PREFIX)
-    }
 }
 
 pub(super) const CHALLENGE: &str = "challenge";
 pub(super) const FAILURES: &str = "failures";
+/// The account's tokens: a hash of token records by the hex of their digest.
 pub(super) const TOKENS: &str = "tokens";
-pub(super) const TOKEN_PREFIX: &str = "token:";
 pub(super) const DEVICES: &str = "devices";
 pub(super) const DEVICE_PREFIX: &str = "device:";
 pub(super) const TIME_STEP: &str = "step";
@@ -101,10 +89,10 @@ mod tests {
         let mut keys = AccountKeys::new("p:", &AccountKey::new("acc-1"));
         assert_eq!(keys.key(CHALLENGE), "p:{acc-1}:challenge");
         assert_eq!(
-            keys.token(&Hex::new(&[0x11; 32])),
-            format!("p:{{acc-1}}:token:{}", "11".repeat(32))
+            keys.device(&Hex::new(&[0x11; 32])),
+            format!("p:{{acc-1}}:device:{}", "11".repeat(32))
         );
-        assert_eq!(keys.token_prefix(), "p:{acc-1}:token:");
+        assert_eq!(keys.device_prefix(), "p:{acc-1}:device:");
         assert_eq!(keys.key(TOKENS), "p:{acc-1}:tokens");
     }
 }

@@ -72,8 +72,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | the live challenge: `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends`; without `id` there is none, and its other fields mean nothing (a consume, a delete, an expiry or the last attempt removes `id` only). The last challenge a right code consumed: `consumed` (its `<id><code>`, 32-byte digests) and `consumed_until` (its `expires_at`), kept when later challenges are written | until the latest `expires_at` written to it (`create_challenge` only extends it) | `create_challenge` (every field of the live challenge), `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
 /// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `count_password_attempt`, `forgive_password_attempt`, `verify_challenge`; deleted by `clear_failures` and a right code |
-/// | `P{A}:token:<hex>` | string | `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes; `<hex>` is the token's SHA-256 | until the earlier of `expires_at` and `last_used + idle_timeout`, restarted on use | `issue_token`, `verify_challenge`, `authenticate_token`; deleted by the revokes |
-/// | `P{A}:tokens` | sorted set | hex SHA-256 of each token of the account, scored by its `expires_at` | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which also drop members past their `expires_at`); pruned by `authenticate_token`, `revoke_token`, `revoke_all_tokens` |
+/// | `P{A}:tokens` | hash | the account's tokens: field `<hex>`, the token's SHA-256, holds `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes. `prune_at`: how many fields the hash must hold before its tokens past their end are next removed (twice the live ones after the last pruning, at least 16) | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which prune it, see `prune_at`), `authenticate_token` (idle timer restarted; a token over removed); `revoke_token` removes a field, `revoke_all_tokens` deletes the key |
 /// | `P{A}:device:<hex>` | string | `<expires_at>` of a remembered device; `<hex>` is the SHA-256 of its secret | until `expires_at` | `remember_device`, `is_device_remembered`; deleted by `revoke_all_devices` |
 /// | `P{A}:devices` | sorted set | hex SHA-256 of each remembered device of the account, scored by its `expires_at` | extended to the latest `expires_at` of its devices | `remember_device` (which also drops members past their end); emptied by `revoke_all_devices` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
@@ -108,11 +107,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A token check is the one operation on the path of every protected request, so a store made
 /// by [`new`](Self::new) or [`cluster`](Self::cluster) keeps the token records it reads in
 /// the process and answers from there, at memory speed, while Redis stays the one place that
-/// decides: its connections speak RESP3 and ask Redis to track each token record read
-/// (`CLIENT TRACKING ON OPTIN`), and Redis reports every change of such a key (a logout,
-/// [`revoke_all_tokens`](super::StateStore::revoke_all_tokens), an expiry, the idle timer's
-/// restart) as a push on the connection, which drops the record. Absolute and idle expiry are
-/// still decided on every check from the record's own times.
+/// decides: its connections speak RESP3 and ask Redis to track the tokens hash of each token
+/// record read (`CLIENT TRACKING ON OPTIN`), and Redis reports every change of such a key (a
+/// logout, [`revoke_all_tokens`](super::StateStore::revoke_all_tokens), a new token of the
+/// account, the idle timer's restart, the key's expiry) as a push on the connection, which drops
+/// the account's records. Absolute and idle expiry are still decided on every check from the
+/// record's own times.
 ///
 /// - **Revocation stays immediate:** a token revoked through one instance is refused by this
 ///   one as soon as Redis's push arrives: within 10 ms in the tests (two instances on one
@@ -124,12 +124,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   whatever Redis says: that bounds what a connection broken without either side noticing
 ///   could keep, and on a cluster, a node's connection the cluster client replaced on its own
 ///   (after a failed health check while it refreshed its slots) without reporting it.
-/// - **No race:** a read reserves its key before it is sent, and Redis's push for a change
+/// - **No race:** a read reserves its key (the account's) before it is sent, and Redis's push for a change
 ///   cancels the reservation, so a record changed while it was being read is never kept.
 /// - Only records that exist are tracked: a check of a made-up token is one plain read, which
 ///   leaves Redis nothing to remember. A record is read again (a plain read, then the tracked
-///   one) after any change of it, its idle timer's restart (every 1/60 of the idle timeout)
-///   included, and at the latest 10 s after the last read.
+///   one) after any change of its account's tokens, its idle timer's restart (every 1/60 of the
+///   idle timeout) included, and at the latest 10 s after the last read.
 /// - Bounded: 10 000 records by default ([`with_client_cache_capacity`](Self::with_client_cache_capacity)),
 ///   the least recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
 ///   counts hits, misses and invalidations.
@@ -172,8 +172,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Redis Cluster
 ///
 /// [`RedisStore::cluster`] works with an unchanged key layout: each script only touches keys of
-/// one hash slot. `revoke_all_tokens` deletes token keys it finds in the account's index set; they
-/// share the account's hash tag, so they are in the script's slot, as Redis requires.
+/// one account, which share its hash tag and so its slot, as Redis requires.
 ///
 /// # Clones and configuration
 ///

@@ -44,10 +44,9 @@ impl StateStore for RedisStore {
         let token = attempt.token;
         let token_hex = Hex::new(&token.digest);
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&VERIFY, 4);
+        let mut cmd = evalsha(&VERIFY, 3);
         cmd.arg(keys.key(CHALLENGE))
             .arg(keys.key(FAILURES))
-            .arg(keys.token(&token_hex))
             .arg(keys.key(TOKENS));
         let wanted: &[u8] = attempt.challenge.map_or(&[], |id| &id[..]);
         let policy = attempt.lockout;
@@ -189,9 +188,8 @@ impl StateStore for RedisStore {
     async fn issue_token(&self, account: &AccountKey, token: &NewToken) -> Result<(), StoreError> {
         let token_hex = Hex::new(&token.digest);
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&ISSUE, 2);
-        cmd.arg(keys.token(&token_hex))
-            .arg(keys.key(TOKENS))
+        let mut cmd = evalsha(&ISSUE, 1);
+        cmd.arg(keys.key(TOKENS))
             .arg(token_hex.as_str())
             .arg(time_ms(token.issued_at))
             .arg(&token.user_id)
@@ -210,10 +208,13 @@ impl StateStore for RedisStore {
     ) -> Result<Option<TokenInfo>, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
-        // A token in use is mostly read: from the client-side cache, or one plain GET. The
+        // A token in use is mostly read: from the client-side cache, or one plain HGET. The
         // script (a write) only runs when the token is over (to delete it) or its idle timer is
         // due for a restart.
-        let Some(found) = self.read_token(keys.token(&token_hex), now).await? else {
+        let Some(found) = self
+            .read_token(keys.key(TOKENS), token_hex.as_str(), now)
+            .await?
+        else {
             return Ok(None);
         };
         let record = TokenRecord::parse(&found)?;
@@ -221,15 +222,14 @@ impl StateStore for RedisStore {
         if record.is_live_and_recently_used(now_ms) {
             return Ok(Some(record.info()));
         }
-        let mut cmd = evalsha(&AUTHENTICATE, 2);
-        cmd.arg(keys.token(&token_hex))
-            .arg(keys.key(TOKENS))
+        let mut cmd = evalsha(&AUTHENTICATE, 1);
+        cmd.arg(keys.key(TOKENS))
             .arg(now_ms)
             .arg(token_hex.as_str());
         let found: Result<Option<(String, String, i64, i64)>, _> =
             self.send(&cmd, Some(&AUTHENTICATE)).await;
         // The script rewrote or deleted the record (or may have).
-        self.forget_cached(keys.token(&token_hex));
+        self.forget_cached(keys.key(TOKENS));
         found?
             .map(|(user_id, username, issued_at, expires_at)| {
                 Ok(TokenInfo {
@@ -249,23 +249,23 @@ impl StateStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&REVOKE, 2);
-        cmd.arg(keys.token(&token_hex))
+        let mut cmd = Cmd::with_capacity(3, 160);
+        cmd.arg("HDEL")
             .arg(keys.key(TOKENS))
             .arg(token_hex.as_str());
-        let revoked = self.send::<i64>(&cmd, Some(&REVOKE)).await;
+        let revoked = self.send::<i64>(&cmd, None).await;
         // Redis tells every instance that cached the token, this one as well; this one need not
         // wait for it. Whatever the answer: the revoke may have run even if it did not arrive.
-        self.forget_cached(keys.token(&token_hex));
+        self.forget_cached(keys.key(TOKENS));
         Ok(revoked? > 0)
     }
 
     async fn revoke_all_tokens(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&REVOKE_ALL, 1);
-        cmd.arg(keys.key(TOKENS)).arg(keys.token_prefix());
-        let revoked = self.send(&cmd, Some(&REVOKE_ALL)).await;
-        self.forget_cached_prefix(keys.token_prefix());
+        let mut cmd = evalsha(&REVOKE_TOKENS, 1);
+        cmd.arg(keys.key(TOKENS));
+        let revoked = self.send(&cmd, Some(&REVOKE_TOKENS)).await;
+        self.forget_cached(keys.key(TOKENS));
         revoked
     }
 
@@ -306,9 +306,9 @@ impl StateStore for RedisStore {
 
     async fn revoke_all_devices(&self, account: &AccountKey) -> Result<u64, StoreError> {
         let mut keys = self.account_keys(account);
-        let mut cmd = evalsha(&REVOKE_ALL, 1);
+        let mut cmd = evalsha(&REVOKE_DEVICES, 1);
         cmd.arg(keys.key(DEVICES)).arg(keys.device_prefix());
-        self.send(&cmd, Some(&REVOKE_ALL)).await
+        self.send(&cmd, Some(&REVOKE_DEVICES)).await
     }
 
     async fn count_password_attempt(

@@ -28,8 +28,8 @@ scripts! {
     DELETE = "delete.lua";
     ISSUE = "issue.lua";
     AUTHENTICATE = "authenticate.lua";
-    REVOKE = "revoke.lua";
-    REVOKE_ALL = "revoke_all.lua";
+    REVOKE_TOKENS = "revoke_tokens.lua";
+    REVOKE_DEVICES = "revoke_devices.lua";
     COUNT_PASSWORD_ATTEMPT = "count_password_attempt.lua";
     FORGIVE_PASSWORD_ATTEMPT = "forgive_password_attempt.lua";
     HIT = "hit.lua";

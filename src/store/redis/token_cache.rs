@@ -1,9 +1,11 @@
 //! The client-side cache of token records: server-assisted (RESP3 `CLIENT TRACKING`), so that a
 //! token in use is checked from memory while Redis stays the one place that decides.
 //!
-//! A record is cached only by a *tracked read* (`token_read.rs`): `CLIENT TRACKING ON OPTIN`,
-//! `CLIENT CACHING YES` and `GET`, one pipeline on one connection, so Redis remembers that this
-//! connection holds the key and pushes an invalidation when anyone changes or deletes it. Redis
+//! Records are cached by key (an account's tokens hash) and field (a token). One is cached only
+//! by a *tracked read* (`token_read.rs`): `CLIENT TRACKING ON OPTIN`, `CLIENT CACHING YES` and
+//! `HGET`, one pipeline on one connection, so Redis remembers that this connection holds the key
+//! and pushes an invalidation when anyone changes or deletes it, which forgets every field of the
+//! key. Redis
 //! writes that push after the read's reply, but the reply reaches the reading task through the
 //! connection's driver, which may handle the push first. So a read reserves its key with a
 //! ticket before it is sent, every invalidation cancels the reservation, and the reply is kept
@@ -27,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use ::redis::{PushInfo, PushKind, Value};
 use lru::LruCache;
 
-/// Entries kept by default (about 3 MB for typical records).
+/// Records kept by default (about 3 MB for typical ones).
 pub(super) const DEFAULT_CAPACITY: usize = 10_000;
 
 /// The longest an entry is answered from before it is read again, whatever Redis says: the
@@ -37,7 +39,8 @@ pub(super) const MAX_AGE: Duration = Duration::from_secs(10);
 /// Independent locks, so that concurrent token checks rarely wait for one another.
 const SHARDS: usize = 16;
 
-/// Token records read through tracked reads, by key, least recently used dropped first.
+/// Token records read through tracked reads, by key and field, least recently used keys dropped
+/// first.
 pub(super) struct TokenCache {
     /// Cleared for good when Redis refuses to track keys: every check then reads Redis.
     on: AtomicBool,
@@ -52,9 +55,11 @@ pub(super) struct TokenCache {
 
 /// One lock's part of the cache.
 struct Shard {
-    /// Records, least recently used dropped first once `capacity` are held (grown as filled,
-    /// not allocated up front).
-    records: LruCache<Box<str>, Cached>,
+    /// Records by key, then field; the least recently used keys are dropped first once more than
+    /// `capacity` records are held (grown as filled, not allocated up front).
+    keys: LruCache<Box<str>, Fields>,
+    /// Records held, every key's fields counted.
+    held: usize,
     capacity: usize,
     /// Tracked reads under way, by key: the ticket of the one that may fill it. Apart from
     /// `records`, so that reads of tokens that turn out not to exist (a flood of made-up ones)
@@ -62,12 +67,39 @@ struct Shard {
     reading: HashMap<Box<str>, u64>,
 }
 
+/// The cached fields of one key, by name: the tokens of one account in use here, a handful.
+type Fields = Vec<(Box<str>, Cached)>;
+
 impl Shard {
-    fn keep(&mut self, key: &str, cached: Cached) {
-        self.records.put(key.into(), cached);
-        while self.records.len() > self.capacity {
-            self.records.pop_lru();
+    fn keep(&mut self, key: &str, field: &str, cached: Cached) {
+        let fields = self.keys.get_or_insert_mut(key.into(), Vec::new);
+        match fields.iter_mut().find(|(name, _)| **name == *field) {
+            Some((_, old)) => *old = cached,
+            None => {
+                fields.push((field.into(), cached));
+                self.held += 1;
+            }
         }
+        while self.held > self.capacity {
+            let Some((_, fields)) = self.keys.pop_lru() else {
+                break;
+            };
+            self.held -= fields.len();
+        }
+    }
+
+    /// Forgets every field of `key`, and any read of it under way.
+    fn forget(&mut self, key: &str) {
+        if let Some(fields) = self.keys.pop(key) {
+            self.held -= fields.len();
+        }
+        self.reading.remove(key);
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.held = 0;
+        self.reading.clear();
     }
 }
 
@@ -87,17 +119,18 @@ pub(super) enum Lookup<'a> {
     Reading,
 }
 
-/// The right to fill one key with one tracked read's reply; given up when dropped (the read
-/// failed, or the request was cancelled).
+/// The right to fill one field of one key with one tracked read's reply; given up when dropped
+/// (the read failed, or the request was cancelled).
 pub(super) struct Reservation<'a> {
     cache: &'a TokenCache,
     key: &'a str,
+    field: &'a str,
     ticket: u64,
 }
 
 impl Reservation<'_> {
     /// Keeps the reply, unless the key was invalidated (or the cache dropped) since the
-    /// reservation. A key that does not exist is not kept.
+    /// reservation. A field that does not exist is not kept.
     pub(super) fn fill(self, record: Option<Arc<str>>, now: SystemTime) {
         let cache = self.cache;
         let mut shard = cache.shard(self.key);
@@ -106,6 +139,7 @@ impl Reservation<'_> {
             if let (Some(record), true) = (record, cache.is_on()) {
                 shard.keep(
                     self.key,
+                    self.field,
                     Cached {
                         record,
                         read_at: now,
@@ -131,7 +165,8 @@ impl Drop for Reservation<'_> {
 impl TokenCache {
     pub(super) fn new(capacity: NonZeroUsize) -> Self {
         let shard = || Shard {
-            records: LruCache::unbounded(),
+            keys: LruCache::unbounded(),
+            held: 0,
             capacity: capacity.get().div_ceil(SHARDS),
             reading: HashMap::new(),
         };
@@ -168,55 +203,60 @@ impl TokenCache {
         }
     }
 
-    /// The record of `key` if cached and younger than [`MAX_AGE`] at `now`; otherwise reserves
-    /// the key for a tracked read.
-    pub(super) fn lookup<'a>(&'a self, key: &'a str, now: SystemTime) -> Lookup<'a> {
+    /// The record in `field` of `key` if cached and younger than [`MAX_AGE`] at `now`;
+    /// otherwise reserves the key for a tracked read of that field.
+    pub(super) fn lookup<'a>(
+        &'a self,
+        key: &'a str,
+        field: &'a str,
+        now: SystemTime,
+    ) -> Lookup<'a> {
         let mut shard = self.shard(key);
-        let records = &mut shard.records;
-        if let Some(Cached { record, read_at }) = records.get(key) {
-            let age = now.duration_since(*read_at).unwrap_or(Duration::MAX);
-            if age < MAX_AGE {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Lookup::Hit(record.clone());
+        let Shard {
+            keys,
+            held,
+            reading,
+            ..
+        } = &mut *shard;
+        if let Some(fields) = keys.get_mut(key) {
+            if let Some(at) = fields.iter().position(|(name, _)| **name == *field) {
+                let Cached { record, read_at } = &fields[at].1;
+                let age = now.duration_since(*read_at).unwrap_or(Duration::MAX);
+                if age < MAX_AGE {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Hit(record.clone());
+                }
+                fields.swap_remove(at);
+                *held -= 1;
+                if fields.is_empty() {
+                    keys.pop(key);
+                }
             }
-            records.pop(key);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        if shard.reading.contains_key(key) {
+        if reading.contains_key(key) {
             return Lookup::Reading;
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        shard.reading.insert(key.into(), ticket);
+        reading.insert(key.into(), ticket);
         Lookup::Miss(Reservation {
             cache: self,
             key,
+            field,
             ticket,
         })
     }
 
-    /// Forgets `key`, and any read of it under way (this process changed it; Redis will say so
-    /// too, a little later).
+    /// Forgets every field of `key`, and any read of it under way (this process changed it;
+    /// Redis will say so too, a little later).
     pub(super) fn forget(&self, key: &str) {
-        let mut shard = self.shard(key);
-        shard.records.pop(key);
-        shard.reading.remove(key);
-    }
-
-    /// Forgets every key that starts with `prefix` (every token of an account).
-    pub(super) fn forget_prefix(&self, prefix: &str) {
-        for shard in &self.shards {
-            let mut shard = lock(shard);
-            shard.records.retain(|key, _| !key.starts_with(prefix));
-            shard.reading.retain(|key, _| !key.starts_with(prefix));
-        }
+        self.shard(key).forget(key);
     }
 
     /// Forgets everything, reads under way included.
     pub(super) fn drop_all(&self) {
         for shard in &self.shards {
-            let mut shard = lock(shard);
-            shard.records.clear();
-            shard.reading.clear();
+            lock(shard).clear();
         }
         self.drops.fetch_add(1, Ordering::Relaxed);
     }
@@ -249,7 +289,7 @@ impl TokenCache {
             misses: self.misses.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
             drops: self.drops.load(Ordering::Relaxed),
-            entries: self.shards.iter().map(|s| lock(s).records.len()).sum(),
+            entries: self.shards.iter().map(|s| lock(s).held).sum(),
             in_use: self.is_on(),
         }
     }
@@ -274,7 +314,7 @@ pub struct ClientCacheStatistics {
     pub hits: u64,
     /// Token checks that read the record from Redis.
     pub misses: u64,
-    /// Keys Redis said had changed.
+    /// Keys (accounts' tokens) Redis said had changed.
     pub invalidations: u64,
     /// Times the whole cache was dropped: the connection closed or failed, or Redis was
     /// flushed.
@@ -308,23 +348,27 @@ mod tests {
         }
     }
 
-    /// The cached record of `key` at `now`, if any (a miss reserves nothing lasting).
+    /// The cached record of `key` (field `f`, or the one after a `/`) at `now`, if any (a miss
+    /// reserves nothing lasting).
     fn hit(cache: &TokenCache, key: &str, now: SystemTime) -> Option<String> {
-        match cache.lookup(key, now) {
+        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
+        match cache.lookup(key, field, now) {
             Lookup::Hit(record) => Some(record.to_string()),
             Lookup::Miss(_) | Lookup::Reading => None,
         }
     }
 
     fn reserve<'a>(cache: &'a TokenCache, key: &'a str) -> Reservation<'a> {
-        match cache.lookup(key, t(0)) {
+        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
+        match cache.lookup(key, field, t(0)) {
             Lookup::Miss(reservation) => reservation,
             _ => panic!("{key} was cached or being read already"),
         }
     }
 
     fn read(cache: &TokenCache, key: &str, record: &str, now: SystemTime) {
-        let Lookup::Miss(reservation) = cache.lookup(key, now) else {
+        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
+        let Lookup::Miss(reservation) = cache.lookup(key, field, now) else {
             panic!("{key} was cached already");
         };
         reservation.fill(Some(record.into()), now);
@@ -355,7 +399,8 @@ mod tests {
     fn a_second_read_under_way_reads_plainly_and_leaves_the_first_to_fill() {
         let cache = cache();
         let first = reserve(&cache, "k");
-        assert!(matches!(cache.lookup("k", t(0)), Lookup::Reading));
+        // Any field of the key: the reservation is the key's.
+        assert!(matches!(cache.lookup("k", "g", t(0)), Lookup::Reading));
         first.fill(Some("r".into()), t(0));
         assert_eq!(hit(&cache, "k", t(0)).as_deref(), Some("r"));
     }
@@ -402,18 +447,34 @@ mod tests {
     }
 
     #[test]
-    fn forgetting_a_prefix_leaves_other_accounts() {
+    fn an_invalidation_or_a_forget_drops_every_field_of_the_key_and_no_other() {
         let cache = cache();
-        read(&cache, "p{a}:token:1", "r", t(0));
-        read(&cache, "p{a}:token:2", "r", t(0));
-        read(&cache, "p{b}:token:1", "r", t(0));
-        let reading = reserve(&cache, "p{a}:token:3");
-        cache.forget_prefix("p{a}:token:");
+        read(&cache, "a/1", "r", t(0));
+        read(&cache, "a/2", "r", t(0));
+        read(&cache, "b/1", "r", t(0));
+        assert_eq!(hit(&cache, "a/2", t(0)).as_deref(), Some("r"));
+        assert_eq!(cache.statistics().entries, 3);
+        cache.on_push(&invalidate(&["a"]));
+        assert_eq!(hit(&cache, "a/1", t(0)), None);
+        assert_eq!(hit(&cache, "a/2", t(0)), None);
+        assert!(hit(&cache, "b/1", t(0)).is_some());
+        assert_eq!(cache.statistics().entries, 1);
+        // Forgetting (this process wrote the key) cancels a read under way too.
+        let reading = reserve(&cache, "b/2");
+        cache.forget("b");
         reading.fill(Some("r".into()), t(0));
-        assert_eq!(hit(&cache, "p{a}:token:1", t(0)), None);
-        assert_eq!(hit(&cache, "p{a}:token:2", t(0)), None);
-        assert_eq!(hit(&cache, "p{a}:token:3", t(0)), None);
-        assert!(hit(&cache, "p{b}:token:1", t(0)).is_some());
+        assert_eq!(hit(&cache, "b/1", t(0)), None);
+        assert_eq!(hit(&cache, "b/2", t(0)), None);
+        assert_eq!(cache.statistics().entries, 0);
+    }
+
+    #[test]
+    fn a_field_read_again_replaces_its_record() {
+        let cache = cache();
+        read(&cache, "a/1", "old", t(0));
+        read(&cache, "a/1", "new", t(10) + MAX_AGE);
+        assert_eq!(hit(&cache, "a/1", t(10) + MAX_AGE).as_deref(), Some("new"));
+        assert_eq!(cache.statistics().entries, 1);
     }
 
     #[test]
@@ -425,6 +486,11 @@ mod tests {
         assert!(cache.statistics().entries <= SHARDS);
         // The newest key is still there.
         assert!(hit(&cache, "k999", t(0)).is_some());
+        // Records are counted, not keys: one key's many fields are bounded alike.
+        for i in 0..1000 {
+            read(&cache, &format!("one/{i}"), "r", t(0));
+        }
+        assert!(cache.statistics().entries <= SHARDS);
     }
 
     #[test]

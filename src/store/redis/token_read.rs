@@ -16,29 +16,30 @@ use super::RedisStore;
 use crate::store::records::StoreError;
 
 impl RedisStore {
-    /// The token record at `key`: from the cache if it has it, else read from Redis, and kept
-    /// if it exists and Redis agrees to report its changes.
+    /// The token record in `field` of the tokens hash `key`: from the cache if it has it, else
+    /// read from Redis, and kept if it exists and Redis agrees to report changes of the key.
     pub(super) async fn read_token(
         &self,
         key: &str,
+        field: &str,
         now: SystemTime,
     ) -> Result<Option<Arc<str>>, StoreError> {
         let Some(cache) = self.link.token_cache() else {
-            return self.plain_read(key).await;
+            return self.plain_read(key, field).await;
         };
-        let reservation = match cache.lookup(key, now) {
+        let reservation = match cache.lookup(key, field, now) {
             Lookup::Hit(record) => return Ok(Some(record)),
             Lookup::Miss(reservation) => reservation,
-            // Another check is reading it already, and will fill the cache.
-            Lookup::Reading => return self.plain_read(key).await,
+            // Another check is reading the key already, and will fill the cache.
+            Lookup::Reading => return self.plain_read(key, field).await,
         };
         // A token that does not exist (most often a made-up one) is answered by a plain read:
         // Redis would otherwise remember, for each, that this connection wants to hear of it.
-        let Some(found) = self.plain_read(key).await? else {
+        let Some(found) = self.plain_read(key, field).await? else {
             return Ok(None);
         };
         match self
-            .request(|connection| tracked_read(connection, key))
+            .request(|connection| tracked_read(connection, key, field))
             .await?
         {
             Tracked::Read(found) => {
@@ -55,11 +56,11 @@ impl RedisStore {
         }
     }
 
-    /// `GET key`, nothing cached.
-    async fn plain_read(&self, key: &str) -> Result<Option<Arc<str>>, StoreError> {
-        // Sized for the key, so the command is built without regrowing.
-        let mut read = Cmd::with_capacity(2, 128);
-        read.arg("GET").arg(key);
+    /// `HGET key field`, nothing cached.
+    async fn plain_read(&self, key: &str, field: &str) -> Result<Option<Arc<str>>, StoreError> {
+        // Sized for the key and field, so the command is built without regrowing.
+        let mut read = Cmd::with_capacity(3, 160);
+        read.arg("HGET").arg(key).arg(field);
         let found: Option<String> = self.send(&read, None).await?;
         Ok(found.map(Arc::from))
     }
@@ -68,13 +69,6 @@ impl RedisStore {
     pub(super) fn forget_cached(&self, key: &str) {
         if let Some(cache) = self.link.token_cache() {
             cache.forget(key);
-        }
-    }
-
-    /// Forgets every cached key that starts with `prefix`.
-    pub(super) fn forget_cached_prefix(&self, prefix: &str) {
-        if let Some(cache) = self.link.token_cache() {
-            cache.forget_prefix(prefix);
         }
     }
 }
@@ -91,15 +85,15 @@ enum Tracked {
     NotNow,
 }
 
-/// `GET key`, preceded on the same connection by `CLIENT TRACKING ON OPTIN` and `CLIENT CACHING
-/// YES`, so that Redis reports any later change of the key on this connection. Tracking is
-/// switched on with every read, so it is on whichever connection serves it (a new one after a
+/// `HGET key field`, preceded on the same connection by `CLIENT TRACKING ON OPTIN` and `CLIENT
+/// CACHING YES`, so that Redis reports any later change of the key on this connection. Tracking
+/// is switched on with every read, so it is on whichever connection serves it (a new one after a
 /// reconnect, a cluster node's); asking again changes nothing.
-async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked> {
+async fn tracked_read(connection: Connection, key: &str, field: &str) -> RedisResult<Tracked> {
     let mut read = ::redis::pipe();
     read.cmd("CLIENT").arg("TRACKING").arg("ON").arg("OPTIN");
     read.cmd("CLIENT").arg("CACHING").arg("YES");
-    read.cmd("GET").arg(key);
+    read.cmd("HGET").arg(key).arg(field);
     // Each reply on its own, error replies included: a refusal to track is not a failure.
     read.ignore_errors();
     let replies = match connection {
@@ -113,7 +107,7 @@ async fn tracked_read(connection: Connection, key: &str) -> RedisResult<Tracked>
         }
     };
     let replies = match replies {
-        // While a slot migrates, `ASKING` would cover `CLIENT TRACKING`, not the `GET`.
+        // While a slot migrates, `ASKING` would cover `CLIENT TRACKING`, not the `HGET`.
         Err(e) if passes(e.kind()) => return Ok(Tracked::NotNow),
         replies => replies?,
     };

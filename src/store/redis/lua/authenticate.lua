@@ -1,6 +1,6 @@
--- KEYS: token, tokens. ARGV: now, token hex.
+-- KEYS: tokens. ARGV: now, token hex.
 -- Returns nil, or {user id, username, issued, expires}.
-local record = redis.call('GET', KEYS[1])
+local record = redis.call('HGET', KEYS[1], ARGV[2])
 if not record then
   return false
 end
@@ -14,11 +14,10 @@ local now = tonumber(ARGV[1])
 issued, expires, idle, used, n = tonumber(issued), tonumber(expires), tonumber(idle),
   tonumber(used), tonumber(n)
 if now >= expires or now >= used + idle then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[1], ARGV[2])
   return false
 end
 local user_id, username = string.sub(record, at, at + n - 1), string.sub(record, at + n)
-redis.call('SET', KEYS[1], token_record(issued, expires, idle, now, user_id, username), 'PX',
-  ttl(math.min(expires, now + idle), now))
+-- The hash's TTL already covers the token's absolute end, which the restart never passes.
+redis.call('HSET', KEYS[1], ARGV[2], token_record(issued, expires, idle, now, user_id, username))
 return {user_id, username, issued, expires}

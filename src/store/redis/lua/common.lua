@@ -50,21 +50,48 @@ local function token_record(issued, expires, idle, last_used, user_id, username)
     .. user_id .. username
 end
 
--- Stores a token and files it in the account's index, scored by its absolute end; the index's
--- TTL covers its latest token. `now` and the token's times are the ARGV strings (Lua's
+-- Whether a token record is over at `now`: past its absolute end or its idle timeout (a record
+-- that does not parse is over too, for pruning).
+local function token_over(record, now)
+  local expires, idle, used = string.match(record, '^%d+:(%d+):(%d+):(%d+):')
+  return not expires or now >= tonumber(expires) or now >= tonumber(used) + tonumber(idle)
+end
+
+-- An account's tokens hash drops its tokens over at `now` once it holds twice as many fields as
+-- after the last pruning, and at least PRUNE_FROM: amortised O(1) per token stored. The count
+-- to prune at is the hash's `prune_at` field (a token's field is 64 hex digits).
+local PRUNE_FROM = 16
+local function prune_tokens(key, now)
+  local held = redis.call('HLEN', key)
+  if held < PRUNE_FROM or held < (tonumber(redis.call('HGET', key, 'prune_at')) or 0) then
+    return
+  end
+  local fields = redis.call('HGETALL', key)
+  local live = 0
+  now = tonumber(now)
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'prune_at' then
+      if token_over(fields[i + 1], now) then
+        redis.call('HDEL', key, fields[i])
+      else
+        live = live + 1
+      end
+    end
+  end
+  redis.call('HSET', key, 'prune_at', math.max(PRUNE_FROM, 2 * live))
+end
+
+-- Stores a token in its account's tokens hash (field: the token's digest), whose TTL covers the
+-- absolute end of its latest token. `now` and the token's times are the ARGV strings (Lua's
 -- arithmetic reads them as numbers; nothing formats them again).
--- A new index holds only this token: an index that existed drops its members past their end
--- here, after the ZADD, so that it never empties and loses its TTL in between.
-local function put_token(key, index, member, now, user_id, username, issued, expires, idle)
-  redis.call('SET', key, token_record(issued, expires, idle, issued, user_id, username), 'PX',
-    ttl(math.min(expires, issued + idle), now))
-  local left = redis.call('PTTL', index)
-  redis.call('ZADD', index, expires, member)
+local function put_token(key, field, now, user_id, username, issued, expires, idle)
+  local left = redis.call('PTTL', key)
+  redis.call('HSET', key, field, token_record(issued, expires, idle, issued, user_id, username))
   if left ~= -2 then
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+    prune_tokens(key, now)
   end
   local needed = ttl(expires, now)
   if left < needed then
-    redis.call('PEXPIRE', index, needed)
+    redis.call('PEXPIRE', key, needed)
   end
 end

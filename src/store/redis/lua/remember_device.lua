@@ -1,5 +1,5 @@
 -- KEYS: device, devices. ARGV: device hex, now, expires.
--- The device's record is its end; the index (scored by it) lets revoke_all find every device,
+-- The device's record is its end; the index (scored by it) lets revoke_devices find every device,
 -- its members past their end dropped here, its TTL covering the latest.
 local now, expires = tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('SET', KEYS[1], string.format('%.0f', expires), 'PX', ttl(expires, now))

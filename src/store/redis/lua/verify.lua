@@ -1,4 +1,4 @@
--- KEYS: challenge, failures, token, tokens.
+-- KEYS: challenge, failures, tokens.
 -- ARGV: now, wanted challenge id ('' for the active one), code, max attempts, lock threshold,
 -- lock base, lock max, forget after, token hex, token issued, token expires, token idle.
 -- Returns {outcome, attempts left or lock end, lock end or -1, user id, username}; the token
@@ -46,7 +46,7 @@ if ARGV[3] == c[2] then
   if failures then
     redis.call('DEL', KEYS[2])
   end
-  put_token(KEYS[3], KEYS[4], ARGV[9], ARGV[1], c[5], c[6], ARGV[10], ARGV[11], ARGV[12])
+  put_token(KEYS[3], ARGV[9], ARGV[1], c[5], c[6], ARGV[10], ARGV[11], ARGV[12])
   return {1, 0, -1, c[5], c[6]}
 end
 local left = max - attempts
