@@ -81,7 +81,7 @@ impl OtpAuthLayer {
 
     /// Revokes every token of a user, at once, wherever they are used (e.g. after a password
     /// change or from an admin action), and forgets every device remembered for the user.
-    /// Returns how many tokens there were.
+    /// Returns how many tokens the store held.
     pub async fn revoke_all_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
         let state = &self.state;
         let account = state.key.account_key("user", user_id);

@@ -128,14 +128,16 @@ pub trait StateStore: Send + Sync + 'static {
         now: SystemTime,
     ) -> impl Future<Output = Result<Option<TokenInfo>, StoreError>> + Send;
 
-    /// Revokes one token. Returns whether it existed.
+    /// Revokes one token. Returns whether the store held it (a token past its end that the store
+    /// had not removed yet counts).
     fn revoke_token(
         &self,
         account: &AccountKey,
         digest: &DigestBytes,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Revokes every token of the account. Returns how many there were.
+    /// Revokes every token of the account. Returns how many the store held, those past their
+    /// end that it had not removed yet included.
     fn revoke_all_tokens(
         &self,
         account: &AccountKey,

@@ -55,6 +55,11 @@ pub fn random_prefix() -> String {
     format!("test-{hex}:")
 }
 
+/// The hash of the account's auth tokens under `prefix` (`P{A}:auth_tokens`).
+pub fn tokens_key(prefix: &str, account: &tower_otp::store::AccountKey) -> String {
+    format!("{prefix}{{{}}}:auth_tokens", account.as_str())
+}
+
 /// A store on the shared single node, with its own prefix.
 pub fn single_store() -> RedisStore {
     RedisStore::new(redis_url())

@@ -2,6 +2,7 @@
 //! has said otherwise, whatever the timing, and dropped whenever a word from Redis may have been
 //! lost.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tower_otp::redis::{self, Client};
@@ -34,11 +35,6 @@ async fn cached_token(store: &RedisStore) -> (AccountKey, NewToken) {
     assert!(is_accepted(store, &account, &tok).await);
     assert_eq!(stats(store).hits, hits + 1, "answered from the cache");
     (account, tok)
-}
-
-/// `P{A}:tokens`, the hash of the account's tokens.
-fn tokens_key(prefix: &str, account: &AccountKey) -> String {
-    format!("{prefix}{{{}}}:tokens", account.as_str())
 }
 
 /// Deletes the token from its account's hash, as another client would.
@@ -350,6 +346,61 @@ async fn made_up_tokens_are_not_tracked() {
     assert_eq!(tracked_keys(&server.url()).await, 0);
     cached_token(&store).await;
     assert_eq!(tracked_keys(&server.url()).await, 1);
+}
+
+/// Made-up tokens of an account that has a real one, checked all the while: the real one is
+/// cached all the same (a check reserves the account's tokens for its tracked read only once
+/// it has found its record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_tokens_of_an_account_do_not_keep_its_real_one_out_of_the_cache() {
+    let store = RedisStore::new(redis_url())
+        .unwrap()
+        .with_prefix(random_prefix());
+    let (account, real) = issue(&store).await;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (stop, guesses) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let guessing = tokio::spawn({
+        let (store, account) = (store.clone(), account.clone());
+        let (stop, guesses) = (stop.clone(), guesses.clone());
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                let made_up = token(t0());
+                assert!(!is_accepted(&store, &account, &made_up).await);
+                guesses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    until(REVOCATION_BOUND, || guesses.load(Ordering::Relaxed) > 0).await;
+    let mut hits = 0;
+    for _ in 0..20 {
+        let before = stats(&store).hits;
+        assert!(is_accepted(&store, &account, &real).await);
+        hits += stats(&store).hits - before;
+    }
+    stop.store(true, Ordering::Relaxed);
+    guessing.await.unwrap();
+    let guesses = guesses.load(Ordering::Relaxed);
+    // The first check reads it; every later one is answered from the cache.
+    assert_eq!(hits, 19, "{guesses} made-up checks alongside");
+}
+
+/// Another token of the account, issued through another instance, changes the account's tokens
+/// hash: the cached token is read again, and still accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_token_of_the_account_has_the_cached_one_read_again() {
+    let (a, b) = pair(|| RedisStore::new(redis_url()).unwrap());
+    let (account, first) = cached_token(&b).await;
+    let invalidations = stats(&b).invalidations;
+    a.issue_token(&account, &token(t0())).await.unwrap();
+    until(REVOCATION_BOUND, || stats(&b).invalidations > invalidations).await;
+    let misses = stats(&b).misses;
+    assert!(is_accepted(&b, &account, &first).await);
+    assert_eq!(stats(&b).misses, misses + 1, "read again");
+    assert!(is_accepted(&b, &account, &first).await);
+    assert_eq!(stats(&b).misses, misses + 1, "then answered from the cache");
 }
 
 /// A server without RESP3 (before Redis 6; here `HELLO` is renamed away): the store works

@@ -1,5 +1,5 @@
-//! What Redis holds: a TTL on every key, prefixes apart, the token index pruned, the idle
-//! timer restarted sparingly, garbled records failing closed.
+//! What Redis holds: a TTL on every key, prefixes apart, the tokens hash pruned, the idle timer
+//! restarted sparingly, garbled records failing closed.
 
 use tower_otp::redis::Client;
 use tower_otp::store::{
@@ -12,8 +12,8 @@ use crate::common::redis::*;
 /// Runs every kind of write, so that every kind of key exists afterwards.
 async fn run_every_flow(store: &RedisStore) {
     let now = t0();
-    // A verified challenge: consumed record (in the challenge's key), token, token index; a wrong
-    // code before it: failures.
+    // A verified challenge: consumed record (in the challenge's key), the token (in the tokens
+    // hash); a wrong code before it: failures.
     let (account, id, code) = (random_account(), random_digest(), random_digest());
     store
         .create_challenge(&account, &challenge(id, code, now))
@@ -108,7 +108,7 @@ async fn assert_every_key_has_a_ttl(store: RedisStore, prefix: &str, nodes: &[St
     for kind in [
         ":challenge",
         ":failures",
-        ":tokens",
+        ":auth_tokens",
         ":device:",
         ":devices",
         ":step",
@@ -164,11 +164,10 @@ async fn prefixes_keep_stores_apart() {
         .is_some());
 }
 
-/// The account's token index drops the members of tokens past their absolute end whenever a
-/// token is stored, so an account that logs in often does not pile up dead members.
-/// The tokens hash keeps tokens over until it has doubled since its last pruning (at least 16
-/// fields), then drops them: memory stays within twice the live tokens, for O(1) amortised work
-/// per token stored.
+/// The tokens hash keeps tokens over (past their absolute end or their idle timeout, or records
+/// that do not parse) until it holds twice as many as were live after its last pruning (at
+/// least 16), then drops them: memory stays within about twice the live tokens, for O(1)
+/// amortised work per token stored.
 #[tokio::test]
 async fn the_tokens_hash_is_pruned_once_it_has_doubled() {
     use std::time::Duration;
@@ -179,7 +178,7 @@ async fn the_tokens_hash_is_pruned_once_it_has_doubled() {
         .unwrap()
         .with_prefix(prefix.as_str());
     let account = random_account();
-    let key = format!("{prefix}{{{account}}}:tokens");
+    let key = tokens_key(&prefix, &account);
     let con = Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -202,30 +201,50 @@ async fn the_tokens_hash_is_pruned_once_it_has_doubled() {
             (held, prune_at)
         }
     };
-    for _ in 0..15 {
-        let short = NewToken {
+    // Over by 20 s after t0: seven at their absolute end, seven idle for longer than 5 s.
+    for _ in 0..7 {
+        let ended = NewToken {
             expires_at: t0() + Duration::from_secs(10),
             ..token(t0())
         };
-        store.issue_token(&account, &short).await.unwrap();
+        store.issue_token(&account, &ended).await.unwrap();
+        let idle = NewToken {
+            idle_timeout: Duration::from_secs(5),
+            ..token(t0())
+        };
+        store.issue_token(&account, &idle).await.unwrap();
     }
+    // And a record written by something else.
+    let _: i64 = tower_otp::redis::cmd("HSET")
+        .arg(&key)
+        .arg(hex(&random_digest()))
+        .arg("not a record")
+        .query_async(&mut con.clone())
+        .await
+        .unwrap();
     assert_eq!(
         fields().await,
         (15, None),
         "below 16 fields, nothing is pruned"
     );
     let later = t0() + secs(20);
-    store.issue_token(&account, &token(later)).await.unwrap();
+    let live = token(later);
+    store.issue_token(&account, &live).await.unwrap();
     assert_eq!(
         fields().await,
         (2, Some(16)),
-        "the 15 dead tokens are gone; the live one and `prune_at` stay"
+        "the 15 dead records are gone; the live token and `prune_at` stay"
     );
-    // Live tokens only: pruned at 16 fields again, which leaves 15, so the next is at 30.
+    assert!(store
+        .authenticate_token(&account, &live.digest, later)
+        .await
+        .unwrap()
+        .is_some());
+    // Live tokens only: pruned again at 16 tokens, all live, so the next is at 32.
     for _ in 0..15 {
         store.issue_token(&account, &token(later)).await.unwrap();
     }
-    assert_eq!(fields().await, (17, Some(30)));
+    assert_eq!(fields().await, (17, Some(32)));
     assert_eq!(store.revoke_all_tokens(&account).await.unwrap(), 16);
     assert_eq!(fields().await, (0, None));
 }
@@ -265,9 +284,12 @@ async fn the_idle_timer_restarts_once_a_sixtieth_of_the_timeout_has_passed() {
 #[tokio::test]
 async fn a_garbled_token_record_fails_closed() {
     let prefix = random_prefix();
+    // Without the cache: the record is garbled behind the store's back, and a cached copy would
+    // be answered until Redis's invalidation arrived.
     let store = RedisStore::new(redis_url())
         .unwrap()
-        .with_prefix(prefix.as_str());
+        .with_prefix(prefix.as_str())
+        .with_client_cache(false);
     let (account, tok) = (random_account(), token(t0()));
     store.issue_token(&account, &tok).await.unwrap();
     assert!(store
@@ -278,7 +300,7 @@ async fn a_garbled_token_record_fails_closed() {
 
     let client = Client::open(redis_url()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{prefix}{{{account}}}:tokens");
+    let key = tokens_key(&prefix, &account);
     for garbage in ["not a record", "1:2:3:4:99:short", "1:2:3"] {
         let replaced: i64 = tower_otp::redis::cmd("HSET")
             .arg(&key)

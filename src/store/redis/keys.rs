@@ -43,7 +43,7 @@ impl AccountKeys {
 pub(super) const CHALLENGE: &str = "challenge";
 pub(super) const FAILURES: &str = "failures";
 /// The account's tokens: a hash of token records by the hex of their digest.
-pub(super) const TOKENS: &str = "tokens";
+pub(super) const TOKENS: &str = "auth_tokens";
 pub(super) const DEVICES: &str = "devices";
 pub(super) const DEVICE_PREFIX: &str = "device:";
 pub(super) const TIME_STEP: &str = "step";
@@ -93,6 +93,6 @@ mod tests {
             format!("p:{{acc-1}}:device:{}", "11".repeat(32))
         );
         assert_eq!(keys.device_prefix(), "p:{acc-1}:device:");
-        assert_eq!(keys.key(TOKENS), "p:{acc-1}:tokens");
+        assert_eq!(keys.key(TOKENS), "p:{acc-1}:auth_tokens");
     }
 }

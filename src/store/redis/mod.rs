@@ -66,13 +66,14 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `P` is the prefix ([`RedisStore::with_prefix`], default `tower-otp:`), `A` the
 /// [`AccountKey`]. Times are milliseconds since the Unix epoch, decided with the `now` the caller
 /// passes; key TTLs are derived from them (expiry − `now`, at least 1 ms), so every key disappears
-/// on its own once its record is over. No key lives without a TTL.
+/// on its own once its records are over. No key lives without a TTL. (A hash of several records,
+/// the tokens', lives until its last one's end; those over before are removed as it grows.)
 ///
 /// | key | type | fields | TTL | written by |
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | the live challenge: `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends`; without `id` there is none, and its other fields mean nothing (a consume, a delete, an expiry or the last attempt removes `id` only). The last challenge a right code consumed: `consumed` (its `<id><code>`, 32-byte digests) and `consumed_until` (its `expires_at`), kept when later challenges are written | until the latest `expires_at` written to it (`create_challenge` only extends it) | `create_challenge` (every field of the live challenge), `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
 /// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `count_password_attempt`, `forgive_password_attempt`, `verify_challenge`; deleted by `clear_failures` and a right code |
-/// | `P{A}:tokens` | hash | the account's tokens: field `<hex>`, the token's SHA-256, holds `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes. `prune_at`: how many fields the hash must hold before its tokens past their end are next removed (twice the live ones after the last pruning, at least 16) | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which prune it, see `prune_at`), `authenticate_token` (idle timer restarted; a token over removed); `revoke_token` removes a field, `revoke_all_tokens` deletes the key |
+/// | `P{A}:auth_tokens` | hash | the account's tokens: field `<hex>`, the token's SHA-256, holds `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes. `prune_at`: how many fields the hash must hold before its tokens past their end are next removed (twice the live ones after the last pruning, at least 16) | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which prune it, see `prune_at`), `authenticate_token` (idle timer restarted; a token over removed); `revoke_token` removes a field, `revoke_all_tokens` deletes the key |
 /// | `P{A}:device:<hex>` | string | `<expires_at>` of a remembered device; `<hex>` is the SHA-256 of its secret | until `expires_at` | `remember_device`, `is_device_remembered`; deleted by `revoke_all_devices` |
 /// | `P{A}:devices` | sorted set | hex SHA-256 of each remembered device of the account, scored by its `expires_at` | extended to the latest `expires_at` of its devices | `remember_device` (which also drops members past their end); emptied by `revoke_all_devices` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
@@ -124,14 +125,19 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   whatever Redis says: that bounds what a connection broken without either side noticing
 ///   could keep, and on a cluster, a node's connection the cluster client replaced on its own
 ///   (after a failed health check while it refreshed its slots) without reporting it.
-/// - **No race:** a read reserves its key (the account's) before it is sent, and Redis's push for a change
-///   cancels the reservation, so a record changed while it was being read is never kept.
+/// - **No race:** a read reserves its key (the account's tokens) before it is sent, and Redis's
+///   push for a change cancels the reservation, so a record changed while it was being read is
+///   never kept.
 /// - Only records that exist are tracked: a check of a made-up token is one plain read, which
-///   leaves Redis nothing to remember. A record is read again (a plain read, then the tracked
-///   one) after any change of its account's tokens, its idle timer's restart (every 1/60 of the
-///   idle timeout) included, and at the latest 10 s after the last read.
-/// - Bounded: 10 000 records by default ([`with_client_cache_capacity`](Self::with_client_cache_capacity)),
-///   the least recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
+///   leaves Redis nothing to remember (and reserves nothing). Redis tracks an account's tokens
+///   as one key, so any change of them has every instance read that account's cached tokens
+///   again (a plain read, then the tracked one): a new token of the account, a logout, and each
+///   token's idle timer restart (every 1/60 of the idle timeout, 30 s of 30 min), so an account
+///   with `n` tokens in use is read again about every 30 s / `n`. A record is also read again
+///   at the latest 10 s after the last read.
+/// - Bounded: 10 000 records by default
+///   ([`with_client_cache_capacity`](Self::with_client_cache_capacity)), the accounts least
+///   recently used dropped first. [`client_cache_statistics`](Self::client_cache_statistics)
 ///   counts hits, misses and invalidations.
 ///
 /// It needs Redis 6 or later (RESP3): with an older server (whose refusal of RESP3 fails the
@@ -172,7 +178,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Redis Cluster
 ///
 /// [`RedisStore::cluster`] works with an unchanged key layout: each script only touches keys of
-/// one account, which share its hash tag and so its slot, as Redis requires.
+/// one account, which share its hash tag and so its slot, as Redis requires. `revoke_all_devices`
+/// deletes device keys it finds in the account's index; they share the account's hash tag, so
+/// they are in the script's slot.
 ///
 /// # Clones and configuration
 ///
@@ -335,8 +343,8 @@ impl RedisStore {
     }
 
     /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB;
-    /// rounded up to a multiple of 16, its number of locks), the least recently used dropped
-    /// first; 0 switches the cache off. Memory grows with the records, not up front. Takes
+    /// rounded up to a multiple of 16, its number of locks), the tokens of the accounts least
+    /// recently used dropped first; 0 switches the cache off. Memory grows with the records, not up front. Takes
     /// effect with a new connection, like [`with_client_cache`](Self::with_client_cache).
     ///
     /// ```

@@ -11,7 +11,8 @@ use crate::store::records::{StoreError, TokenInfo};
 pub(super) const MAX_MS: u64 = 10_000_000_000_000;
 
 /// A token record: one string, `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:`
-/// followed by the user id (`n` bytes) and the username, so that reading it is one `GET`.
+/// followed by the user id (`n` bytes) and the username, so that reading it is one `HGET` of
+/// its field in the account's tokens hash.
 /// `put_token` in the scripts writes it.
 #[derive(Debug, PartialEq)]
 pub(super) struct TokenRecord<'a> {

@@ -4,8 +4,8 @@
 //! Records are cached by key (an account's tokens hash) and field (a token). One is cached only
 //! by a *tracked read* (`token_read.rs`): `CLIENT TRACKING ON OPTIN`, `CLIENT CACHING YES` and
 //! `HGET`, one pipeline on one connection, so Redis remembers that this connection holds the key
-//! and pushes an invalidation when anyone changes or deletes it, which forgets every field of the
-//! key. Redis
+//! and pushes an invalidation when anyone changes or deletes it, which forgets every field of
+//! the key. Redis
 //! writes that push after the read's reply, but the reply reaches the reading task through the
 //! connection's driver, which may handle the push first. So a read reserves its key with a
 //! ticket before it is sent, every invalidation cancels the reservation, and the reply is kept
@@ -62,8 +62,8 @@ struct Shard {
     held: usize,
     capacity: usize,
     /// Tracked reads under way, by key: the ticket of the one that may fill it. Apart from
-    /// `records`, so that reads of tokens that turn out not to exist (a flood of made-up ones)
-    /// never push real records out; each is removed when its read ends, however it ends.
+    /// `keys`, so that a read never pushes a record out before it has one to keep; each is
+    /// removed when its read ends, however it ends.
     reading: HashMap<Box<str>, u64>,
 }
 
@@ -72,7 +72,12 @@ type Fields = Vec<(Box<str>, Cached)>;
 
 impl Shard {
     fn keep(&mut self, key: &str, field: &str, cached: Cached) {
-        let fields = self.keys.get_or_insert_mut(key.into(), Vec::new);
+        if !self.keys.contains(key) {
+            self.keys.put(key.into(), Vec::new());
+        }
+        let Some(fields) = self.keys.get_mut(key) else {
+            return;
+        };
         match fields.iter_mut().find(|(name, _)| **name == *field) {
             Some((_, old)) => *old = cached,
             None => {
@@ -107,16 +112,6 @@ impl Shard {
 struct Cached {
     record: Arc<str>,
     read_at: SystemTime,
-}
-
-/// What the cache holds for a key.
-pub(super) enum Lookup<'a> {
-    /// The record, current as far as Redis has said.
-    Hit(Arc<str>),
-    /// Nothing usable: read it (tracked), then [`Reservation::fill`] the cache.
-    Miss(Reservation<'a>),
-    /// Nothing usable, and another check is reading it already: read it, keep nothing.
-    Reading,
 }
 
 /// The right to fill one field of one key with one tracked read's reply; given up when dropped
@@ -203,28 +198,18 @@ impl TokenCache {
         }
     }
 
-    /// The record in `field` of `key` if cached and younger than [`MAX_AGE`] at `now`;
-    /// otherwise reserves the key for a tracked read of that field.
-    pub(super) fn lookup<'a>(
-        &'a self,
-        key: &'a str,
-        field: &'a str,
-        now: SystemTime,
-    ) -> Lookup<'a> {
+    /// The record in `field` of `key`, if cached and younger than [`MAX_AGE`] at `now`: current
+    /// as far as Redis has said.
+    pub(super) fn get(&self, key: &str, field: &str, now: SystemTime) -> Option<Arc<str>> {
         let mut shard = self.shard(key);
-        let Shard {
-            keys,
-            held,
-            reading,
-            ..
-        } = &mut *shard;
+        let Shard { keys, held, .. } = &mut *shard;
         if let Some(fields) = keys.get_mut(key) {
             if let Some(at) = fields.iter().position(|(name, _)| **name == *field) {
                 let Cached { record, read_at } = &fields[at].1;
                 let age = now.duration_since(*read_at).unwrap_or(Duration::MAX);
                 if age < MAX_AGE {
                     self.hits.fetch_add(1, Ordering::Relaxed);
-                    return Lookup::Hit(record.clone());
+                    return Some(record.clone());
                 }
                 fields.swap_remove(at);
                 *held -= 1;
@@ -234,12 +219,19 @@ impl TokenCache {
             }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        if reading.contains_key(key) {
-            return Lookup::Reading;
+        None
+    }
+
+    /// Reserves `key` for a tracked read of `field`, whose reply then [`Reservation::fill`]s
+    /// the cache; `None` if another read of the key is under way (it will fill the cache).
+    pub(super) fn reserve<'a>(&'a self, key: &'a str, field: &'a str) -> Option<Reservation<'a>> {
+        let mut shard = self.shard(key);
+        if shard.reading.contains_key(key) {
+            return None;
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        reading.insert(key.into(), ticket);
-        Lookup::Miss(Reservation {
+        shard.reading.insert(key.into(), ticket);
+        Some(Reservation {
             cache: self,
             key,
             field,
@@ -301,7 +293,8 @@ impl TokenCache {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every change under the lock is one call into the LRU: a panic cannot leave it half-done.
+    // Nothing under the lock can panic (no indexing out of range, no arithmetic that can
+    // overflow: `held` only ever loses what was counted in), so a poisoned lock's data is whole.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -348,30 +341,28 @@ mod tests {
         }
     }
 
-    /// The cached record of `key` (field `f`, or the one after a `/`) at `now`, if any (a miss
-    /// reserves nothing lasting).
+    /// `key/field`, or `key` and field `f`.
+    fn split(key: &str) -> (&str, &str) {
+        key.split_once('/').unwrap_or((key, "f"))
+    }
+
+    /// The cached record of `key` at `now`, if any.
     fn hit(cache: &TokenCache, key: &str, now: SystemTime) -> Option<String> {
-        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
-        match cache.lookup(key, field, now) {
-            Lookup::Hit(record) => Some(record.to_string()),
-            Lookup::Miss(_) | Lookup::Reading => None,
-        }
+        let (key, field) = split(key);
+        cache.get(key, field, now).map(|record| record.to_string())
     }
 
     fn reserve<'a>(cache: &'a TokenCache, key: &'a str) -> Reservation<'a> {
-        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
-        match cache.lookup(key, field, t(0)) {
-            Lookup::Miss(reservation) => reservation,
-            _ => panic!("{key} was cached or being read already"),
-        }
+        let (key, field) = split(key);
+        cache
+            .reserve(key, field)
+            .unwrap_or_else(|| panic!("{key} is being read already"))
     }
 
+    /// A miss, then a tracked read that fills the cache.
     fn read(cache: &TokenCache, key: &str, record: &str, now: SystemTime) {
-        let (key, field) = key.split_once('/').unwrap_or((key, "f"));
-        let Lookup::Miss(reservation) = cache.lookup(key, field, now) else {
-            panic!("{key} was cached already");
-        };
-        reservation.fill(Some(record.into()), now);
+        assert_eq!(hit(cache, key, now), None, "{key} was cached already");
+        reserve(cache, key).fill(Some(record.into()), now);
     }
 
     #[test]
@@ -400,7 +391,7 @@ mod tests {
         let cache = cache();
         let first = reserve(&cache, "k");
         // Any field of the key: the reservation is the key's.
-        assert!(matches!(cache.lookup("k", "g", t(0)), Lookup::Reading));
+        assert!(cache.reserve("k", "g").is_none());
         first.fill(Some("r".into()), t(0));
         assert_eq!(hit(&cache, "k", t(0)).as_deref(), Some("r"));
     }

@@ -11,7 +11,6 @@ use ::redis::{
 };
 
 use super::connection::Connection;
-use super::token_cache::Lookup;
 use super::RedisStore;
 use crate::store::records::StoreError;
 
@@ -27,16 +26,19 @@ impl RedisStore {
         let Some(cache) = self.link.token_cache() else {
             return self.plain_read(key, field).await;
         };
-        let reservation = match cache.lookup(key, field, now) {
-            Lookup::Hit(record) => return Ok(Some(record)),
-            Lookup::Miss(reservation) => reservation,
-            // Another check is reading the key already, and will fill the cache.
-            Lookup::Reading => return self.plain_read(key, field).await,
-        };
-        // A token that does not exist (most often a made-up one) is answered by a plain read:
-        // Redis would otherwise remember, for each, that this connection wants to hear of it.
+        if let Some(record) = cache.get(key, field, now) {
+            return Ok(Some(record));
+        }
+        // A token that does not exist (most often a made-up one) is answered by a plain read,
+        // before anything is reserved: Redis would otherwise remember, for each, that this
+        // connection wants to hear of its account's tokens, and the reservation of the account
+        // would keep its real tokens out of the cache meanwhile.
         let Some(found) = self.plain_read(key, field).await? else {
             return Ok(None);
+        };
+        // Another check is reading the account's tokens already, and will fill the cache.
+        let Some(reservation) = cache.reserve(key, field) else {
+            return Ok(Some(found));
         };
         match self
             .request(|connection| tracked_read(connection, key, field))

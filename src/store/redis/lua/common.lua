@@ -57,13 +57,17 @@ local function token_over(record, now)
   return not expires or now >= tonumber(expires) or now >= tonumber(used) + tonumber(idle)
 end
 
--- An account's tokens hash drops its tokens over at `now` once it holds twice as many fields as
--- after the last pruning, and at least PRUNE_FROM: amortised O(1) per token stored. The count
--- to prune at is the hash's `prune_at` field (a token's field is 64 hex digits).
+-- An account's tokens hash drops its tokens over at `now` once it holds twice as many tokens as
+-- were live after the last pruning, and at least PRUNE_FROM: amortised O(1) per token stored.
+-- That count is the hash's `prune_at` field (a token's field is 64 hex digits).
 local PRUNE_FROM = 16
 local function prune_tokens(key, now)
   local held = redis.call('HLEN', key)
-  if held < PRUNE_FROM or held < (tonumber(redis.call('HGET', key, 'prune_at')) or 0) then
+  if held < PRUNE_FROM then
+    return
+  end
+  local prune_at = tonumber(redis.call('HGET', key, 'prune_at'))
+  if prune_at and held - 1 < prune_at then
     return
   end
   local fields = redis.call('HGETALL', key)
