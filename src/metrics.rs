@@ -237,12 +237,42 @@ pub(crate) fn time_store<F: Future>(operation: &'static str, store_call: F) -> F
 
 /// `store_call` timed as the state store's `operation`.
 #[cfg(feature = "metrics")]
-pub(crate) async fn time_store<F: Future>(operation: &'static str, store_call: F) -> F::Output {
-    let started = Instant::now();
-    let output = store_call.await;
-    ::metrics::histogram!(STORE_OPERATION_DURATION, "operation" => operation)
-        .record(started.elapsed());
-    output
+pub(crate) fn time_store<F: Future>(operation: &'static str, store_call: F) -> TimedStoreCall<F> {
+    TimedStoreCall {
+        store_call,
+        operation,
+        started: None,
+    }
+}
+
+#[cfg(feature = "metrics")]
+pin_project_lite::pin_project! {
+    /// A store call timed from its first poll to its end. A future of its own rather than an
+    /// `async fn`, which would hold the call twice (as its argument, then as what it awaits):
+    /// the object-safe store allocates it on every call.
+    pub(crate) struct TimedStoreCall<F> {
+        #[pin]
+        store_call: F,
+        operation: &'static str,
+        started: Option<Instant>,
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl<F: Future> Future for TimedStoreCall<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let started = *this.started.get_or_insert_with(Instant::now);
+        let output = std::task::ready!(this.store_call.poll(cx));
+        ::metrics::histogram!(STORE_OPERATION_DURATION, "operation" => *this.operation)
+            .record(started.elapsed());
+        std::task::Poll::Ready(output)
+    }
 }
 
 /// When a password check was queued; empty without the feature.

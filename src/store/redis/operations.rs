@@ -222,24 +222,9 @@ impl StateStore for RedisStore {
         if record.is_live_and_recently_used(now_ms) {
             return Ok(Some(record.info()));
         }
-        let mut cmd = evalsha(&AUTHENTICATE, 1);
-        cmd.arg(keys.key(TOKENS))
-            .arg(now_ms)
-            .arg(token_hex.as_str());
-        let found: Result<Option<(String, String, i64, i64)>, _> =
-            self.send(&cmd, Some(&AUTHENTICATE)).await;
-        // The script rewrote or deleted the record (or may have).
-        self.forget_cached(keys.key(TOKENS));
-        found?
-            .map(|(user_id, username, issued_at, expires_at)| {
-                Ok(TokenInfo {
-                    user_id,
-                    username,
-                    issued_at: time_from_ms(issued_at)?,
-                    expires_at: time_from_ms(expires_at)?,
-                })
-            })
-            .transpose()
+        // Boxed: it runs once per 1/60 of the idle timeout, and would otherwise make every
+        // check's future larger.
+        Box::pin(self.restart_idle_timer(keys.key(TOKENS), &token_hex, now_ms)).await
     }
 
     async fn revoke_token(
@@ -415,4 +400,32 @@ fn ms_or_absent(t: Option<SystemTime>) -> i64 {
 
 fn unexpected_outcome(code: i64) -> StoreError {
     StoreError::Backend(format!("unexpected script outcome {code}"))
+}
+
+impl RedisStore {
+    /// The authenticate script on the token in `field` of the tokens hash `key`: deletes it if
+    /// it is over at `now_ms`, else restarts its idle timer; the token's info if it lives.
+    async fn restart_idle_timer(
+        &self,
+        key: &str,
+        field: &Hex,
+        now_ms: u64,
+    ) -> Result<Option<TokenInfo>, StoreError> {
+        let mut cmd = evalsha(&AUTHENTICATE, 1);
+        cmd.arg(key).arg(now_ms).arg(field.as_str());
+        let found: Result<Option<(String, String, i64, i64)>, _> =
+            self.send(&cmd, Some(&AUTHENTICATE)).await;
+        // The script rewrote or deleted the record (or may have).
+        self.forget_cached(key);
+        found?
+            .map(|(user_id, username, issued_at, expires_at)| {
+                Ok(TokenInfo {
+                    user_id,
+                    username,
+                    issued_at: time_from_ms(issued_at)?,
+                    expires_at: time_from_ms(expires_at)?,
+                })
+            })
+            .transpose()
+    }
 }

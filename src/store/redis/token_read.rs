@@ -11,6 +11,7 @@ use ::redis::{
 };
 
 use super::connection::Connection;
+use super::token_cache::TokenCache;
 use super::RedisStore;
 use crate::store::records::StoreError;
 
@@ -29,6 +30,20 @@ impl RedisStore {
         if let Some(record) = cache.get(key, field, now) {
             return Ok(Some(record));
         }
+        // Boxed: a token in use is rarely missed, and the reads of a miss would otherwise make
+        // every check's future larger, the hits' too.
+        Box::pin(self.read_and_track(cache, key, field, now)).await
+    }
+
+    /// A record the cache did not have: read, and kept if it exists and Redis agrees to report
+    /// changes of its key.
+    async fn read_and_track(
+        &self,
+        cache: &TokenCache,
+        key: &str,
+        field: &str,
+        now: SystemTime,
+    ) -> Result<Option<Arc<str>>, StoreError> {
         // A token that does not exist (most often a made-up one) is answered by a plain read,
         // before anything is reserved: Redis would otherwise remember, for each, that this
         // connection wants to hear of its account's tokens, and the reservation of the account
