@@ -73,7 +73,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// |---|---|---|---|---|
 /// | `P{A}:challenge` | hash | the live challenge: `id` (SHA-256 of the challenge id, 32 raw bytes), `code` (HMAC of the code, 32 raw bytes), `user_id`, `username`, `issued_at`, `code_expires_at`, `expires_at`, `attempts`, `sends`; without `id` there is none, and its other fields mean nothing (a consume, a delete, an expiry or the last attempt removes `id` only). The last challenge a right code consumed: `consumed` (its `<id><code>`, 32-byte digests) and `consumed_until` (its `expires_at`), kept when later challenges are written | until the latest `expires_at` written to it (`create_challenge` only extends it) | `create_challenge` (every field of the live challenge), `resend_challenge`, `verify_challenge` (attempts, consume), `delete_challenge` |
 /// | `P{A}:failures` | hash | `count`, `locked_until` (once locked), `forget_at` | until `forget_at` (last failure + `forget_after`, or the lock's end if later) | `count_password_attempt`, `forgive_password_attempt`, `verify_challenge`; deleted by `clear_failures` and a right code |
-/// | `P{A}:auth_tokens` | hash | the account's tokens: field `<hex>`, the token's SHA-256, holds `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes. `prune_at`: how many fields the hash must hold before its tokens past their end are next removed (twice the live ones after the last pruning, at least 16) | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which prune it, see `prune_at`), `authenticate_token` (idle timer restarted; a token over removed); `revoke_token` removes a field, `revoke_all_tokens` deletes the key |
+/// | `P{A}:auth_tokens` | hash | the account's tokens: field `<hex>`, the token's SHA-256, holds `<issued_at>:<expires_at>:<idle_timeout>:<last_used>:<n>:<user_id><username>`, where `last_used` is the idle timer's last restart and `n` the length of `user_id` in bytes. `prune_at`: how many tokens (fields other than `prune_at`) the hash must hold before those past their end are next removed (twice the live ones after the last pruning, at least 16) | extended to the latest `expires_at` of its tokens | `issue_token`, `verify_challenge` (which prune it, see `prune_at`), `authenticate_token` (idle timer restarted; a token over removed); `revoke_token` removes a field, `revoke_all_tokens` deletes the key |
 /// | `P{A}:device:<hex>` | string | `<expires_at>` of a remembered device; `<hex>` is the SHA-256 of its secret | until `expires_at` | `remember_device`, `is_device_remembered`; deleted by `revoke_all_devices` |
 /// | `P{A}:devices` | sorted set | hex SHA-256 of each remembered device of the account, scored by its `expires_at` | extended to the latest `expires_at` of its devices | `remember_device` (which also drops members past their end); emptied by `revoke_all_devices` |
 /// | `Prl:{K}:<n>` | string | hit count of counter `K` in window number `n` (`now / window`) | until the window's end | `hit_counter` |
@@ -344,8 +344,9 @@ impl RedisStore {
 
     /// Sets how many token records the client-side cache keeps (default 10 000, about 3 MB;
     /// rounded up to a multiple of 16, its number of locks), the tokens of the accounts least
-    /// recently used dropped first; 0 switches the cache off. Memory grows with the records, not up front. Takes
-    /// effect with a new connection, like [`with_client_cache`](Self::with_client_cache).
+    /// recently used dropped first; 0 switches the cache off. Memory grows with the records,
+    /// not up front. Takes effect with a new connection, like
+    /// [`with_client_cache`](Self::with_client_cache).
     ///
     /// ```
     /// # fn main() -> Result<(), tower_otp::redis::RedisError> {

@@ -222,8 +222,8 @@ impl StateStore for RedisStore {
         if record.is_live_and_recently_used(now_ms) {
             return Ok(Some(record.info()));
         }
-        // Boxed: it runs once per 1/60 of the idle timeout, and would otherwise make every
-        // check's future larger.
+        // Boxed: it runs once per 1/60 of the idle timeout (or to delete a token that is over),
+        // and would otherwise make every check's future larger.
         Box::pin(self.restart_idle_timer(keys.key(TOKENS), &token_hex, now_ms)).await
     }
 

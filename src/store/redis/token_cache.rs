@@ -5,9 +5,8 @@
 //! by a *tracked read* (`token_read.rs`): `CLIENT TRACKING ON OPTIN`, `CLIENT CACHING YES` and
 //! `HGET`, one pipeline on one connection, so Redis remembers that this connection holds the key
 //! and pushes an invalidation when anyone changes or deletes it, which forgets every field of
-//! the key. Redis
-//! writes that push after the read's reply, but the reply reaches the reading task through the
-//! connection's driver, which may handle the push first. So a read reserves its key with a
+//! the key. Redis writes that push after the read's reply, but the reply reaches the reading
+//! task through the connection's driver, which may handle the push first. So a read reserves its key with a
 //! ticket before it is sent, every invalidation cancels the reservation, and the reply is kept
 //! only if its reservation still stands: a record invalidated while its read was under way is
 //! never kept.
