@@ -8,7 +8,7 @@ use ::redis::Cmd;
 use super::keys::{Hex, CHALLENGE, DEVICES, FAILURES, TOKENS};
 use super::record::{count_from, duration_ms, time_from_ms, time_ms, TokenRecord};
 use super::scripts::*;
-use super::sending::evalsha;
+use super::sending::{evalsha, field_command};
 use super::RedisStore;
 use crate::store::records::{
     AccountKey, ActiveChallenge, ChallengeInfo, CountedAttempt, CounterState, DigestBytes,
@@ -234,11 +234,8 @@ impl StateStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let token_hex = Hex::new(digest);
         let mut keys = self.account_keys(account);
-        let mut cmd = Cmd::with_capacity(3, 160);
-        cmd.arg("HDEL")
-            .arg(keys.key(TOKENS))
-            .arg(token_hex.as_str());
-        let revoked = self.send::<i64>(&cmd, None).await;
+        let revoke = field_command("HDEL", keys.key(TOKENS), token_hex.as_str());
+        let revoked = self.send::<i64>(&revoke, None).await;
         // Redis tells every instance that cached the token, this one as well; this one need not
         // wait for it. Whatever the answer: the revoke may have run even if it did not arrive.
         self.forget_cached(keys.key(TOKENS));

@@ -111,6 +111,14 @@ pub(super) fn evalsha(script: &Script, keys: usize) -> Cmd {
     cmd
 }
 
+/// `command key field`, a command on one field of a hash, sized so that it is built without
+/// regrowing.
+pub(super) fn field_command(command: &str, key: &str, field: &str) -> Cmd {
+    let mut cmd = Cmd::with_capacity(3, 160);
+    cmd.arg(command).arg(key).arg(field);
+    cmd
+}
+
 /// Sorts a Redis error into the store's two kinds, keeping its message.
 fn store_error(e: RedisError) -> StoreError {
     let unreachable = e.is_io_error()

@@ -71,19 +71,20 @@ type Fields = Vec<(Box<str>, Cached)>;
 
 impl Shard {
     fn keep(&mut self, key: &str, field: &str, cached: Cached) {
-        if !self.keys.contains(key) {
-            self.keys.put(key.into(), Vec::new());
-        }
-        let Some(fields) = self.keys.get_mut(key) else {
-            return;
-        };
-        match fields.iter_mut().find(|(name, _)| **name == *field) {
-            Some((_, old)) => *old = cached,
+        match self.keys.get_mut(key) {
+            Some(fields) => match fields.iter_mut().find(|(name, _)| **name == *field) {
+                Some((_, old)) => {
+                    // Replaced: held as many as before.
+                    *old = cached;
+                    return;
+                }
+                None => fields.push((field.into(), cached)),
+            },
             None => {
-                fields.push((field.into(), cached));
-                self.held += 1;
+                self.keys.put(key.into(), vec![(field.into(), cached)]);
             }
         }
+        self.held += 1;
         while self.held > self.capacity {
             let Some((_, fields)) = self.keys.pop_lru() else {
                 break;

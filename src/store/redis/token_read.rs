@@ -7,10 +7,11 @@ use std::time::SystemTime;
 
 use ::redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use ::redis::{
-    Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerError, ServerErrorKind, Value,
+    ErrorKind, FromRedisValue, RedisError, RedisResult, ServerError, ServerErrorKind, Value,
 };
 
 use super::connection::Connection;
+use super::sending::field_command;
 use super::token_cache::TokenCache;
 use super::RedisStore;
 use crate::store::records::StoreError;
@@ -75,10 +76,7 @@ impl RedisStore {
 
     /// `HGET key field`, nothing cached.
     async fn plain_read(&self, key: &str, field: &str) -> Result<Option<Arc<str>>, StoreError> {
-        // Sized for the key and field, so the command is built without regrowing.
-        let mut read = Cmd::with_capacity(3, 160);
-        read.arg("HGET").arg(key).arg(field);
-        let found: Option<String> = self.send(&read, None).await?;
+        let found: Option<String> = self.send(&field_command("HGET", key, field), None).await?;
         Ok(found.map(Arc::from))
     }
 

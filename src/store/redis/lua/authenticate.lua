@@ -4,16 +4,13 @@ local record = redis.call('HGET', KEYS[1], ARGV[2])
 if not record then
   return false
 end
-local issued, expires, idle, used, n, at = string.match(record,
-  '^(%d+):(%d+):(%d+):(%d+):(%d+):()')
+local issued, expires, idle, used, n, at = token_parts(record)
 -- The same record `TokenRecord::parse` accepted just before, unless something else rewrote it.
-if not at or tonumber(n) > #record - at + 1 then
+if not issued then
   return redis.error_reply('malformed token record')
 end
 local now = tonumber(ARGV[1])
-issued, expires, idle, used, n = tonumber(issued), tonumber(expires), tonumber(idle),
-  tonumber(used), tonumber(n)
-if now >= expires or now >= used + idle then
+if token_over(expires, idle, used, now) then
   redis.call('HDEL', KEYS[1], ARGV[2])
   return false
 end

@@ -50,11 +50,20 @@ local function token_record(issued, expires, idle, last_used, user_id, username)
     .. user_id .. username
 end
 
--- Whether a token record is over at `now`: past its absolute end or its idle timeout (a record
--- that does not parse is over too, for pruning).
-local function token_over(record, now)
-  local expires, idle, used = string.match(record, '^%d+:(%d+):(%d+):(%d+):')
-  return not expires or now >= tonumber(expires) or now >= tonumber(used) + tonumber(idle)
+-- The parts of a token record, as `TokenRecord::parse` reads them: issued, expires, idle and
+-- last used (numbers), the length of the user id and where it starts; nil if it does not parse.
+local function token_parts(record)
+  local issued, expires, idle, used, n, at = string.match(record,
+    '^(%d+):(%d+):(%d+):(%d+):(%d+):()')
+  if not at or tonumber(n) > #record - at + 1 then
+    return nil
+  end
+  return tonumber(issued), tonumber(expires), tonumber(idle), tonumber(used), tonumber(n), at
+end
+
+-- Whether a token is over at `now`: past its absolute end or its idle timeout.
+local function token_over(expires, idle, used, now)
+  return now >= expires or now >= used + idle
 end
 
 -- An account's tokens hash drops its tokens over at `now` once it holds twice as many tokens as
@@ -75,7 +84,9 @@ local function prune_tokens(key, now)
   now = tonumber(now)
   for i = 1, #fields, 2 do
     if fields[i] ~= 'prune_at' then
-      if token_over(fields[i + 1], now) then
+      -- A record that does not parse goes too.
+      local issued, expires, idle, used = token_parts(fields[i + 1])
+      if not issued or token_over(expires, idle, used, now) then
         redis.call('HDEL', key, fields[i])
       else
         live = live + 1
